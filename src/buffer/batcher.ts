@@ -1,0 +1,96 @@
+import type { BatchConfig } from '../config/config';
+import { toDestinationError, type Destination, type DestinationError, type RecordFailure } from '../destinations/destination';
+import type { GatewayMetrics } from '../metrics/metrics';
+import type { PendingEvent } from '../route/pending-event';
+
+export type BatchResult = RecordFailure[] | DestinationError;
+
+/**
+ * Collects events for one destination and sends them in batches: a batch leaves when it
+ * reaches `maxRecords` or `maxBytes`, or `lingerMs` after its first event, whichever comes
+ * first. At most `maxInFlight` sends run at once; what arrives meanwhile forms the next
+ * batch and leaves as soon as a send completes (group commit).
+ */
+export class Batcher {
+  private pending: PendingEvent[] = [];
+  private pendingBytes = 0;
+  private inFlight = 0;
+  private timer: NodeJS.Timeout | undefined;
+  private idleWaiters: (() => void)[] = [];
+
+  constructor(
+    readonly destination: Destination,
+    private readonly config: BatchConfig,
+    private readonly onResult: (batcher: Batcher, items: PendingEvent[], result: BatchResult) => void,
+    private readonly metrics: GatewayMetrics,
+  ) {}
+
+  get queuedRecords(): number {
+    return this.pending.length;
+  }
+
+  add(item: PendingEvent): void {
+    this.pending.push(item);
+    this.pendingBytes += item.event.size;
+    if (this.pending.length >= this.config.maxRecords || this.pendingBytes >= this.config.maxBytes) {
+      this.flush();
+    } else if (this.timer === undefined && this.inFlight < this.config.maxInFlight) {
+      this.timer = setTimeout(() => this.flush(), this.config.lingerMs);
+    }
+  }
+
+  /** Starts as many sends as `maxInFlight` allows with what is waiting. */
+  flush(): void {
+    if (this.timer !== undefined) {
+      clearTimeout(this.timer);
+      this.timer = undefined;
+    }
+    while (this.inFlight < this.config.maxInFlight && this.pending.length > 0) {
+      this.send(this.takeBatch());
+    }
+  }
+
+  /** Flushes everything and resolves when no send is in flight and nothing waits. */
+  async drain(): Promise<void> {
+    this.flush();
+    if (this.inFlight === 0 && this.pending.length === 0) return;
+    await new Promise<void>((resolve) => this.idleWaiters.push(resolve));
+  }
+
+  private takeBatch(): PendingEvent[] {
+    let count = 0;
+    let bytes = 0;
+    while (count < this.pending.length && count < this.config.maxRecords) {
+      const size = this.pending[count].event.size;
+      if (count > 0 && bytes + size > this.config.maxBytes) break;
+      bytes += size;
+      count++;
+    }
+    const batch = count === this.pending.length ? this.pending : this.pending.slice(0, count);
+    this.pending = count === this.pending.length ? [] : this.pending.slice(count);
+    this.pendingBytes -= bytes;
+    this.metrics.batchRecords.labels(this.destination.name).observe(count);
+    this.metrics.batchBytes.labels(this.destination.name).observe(bytes);
+    return batch;
+  }
+
+  private send(batch: PendingEvent[]): void {
+    this.inFlight++;
+    const stopTimer = this.metrics.destinationSendDuration.labels(this.destination.name).startTimer();
+    const events = batch.map((item) => item.event);
+    this.destination.send(events).then(
+      (failures) => this.complete(batch, failures, stopTimer),
+      (err) => this.complete(batch, toDestinationError(err), stopTimer),
+    );
+  }
+
+  private complete(batch: PendingEvent[], result: BatchResult, stopTimer: () => void): void {
+    stopTimer();
+    this.inFlight--;
+    this.onResult(this, batch, result);
+    if (this.pending.length > 0) this.flush();
+    if (this.inFlight === 0 && this.pending.length === 0) {
+      for (const resolve of this.idleWaiters.splice(0)) resolve();
+    }
+  }
+}

@@ -1,0 +1,243 @@
+import { readFileSync } from 'node:fs';
+import Ajv from 'ajv';
+import YAML from 'yaml';
+import { ConfigError } from '../errors';
+import { fileDestinationSchema, type FileDestinationConfig } from '../destinations/file/config';
+
+// One config file (YAML or JSON) plus environment overrides, validated once at start with
+// defaults filled in, then frozen. Every error names the key.
+
+export interface BatchConfig {
+  /** Flush when this many records are waiting. */
+  maxRecords: number;
+  /** Flush when this many bytes are waiting. */
+  maxBytes: number;
+  /** Flush at the latest this long after the first record arrived. */
+  lingerMs: number;
+  /** Sends in flight at once to one destination; the next batch fills meanwhile. */
+  maxInFlight: number;
+}
+
+export type DestinationConfig = FileDestinationConfig & { batch?: Partial<BatchConfig> };
+
+export interface GatewayConfig {
+  server: {
+    host: string;
+    port: number;
+    adminHost: string;
+    adminPort: number;
+    /** Take the client address from X-Forwarded-For; only behind a proxy you run. */
+    trustProxy: boolean;
+    bodyLimitBytes: number;
+    /** Retry-After on 503 answers. */
+    retryAfterSeconds: number;
+    /** How long a service request waits for its events to become durable before a 503. */
+    ackTimeoutMs: number;
+  };
+  topicsDir: string;
+  dataDir: string;
+  envelope: {
+    clientIp: 'none' | 'anonymized' | 'full';
+    userAgent: boolean;
+  };
+  buffer: {
+    /** Bytes of accepted, not yet delivered events the whole process may hold. */
+    maxBytes: number;
+  };
+  batch: BatchConfig;
+  destinations: Record<string, DestinationConfig>;
+  /** Destination names in fallback order, for topics whose config names no route. */
+  defaultRoute: string[];
+  deadLetter: { dir?: string };
+  shutdown: { graceMs: number };
+  logLevel: 'fatal' | 'error' | 'warn' | 'info' | 'debug' | 'trace' | 'silent';
+}
+
+// One schema per destination type, each kept in its destination's folder.
+const DESTINATION_SCHEMAS = [fileDestinationSchema];
+const DESTINATION_TYPES = DESTINATION_SCHEMAS.map((s) => s.properties.type.const).join(', ');
+
+const batchSchema = {
+  $id: 'batch',
+  type: 'object',
+  additionalProperties: false,
+  properties: {
+    maxRecords: { type: 'integer', minimum: 1, maximum: 100000 },
+    maxBytes: { type: 'integer', minimum: 1024 },
+    lingerMs: { type: 'integer', minimum: 0, maximum: 60000 },
+    maxInFlight: { type: 'integer', minimum: 1, maximum: 64 },
+  },
+} as const;
+
+export const configSchema = {
+  type: 'object',
+  additionalProperties: false,
+  properties: {
+    server: {
+      type: 'object',
+      additionalProperties: false,
+      default: {},
+      properties: {
+        host: { type: 'string', default: '0.0.0.0' },
+        port: { type: 'integer', minimum: 0, maximum: 65535, default: 8080 },
+        adminHost: { type: 'string', default: '0.0.0.0' },
+        adminPort: { type: 'integer', minimum: 0, maximum: 65535, default: 9464 },
+        trustProxy: { type: 'boolean', default: false },
+        bodyLimitBytes: { type: 'integer', minimum: 1024, maximum: 64 * 1024 * 1024, default: 4 * 1024 * 1024 },
+        retryAfterSeconds: { type: 'integer', minimum: 1, maximum: 3600, default: 1 },
+        ackTimeoutMs: { type: 'integer', minimum: 100, maximum: 600000, default: 10000 },
+      },
+    },
+    topicsDir: { type: 'string', minLength: 1, default: './topics' },
+    dataDir: { type: 'string', minLength: 1, default: './data' },
+    envelope: {
+      type: 'object',
+      additionalProperties: false,
+      default: {},
+      properties: {
+        clientIp: { enum: ['none', 'anonymized', 'full'], default: 'none' },
+        userAgent: { type: 'boolean', default: false },
+      },
+    },
+    buffer: {
+      type: 'object',
+      additionalProperties: false,
+      default: {},
+      properties: {
+        maxBytes: { type: 'integer', minimum: 65536, default: 256 * 1024 * 1024 },
+      },
+    },
+    batch: {
+      type: 'object',
+      additionalProperties: false,
+      default: {},
+      properties: {
+        maxRecords: { ...batchSchema.properties.maxRecords, default: 1000 },
+        maxBytes: { ...batchSchema.properties.maxBytes, default: 1024 * 1024 },
+        lingerMs: { ...batchSchema.properties.lingerMs, default: 5 },
+        maxInFlight: { ...batchSchema.properties.maxInFlight, default: 1 },
+      },
+    },
+    destinations: {
+      type: 'object',
+      propertyNames: { pattern: '^[A-Za-z0-9][A-Za-z0-9_.-]*$' },
+      additionalProperties: {
+        type: 'object',
+        required: ['type'],
+        discriminator: { propertyName: 'type' },
+        oneOf: DESTINATION_SCHEMAS,
+      },
+    },
+    defaultRoute: { type: 'array', minItems: 1, items: { type: 'string' } },
+    deadLetter: {
+      type: 'object',
+      additionalProperties: false,
+      default: {},
+      properties: { dir: { type: 'string', minLength: 1 } },
+    },
+    shutdown: {
+      type: 'object',
+      additionalProperties: false,
+      default: {},
+      properties: { graceMs: { type: 'integer', minimum: 0, default: 20000 } },
+    },
+    logLevel: { enum: ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'], default: 'info' },
+  },
+} as const;
+
+/** Environment variables that override one key each (strings, coerced by the schema). */
+export const ENV_OVERRIDES: Record<string, string> = {
+  GATEWAY_HOST: 'server.host',
+  GATEWAY_PORT: 'server.port',
+  GATEWAY_ADMIN_HOST: 'server.adminHost',
+  GATEWAY_ADMIN_PORT: 'server.adminPort',
+  GATEWAY_TRUST_PROXY: 'server.trustProxy',
+  GATEWAY_BODY_LIMIT_BYTES: 'server.bodyLimitBytes',
+  GATEWAY_TOPICS_DIR: 'topicsDir',
+  GATEWAY_DATA_DIR: 'dataDir',
+  GATEWAY_CLIENT_IP: 'envelope.clientIp',
+  GATEWAY_USER_AGENT: 'envelope.userAgent',
+  GATEWAY_BUFFER_MAX_BYTES: 'buffer.maxBytes',
+  GATEWAY_SHUTDOWN_GRACE_MS: 'shutdown.graceMs',
+  GATEWAY_LOG_LEVEL: 'logLevel',
+};
+
+const ajv = new Ajv({ allErrors: true, useDefaults: true, coerceTypes: true, discriminator: true });
+ajv.addSchema(batchSchema);
+const validateConfig = ajv.compile(configSchema);
+
+export function readConfigFile(path: string): unknown {
+  let text: string;
+  try {
+    text = readFileSync(path, 'utf8');
+  } catch (err) {
+    throw new ConfigError(`config file ${path}: cannot read (${(err as Error).message})`);
+  }
+  try {
+    return path.endsWith('.json') ? JSON.parse(text) : YAML.parse(text) ?? {};
+  } catch (err) {
+    throw new ConfigError(`config file ${path}: cannot parse (${(err as Error).message.split('\n')[0]})`);
+  }
+}
+
+/**
+ * Builds the config from a parsed file (or nothing) and the environment: validates it, fills
+ * defaults, derives the default destinations, and freezes it.
+ */
+export function buildConfig(raw: unknown, env: NodeJS.ProcessEnv = process.env): Readonly<GatewayConfig> {
+  const input = structuredClone(raw ?? {}) as Record<string, unknown>;
+  if (typeof input !== 'object' || Array.isArray(input)) throw new ConfigError('config: the top level must be a mapping of keys');
+  for (const [name, key] of Object.entries(ENV_OVERRIDES)) {
+    const value = env[name];
+    if (value !== undefined && value !== '') setPath(input, key, value);
+  }
+  if (!validateConfig(input)) {
+    const problems = (validateConfig.errors ?? []).map((e) => {
+      const key = e.instancePath.replace(/^\//, '').replace(/\//g, '.');
+      const envName = Object.entries(ENV_OVERRIDES).find(([, k]) => k === key)?.[0];
+      const where = envName && env[envName] !== undefined ? `${key} (from ${envName})` : key || '(root)';
+      if (e.keyword === 'discriminator') return `${key}.type must be one of ${DESTINATION_TYPES}`;
+      if (e.keyword === 'additionalProperties') return `${where ? `${where}: ` : ''}unknown key "${(e.params as any).additionalProperty}"`.replace(/^\(root\): /, '');
+      return `${where} ${e.message}`;
+    });
+    throw new ConfigError(`invalid config:\n  ${problems.join('\n  ')}`);
+  }
+  const config = input as unknown as GatewayConfig;
+  config.destinations ??= {};
+  if (Object.keys(config.destinations).length === 0) {
+    // The embedded default: no Kafka, no AWS, gzip NDJSON files under dataDir.
+    config.destinations.file = { type: 'file' };
+  }
+  config.defaultRoute ??= Object.keys(config.destinations).slice(0, 1);
+  for (const [i, name] of config.defaultRoute.entries()) {
+    if (!config.destinations[name]) throw new ConfigError(`invalid config:\n  defaultRoute.${i} names destination "${name}", which is not under destinations`);
+  }
+  return deepFreeze(config);
+}
+
+export function loadConfig(path: string | undefined, env: NodeJS.ProcessEnv = process.env): Readonly<GatewayConfig> {
+  return buildConfig(path ? readConfigFile(path) : {}, env);
+}
+
+/** The batch settings of one destination: its own over the gateway's defaults. */
+export function batchConfigFor(config: GatewayConfig, destination: string): BatchConfig {
+  return { ...config.batch, ...config.destinations[destination]?.batch };
+}
+
+function setPath(target: Record<string, unknown>, path: string, value: unknown): void {
+  const keys = path.split('.');
+  let node = target;
+  for (const key of keys.slice(0, -1)) {
+    if (typeof node[key] !== 'object' || node[key] === null) node[key] = {};
+    node = node[key] as Record<string, unknown>;
+  }
+  node[keys[keys.length - 1]] = value;
+}
+
+function deepFreeze<T>(value: T): T {
+  if (typeof value === 'object' && value !== null) {
+    for (const child of Object.values(value)) deepFreeze(child);
+    Object.freeze(value);
+  }
+  return value;
+}

@@ -1,0 +1,16 @@
+import { join } from 'node:path';
+import type { DestinationConfig, GatewayConfig } from '../config/config';
+import type { Destination } from './destination';
+import { FileDestination } from './file/file-destination';
+
+/** Builds the destination a config entry describes. */
+export function createDestination(name: string, entry: DestinationConfig, config: Readonly<GatewayConfig>): Destination {
+  switch (entry.type) {
+    case 'file':
+      return new FileDestination(name, entry.dir ?? config.dataDir);
+  }
+}
+
+export function deadLetterDir(config: Readonly<GatewayConfig>): string {
+  return config.deadLetter.dir ?? join(config.dataDir, '_dead-letter');
+}

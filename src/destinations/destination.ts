@@ -1,0 +1,60 @@
+import type { GatewayEvent } from '../envelope/envelope';
+
+// The one contract every destination keeps: Kafka, Firehose, file and spool are peers behind
+// it, and the route (fallback chain) knows nothing vendor-specific. A destination classifies
+// its own errors at this boundary; batching and retries live in buffer/ and route/.
+
+/**
+ * Why records were not taken. `throttled` and `unavailable` are retryable: the records move
+ * down the route. `too_large` and `malformed` are terminal: the records go to the dead letter.
+ */
+export type FailureKind = 'throttled' | 'unavailable' | 'too_large' | 'malformed';
+
+export const RETRYABLE: Readonly<Record<FailureKind, boolean>> = {
+  throttled: true,
+  unavailable: true,
+  too_large: false,
+  malformed: false,
+};
+
+export interface RecordFailure {
+  /** Index of the record in the batch given to `send`. */
+  index: number;
+  kind: FailureKind;
+  message: string;
+}
+
+/** A whole batch failed; every record in it shares the kind. */
+export class DestinationError extends Error {
+  constructor(
+    readonly kind: FailureKind,
+    message: string,
+  ) {
+    super(message);
+    this.name = 'DestinationError';
+  }
+}
+
+export interface Destination {
+  /** The name given in the config; used in routes and metric labels. */
+  readonly name: string;
+  readonly type: string;
+  /** The largest single event it takes; larger ones skip it without a send. */
+  readonly maxRecordBytes: number;
+  /** Prepares connections or files; rejects when the destination cannot be used at all. */
+  start(): Promise<void>;
+  /**
+   * Sends one batch and resolves once the destination has acknowledged it durably, with the
+   * records that failed (none: all taken). Throws DestinationError when the whole batch failed.
+   */
+  send(events: readonly GatewayEvent[]): Promise<RecordFailure[]>;
+  /** Whether sending is worth trying now; readiness and the route's skipping ask it. */
+  isHealthy(): boolean;
+  close(): Promise<void>;
+}
+
+/** Classifies anything a send threw: its own DestinationError, else unavailable. */
+export function toDestinationError(err: unknown): DestinationError {
+  if (err instanceof DestinationError) return err;
+  return new DestinationError('unavailable', err instanceof Error ? err.message : String(err));
+}

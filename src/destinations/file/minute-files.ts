@@ -1,0 +1,90 @@
+import { mkdir, open, type FileHandle } from 'node:fs/promises';
+import { dirname, join } from 'node:path';
+import { promisify } from 'node:util';
+import { gzip } from 'node:zlib';
+
+const gzipAsync = promisify(gzip);
+
+// Rolling, minute-partitioned gzip NDJSON files with group commit. Each write appends one
+// complete gzip member, so a file is valid gzip after every fsync — even if the process is
+// killed — and `zcat` reads the members as one stream. Appends that arrive while a write is
+// in progress are joined into the next member, so one fsync covers many requests.
+
+interface OpenFile {
+  handle: Promise<FileHandle>;
+  queue: { lines: string; resolve: () => void; reject: (err: Error) => void }[];
+  writing: boolean;
+  lastUsed: number;
+}
+
+/** Files untouched this long are closed: their minute is over. */
+const IDLE_CLOSE_MS = 90_000;
+
+export class MinuteFiles {
+  private readonly files = new Map<string, OpenFile>();
+  private readonly sweeper: NodeJS.Timeout;
+
+  constructor(private readonly root: string) {
+    this.sweeper = setInterval(() => void this.closeIdle(Date.now() - IDLE_CLOSE_MS), 30_000);
+    this.sweeper.unref();
+  }
+
+  /** `<root>/<folder>/<YYYY-MM-DD>/<HH-mm>.ndjson.gz`, in UTC. */
+  pathFor(folder: string, timeMs: number): string {
+    const iso = new Date(timeMs).toISOString();
+    return join(this.root, folder, iso.slice(0, 10), `${iso.slice(11, 13)}-${iso.slice(14, 16)}.ndjson.gz`);
+  }
+
+  /** Appends newline-terminated lines; resolves once they are on disk (fsynced). */
+  append(path: string, lines: string): Promise<void> {
+    let file = this.files.get(path);
+    if (!file) {
+      file = { handle: openForAppend(path), queue: [], writing: false, lastUsed: Date.now() };
+      // A failed open must not stay cached: the next append tries again (the disk may recover).
+      file.handle.catch(() => this.files.delete(path));
+      this.files.set(path, file);
+    }
+    file.lastUsed = Date.now();
+    const done = new Promise<void>((resolve, reject) => file.queue.push({ lines, resolve, reject }));
+    if (!file.writing) void this.writeLoop(file);
+    return done;
+  }
+
+  async close(): Promise<void> {
+    clearInterval(this.sweeper);
+    await this.closeIdle(Infinity);
+  }
+
+  private async writeLoop(file: OpenFile): Promise<void> {
+    file.writing = true;
+    while (file.queue.length > 0) {
+      const group = file.queue.splice(0, file.queue.length);
+      try {
+        const member = await gzipAsync(Buffer.from(group.map((g) => g.lines).join('')));
+        const handle = await file.handle;
+        await handle.appendFile(member);
+        await handle.datasync();
+        for (const g of group) g.resolve();
+      } catch (err) {
+        for (const g of group) g.reject(err as Error);
+      }
+    }
+    file.writing = false;
+  }
+
+  private async closeIdle(before: number): Promise<void> {
+    const closing: Promise<void>[] = [];
+    for (const [path, file] of this.files) {
+      if (file.lastUsed < before && !file.writing && file.queue.length === 0) {
+        this.files.delete(path);
+        closing.push(file.handle.then((h) => h.close()).catch(() => undefined));
+      }
+    }
+    await Promise.all(closing);
+  }
+}
+
+async function openForAppend(path: string): Promise<FileHandle> {
+  await mkdir(dirname(path), { recursive: true });
+  return open(path, 'a');
+}

@@ -1,0 +1,96 @@
+import { v7 as uuidv7 } from 'uuid';
+import type { TopicVersion } from '../topics/registry';
+
+// The envelope: what the gateway adds to every accepted event, carried as CloudEvents
+// attributes (structured JSON on files and Firehose, headers on Kafka).
+
+export interface GatewayEvent {
+  /** Client-supplied (`$id`) for deduplication, else a UUIDv7. */
+  id: string;
+  /** The topic version the event was validated against (service, topic, Avro type). */
+  schema: TopicVersion;
+  /** CloudEvents `source`: the endpoint that took the event. */
+  source: string;
+  /** Receive time, ms since the epoch. */
+  receivedAt: number;
+  /** The client's event time (`$time`), ms since the epoch, when given. */
+  eventTime?: number;
+  clientIp?: string;
+  userAgent?: string;
+  /** Validated data in the schema's shape. */
+  data: Record<string, unknown>;
+  /** Estimated size in bytes, used for batching and the memory bound. */
+  size: number;
+  /** Partition key value (topic's partitionKey field), else undefined. */
+  key?: string;
+}
+
+const MAX_ID_LENGTH = 128;
+
+/** Reads `$id`; returns an error message when present but unusable. */
+export function clientEventId(raw: unknown): string | undefined | Error {
+  if (raw === undefined) return undefined;
+  if (typeof raw !== 'string' || raw.length === 0 || raw.length > MAX_ID_LENGTH) {
+    return new Error(`$id must be a non-empty string of at most ${MAX_ID_LENGTH} characters`);
+  }
+  return raw;
+}
+
+/** Reads `$time`: ms since the epoch or an RFC 3339 string. */
+export function clientEventTime(raw: unknown): number | undefined | Error {
+  if (raw === undefined) return undefined;
+  const ms = typeof raw === 'number' ? raw : typeof raw === 'string' ? (/^\d+$/.test(raw) ? Number(raw) : Date.parse(raw)) : NaN;
+  if (!Number.isSafeInteger(ms) || ms < 0) return new Error('$time must be ms since the epoch or an RFC 3339 timestamp');
+  return ms;
+}
+
+export function newEventId(): string {
+  return uuidv7();
+}
+
+/**
+ * Drops the host part of an address so that it no longer names one subscriber:
+ * IPv4 keeps /24, IPv6 keeps /48 (the usual analytics anonymisation).
+ */
+export function anonymizeIp(ip: string): string {
+  const v4 = ip.startsWith('::ffff:') && ip.includes('.') ? ip.slice(7) : ip;
+  if (v4.includes('.')) {
+    const parts = v4.split('.');
+    return parts.length === 4 ? `${parts[0]}.${parts[1]}.${parts[2]}.0` : ip;
+  }
+  const groups = expandIpv6(ip);
+  return groups ? `${groups.slice(0, 3).join(':')}::` : ip;
+}
+
+function expandIpv6(ip: string): string[] | undefined {
+  const [head, tail] = ip.split('::');
+  const left = head ? head.split(':') : [];
+  const right = tail !== undefined && tail !== '' ? tail.split(':') : [];
+  const missing = 8 - left.length - right.length;
+  if (missing < 0 || (tail === undefined && missing !== 0)) return undefined;
+  return [...left, ...new Array(missing).fill('0'), ...right].map((g) => g.replace(/^0+(?=.)/, ''));
+}
+
+/** The CloudEvents structured-mode JSON of an event: one NDJSON line for files and Firehose. */
+export function toCloudEventJson(event: GatewayEvent): string {
+  const schema = event.schema;
+  const time = new Date(event.eventTime ?? event.receivedAt).toISOString();
+  const received = new Date(event.receivedAt).toISOString();
+  let extensions = `,"receivedtime":"${received}"`;
+  if (event.clientIp !== undefined) extensions += `,"clientip":${JSON.stringify(event.clientIp)}`;
+  if (event.userAgent !== undefined) extensions += `,"useragent":${JSON.stringify(event.userAgent)}`;
+  return (
+    `{"specversion":"1.0","id":${JSON.stringify(event.id)},"source":"${event.source}",` +
+    `"type":"${schema.cloudEventType}","time":"${time}"${extensions},` +
+    `"datacontenttype":"application/json","dataschema":"${schema.dataschema}","data":${JSON.stringify(event.data, schema.jsonReplacer)}}`
+  );
+}
+
+/** JSON.stringify replacer for schemas with bytes or fixed fields: bytes travel as base64. */
+export function bytesAsBase64(_key: string, value: unknown): unknown {
+  // Buffer.toJSON runs before a replacer sees the value, so bytes arrive as {type:'Buffer',data}.
+  if (value && typeof value === 'object' && (value as any).type === 'Buffer' && Array.isArray((value as any).data)) {
+    return Buffer.from((value as any).data).toString('base64');
+  }
+  return value;
+}

@@ -1,0 +1,58 @@
+// Every error the gateway answers with, in one table: a stable code, its HTTP status and
+// the reason label it is counted under. Handlers throw `new GatewayError(code, message)`;
+// the HTTP layer maps it to a response in one place (http/error-handler.ts).
+
+export const ERRORS = {
+  MALFORMED_BODY: { status: 400, reason: 'malformed' },
+  UNSUPPORTED_CONTENT_TYPE: { status: 400, reason: 'content_type' },
+  PROTOTYPE_POISONING: { status: 400, reason: 'prototype_poisoning' },
+  BAD_VERSION: { status: 400, reason: 'bad_version' },
+  ORIGIN_NOT_ALLOWED: { status: 403, reason: 'origin_not_allowed' },
+  SERVICE_ONLY_TOPIC: { status: 403, reason: 'service_only' },
+  UNKNOWN_SERVICE: { status: 404, reason: 'unknown_topic' },
+  UNKNOWN_TOPIC: { status: 404, reason: 'unknown_topic' },
+  UNKNOWN_VERSION: { status: 404, reason: 'unknown_version' },
+  NOT_FOUND: { status: 404, reason: 'not_found' },
+  BODY_TOO_LARGE: { status: 413, reason: 'body_too_large' },
+  EVENT_TOO_LARGE: { status: 413, reason: 'event_too_large' },
+  INVALID_EVENTS: { status: 422, reason: 'invalid' },
+  OVERLOADED: { status: 503, reason: 'overloaded' },
+  SHUTTING_DOWN: { status: 503, reason: 'shutting_down' },
+  DELIVERY_FAILED: { status: 503, reason: 'delivery_failed' },
+  INTERNAL: { status: 500, reason: 'internal' },
+} as const satisfies Record<string, { status: number; reason: string }>;
+
+export type ErrorCode = keyof typeof ERRORS;
+
+/** A problem with one event of a request: its index in the request and the field path. */
+export interface EventError {
+  index: number;
+  path: string;
+  message: string;
+}
+
+export class GatewayError extends Error {
+  readonly code: ErrorCode;
+  readonly status: number;
+  readonly reason: string;
+  readonly events?: EventError[];
+  readonly retryAfterSeconds?: number;
+
+  constructor(code: ErrorCode, message: string, extra: { events?: EventError[]; retryAfterSeconds?: number } = {}) {
+    super(message);
+    this.name = 'GatewayError';
+    this.code = code;
+    this.status = ERRORS[code].status;
+    this.reason = ERRORS[code].reason;
+    this.events = extra.events;
+    this.retryAfterSeconds = extra.retryAfterSeconds;
+  }
+}
+
+/** A configuration or topic-definition problem found at start; names the file or key. */
+export class ConfigError extends Error {
+  constructor(message: string) {
+    super(message);
+    this.name = 'ConfigError';
+  }
+}

@@ -1,0 +1,82 @@
+import type { FastifyInstance } from 'fastify';
+import type { AddressInfo } from 'node:net';
+import { MemoryBudget } from './buffer/memory-budget';
+import type { GatewayConfig } from './config/config';
+import { createDestination, deadLetterDir } from './destinations/create-destination';
+import { DeadLetter } from './destinations/dead-letter/dead-letter';
+import type { Destination } from './destinations/destination';
+import { buildAdminServer } from './http/admin-server';
+import { buildPublicServer } from './http/public-server';
+import { Ingest } from './ingest/ingest';
+import { GatewayMetrics } from './metrics/metrics';
+import { Router } from './route/router';
+import { loadTopicRegistry, type TopicRegistry } from './topics/registry';
+
+/**
+ * The whole pipeline wired together: http → ingest (validation, envelope) → router
+ * (batching, fallback chain) → destinations; plus the admin server. `start` listens,
+ * `close` shuts down gracefully.
+ */
+export class Gateway {
+  readonly metrics = new GatewayMetrics();
+  readonly registry: TopicRegistry;
+  readonly publicServer: FastifyInstance;
+  readonly adminServer: FastifyInstance;
+  private readonly destinations: Destination[];
+  private readonly deadLetter: DeadLetter;
+  private readonly router: Router;
+  private state: 'created' | 'starting' | 'ready' | 'closing' | 'closed' = 'created';
+
+  constructor(readonly config: Readonly<GatewayConfig>) {
+    this.registry = loadTopicRegistry(config.topicsDir);
+    this.destinations = Object.entries(config.destinations).map(([name, entry]) => createDestination(name, entry, config));
+    this.deadLetter = new DeadLetter(deadLetterDir(config), this.metrics);
+    const budget = new MemoryBudget(config.buffer.maxBytes, this.metrics);
+    this.router = new Router(this.destinations, config, this.deadLetter, budget, this.metrics);
+    // Resolve every topic's route now, so that a route naming an unknown destination stops the start.
+    for (const topic of this.registry.list()) this.router.routeFor(topic);
+    const ingest = new Ingest(config, this.router, budget, this.deadLetter, this.metrics);
+    this.publicServer = buildPublicServer({ config, registry: this.registry, ingest, metrics: this.metrics });
+    this.adminServer = buildAdminServer(this.metrics, () => this.readiness());
+  }
+
+  /** Starts destinations and both servers; resolves with the ports actually bound. */
+  async start(): Promise<{ port: number; adminPort: number }> {
+    this.state = 'starting';
+    const { server } = this.config;
+    const adminPort = await this.listen(this.adminServer, server.adminHost, server.adminPort);
+    await Promise.all(this.destinations.map((d) => d.start()));
+    const port = await this.listen(this.publicServer, server.host, server.port);
+    this.state = 'ready';
+    this.metrics.ready.set(1);
+    this.publicServer.log.info({ port, adminPort, topics: this.registry.list().length, destinations: this.destinations.map((d) => `${d.name} (${d.type})`) }, 'tracking-gateway ready');
+    return { port, adminPort };
+  }
+
+  /**
+   * Graceful shutdown: stop being ready, finish in-flight requests, flush every buffer to
+   * its destination, close destinations. Idempotent.
+   */
+  async close(): Promise<void> {
+    if (this.state === 'closing' || this.state === 'closed') return;
+    this.state = 'closing';
+    this.metrics.ready.set(0);
+    await this.publicServer.close();
+    await this.router.drain();
+    await Promise.all(this.destinations.map((d) => d.close()));
+    await this.deadLetter.close();
+    await this.adminServer.close();
+    this.state = 'closed';
+  }
+
+  private readiness(): { ready: boolean; reason?: string } {
+    if (this.state !== 'ready') return { ready: false, reason: this.state };
+    if (!this.destinations.some((d) => d.isHealthy())) return { ready: false, reason: 'no destination is healthy' };
+    return { ready: true };
+  }
+
+  private async listen(app: FastifyInstance, host: string, port: number): Promise<number> {
+    await app.listen({ host, port });
+    return (app.server.address() as AddressInfo).port;
+  }
+}

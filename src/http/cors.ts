@@ -1,0 +1,57 @@
+import type { FastifyReply, FastifyRequest } from 'fastify';
+import { GatewayError } from '../errors';
+import type { Topic } from '../topics/registry';
+
+// Who may send a public topic's beacons: its allowedOrigins. Browsers send `Origin` on POST
+// and on fetch; an <img> pixel sends none, so there the Referer's origin is checked. A request
+// with neither (curl, a privacy proxy) is let through: there is no origin to hold against it.
+
+export const SCHEMA_VERSION_HEADER = 'x-schema-version';
+
+export function requestOrigin(request: FastifyRequest): string | undefined {
+  const origin = request.headers.origin;
+  if (origin && origin !== 'null') return origin;
+  const referer = request.headers.referer;
+  if (!referer) return undefined;
+  try {
+    return new URL(referer).origin;
+  } catch {
+    return undefined;
+  }
+}
+
+export function isOriginAllowed(topic: Topic, origin: string): boolean {
+  const allowed = topic.config.allowedOrigins;
+  return allowed.includes('*') || allowed.includes(origin);
+}
+
+/** Refuses service-only topics and foreign origins; sets CORS headers for allowed ones. */
+export function checkBeaconAccess(topic: Topic, request: FastifyRequest, reply: FastifyReply): void {
+  if (topic.config.access !== 'public') {
+    throw new GatewayError(
+      'SERVICE_ONLY_TOPIC',
+      `topic ${topic.service}/${topic.name} is service-only: send it to POST /v1/events/${topic.service}/${topic.name}, not as a beacon`,
+    );
+  }
+  const origin = requestOrigin(request);
+  if (origin === undefined) return;
+  if (!isOriginAllowed(topic, origin)) {
+    throw new GatewayError('ORIGIN_NOT_ALLOWED', `origin ${origin} may not send ${topic.service}/${topic.name}; it is not in the topic's allowedOrigins`);
+  }
+  if (request.headers.origin) {
+    reply.header('access-control-allow-origin', request.headers.origin);
+    reply.header('access-control-allow-credentials', 'true');
+    reply.header('vary', 'Origin');
+  }
+}
+
+/** Answers a CORS preflight (fetch with keepalive and application/json sends one). */
+export function answerPreflight(topic: Topic, request: FastifyRequest, reply: FastifyReply): void {
+  checkBeaconAccess(topic, request, reply);
+  reply
+    .header('access-control-allow-methods', 'GET, POST')
+    .header('access-control-allow-headers', `content-type, ${SCHEMA_VERSION_HEADER}`)
+    .header('access-control-max-age', '86400')
+    .code(204)
+    .send();
+}

@@ -1,0 +1,53 @@
+import type { FastifyError, FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
+import { GatewayError } from '../errors';
+import type { GatewayMetrics } from '../metrics/metrics';
+import type { TopicRegistry } from '../topics/registry';
+import type { TopicParams } from './topic-lookup';
+
+// The one place where errors become HTTP answers: `{ error: { code, message, events? } }`
+// with the status from the error table, and where refused events are counted.
+
+/** Fastify's own errors that a client causes, mapped to our codes. */
+function fromFastifyError(err: FastifyError): GatewayError {
+  switch (err.code) {
+    case 'FST_ERR_CTP_BODY_TOO_LARGE':
+      return new GatewayError('BODY_TOO_LARGE', `body is larger than the gateway takes (${err.message})`);
+    case 'FST_ERR_CTP_INVALID_MEDIA_TYPE':
+    case 'FST_ERR_CTP_INVALID_CONTENT_LENGTH':
+    case 'FST_ERR_CTP_EMPTY_JSON_BODY':
+      return new GatewayError('MALFORMED_BODY', err.message);
+    default:
+      if (err.statusCode !== undefined && err.statusCode >= 400 && err.statusCode < 500) {
+        return new GatewayError('MALFORMED_BODY', err.message);
+      }
+      return new GatewayError('INTERNAL', 'internal error');
+  }
+}
+
+export function installErrorHandling(app: FastifyInstance, registry: TopicRegistry, metrics: GatewayMetrics): void {
+  app.setErrorHandler((err: FastifyError | GatewayError, request: FastifyRequest, reply: FastifyReply) => {
+    const error = err instanceof GatewayError ? err : fromFastifyError(err);
+    if (error.code === 'INTERNAL') request.log.error({ err }, 'unhandled error');
+    countRefused(request, error, registry, metrics);
+    if (error.retryAfterSeconds !== undefined) reply.header('retry-after', String(error.retryAfterSeconds));
+    return reply.code(error.status).send({ error: { code: error.code, message: error.message, events: error.events } });
+  });
+
+  app.setNotFoundHandler((request, reply) => {
+    reply.code(404).send({ error: { code: 'NOT_FOUND', message: `no route ${request.method} ${request.url.split('?')[0].slice(0, 200)}` } });
+  });
+}
+
+function countRefused(request: FastifyRequest, error: GatewayError, registry: TopicRegistry, metrics: GatewayMetrics): void {
+  const tally = request.tally ?? {};
+  if (tally.counted && (error.code === 'INVALID_EVENTS' || error.code === 'EVENT_TOO_LARGE' || error.code === 'OVERLOADED')) return;
+  if (error.code === 'DELIVERY_FAILED') return; // accepted and counted; still queued for delivery
+  const params = (request.params ?? {}) as Partial<TopicParams>;
+  // Labels only from the registry: an unknown name from the URL would make unbounded series.
+  const topic = tally.topic ?? (params.service && params.topic ? registry.get(params.service, params.topic) : undefined);
+  const service = topic?.service ?? '_unknown';
+  const name = topic?.name ?? '_unknown';
+  const count = tally.events ?? 1;
+  metrics.events.labels(service, name, tally.version === undefined ? '' : String(tally.version), 'rejected').inc(count);
+  metrics.eventsRejected.labels(service, name, error.reason).inc(count);
+}

@@ -1,0 +1,44 @@
+import Fastify, { LogController, type FastifyInstance } from 'fastify';
+import type { GatewayConfig } from '../config/config';
+import type { Ingest } from '../ingest/ingest';
+import type { GatewayMetrics } from '../metrics/metrics';
+import type { TopicRegistry } from '../topics/registry';
+import { installErrorHandling } from './error-handler';
+import { installRequestMetrics } from './request-metrics';
+import { beaconRoutes } from './routes/beacon';
+import { eventsRoutes } from './routes/events';
+import { topicsRoutes } from './routes/topics';
+
+export interface PublicServerParts {
+  config: Readonly<GatewayConfig>;
+  registry: TopicRegistry;
+  ingest: Ingest;
+  metrics: GatewayMetrics;
+}
+
+/** The public API: beacons, service events, topic discovery. */
+export function buildPublicServer(parts: PublicServerParts): FastifyInstance {
+  const { config, registry, ingest, metrics } = parts;
+  const app = Fastify({
+    logger: { level: config.logLevel },
+    // Per-request log lines would cost more than the request; metrics count requests instead.
+    logController: new LogController({ disableRequestLogging: true }),
+    bodyLimit: config.server.bodyLimitBytes,
+    trustProxy: config.server.trustProxy,
+    // Keep-alive clients must not hold shutdown open.
+    forceCloseConnections: 'idle',
+    return503OnClosing: true,
+  });
+  app.decorateRequest('tally', null);
+  // Every body is read as bytes and decoded per endpoint and content type (body-decoding.ts),
+  // so that each error is ours and named.
+  app.removeAllContentTypeParsers();
+  app.addContentTypeParser('*', { parseAs: 'buffer' }, (_request, body, done) => done(null, body));
+
+  installRequestMetrics(app, metrics);
+  installErrorHandling(app, registry, metrics);
+  beaconRoutes(app, registry, ingest);
+  eventsRoutes(app, registry, ingest, config.server.ackTimeoutMs);
+  topicsRoutes(app, registry);
+  return app;
+}

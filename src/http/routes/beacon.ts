@@ -1,0 +1,67 @@
+import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
+import type { Ingest } from '../../ingest/ingest';
+import type { TopicRegistry } from '../../topics/registry';
+import { coerceParams, decodeBeaconBody, mediaTypeOf } from '../body-decoding';
+import { answerPreflight, checkBeaconAccess } from '../cors';
+import { TRANSPARENT_GIF } from '../pixel';
+import { tallyOf } from '../request-context';
+import { lookupTopic, lookupVersion, type TopicParams } from '../topic-lookup';
+
+// Browser beacons: answered at once, whatever happens downstream. Invalid events are
+// dead-lettered with the reason rather than answered with an error the page never reads.
+
+export function beaconRoutes(app: FastifyInstance, registry: TopicRegistry, ingest: Ingest): void {
+  app.get<{ Params: TopicParams }>('/v1/beacon/:service/:topic', (request, reply) => {
+    const { topic, version } = resolve(request, reply);
+    const query = request.query as Record<string, string>;
+    const event = coerceParams(Object.entries(query), version);
+    tallyOf(request).events = 1;
+    ingest.accept({
+      topic,
+      version,
+      events: [event],
+      prevalidated: false,
+      bodyBytes: (request.raw.url ?? '').length,
+      mode: 'beacon',
+      partial: true,
+      source: `/v1/beacon/${topic.service}/${topic.name}`,
+      clientIp: request.ip,
+      userAgent: request.headers['user-agent'],
+    });
+    reply.header('cache-control', 'no-store, max-age=0');
+    if (query.$status === '204') return reply.code(204).send();
+    return reply.type('image/gif').send(TRANSPARENT_GIF);
+  });
+
+  app.post<{ Params: TopicParams; Body: Buffer }>('/v1/beacon/:service/:topic', (request, reply) => {
+    const { topic, version } = resolve(request, reply);
+    const decoded = decodeBeaconBody(mediaTypeOf(request.headers['content-type']), request.body ?? Buffer.alloc(0), version);
+    tallyOf(request).events = decoded.events.length;
+    ingest.accept({
+      topic,
+      version,
+      events: decoded.events,
+      prevalidated: false,
+      bodyBytes: request.body?.length ?? 0,
+      mode: 'beacon',
+      partial: true,
+      source: `/v1/beacon/${topic.service}/${topic.name}`,
+      clientIp: request.ip,
+      userAgent: request.headers['user-agent'],
+    });
+    return reply.code(204).header('cache-control', 'no-store').send();
+  });
+
+  app.options<{ Params: TopicParams }>('/v1/beacon/:service/:topic', (request, reply) => {
+    answerPreflight(lookupTopic(registry, request.params), request, reply);
+  });
+
+  function resolve(request: FastifyRequest<{ Params: TopicParams }>, reply: FastifyReply) {
+    const tally = tallyOf(request);
+    const topic = (tally.topic = lookupTopic(registry, request.params));
+    checkBeaconAccess(topic, request, reply);
+    const version = lookupVersion(topic, request);
+    tally.version = version.version;
+    return { topic, version };
+  }
+}

@@ -1,0 +1,39 @@
+import type { FastifyRequest } from 'fastify';
+import { GatewayError } from '../errors';
+import type { Topic, TopicRegistry, TopicVersion } from '../topics/registry';
+import { SCHEMA_VERSION_HEADER } from './cors';
+
+export interface TopicParams {
+  service: string;
+  topic: string;
+}
+
+/** The topic named by the path, or a 404 saying which part is unknown. */
+export function lookupTopic(registry: TopicRegistry, params: TopicParams): Topic {
+  const topic = registry.get(params.service, params.topic);
+  if (topic) return topic;
+  if (!registry.hasService(params.service)) {
+    throw new GatewayError('UNKNOWN_SERVICE', `unknown service "${truncate(params.service)}"; GET /v1/topics lists the topics`);
+  }
+  throw new GatewayError('UNKNOWN_TOPIC', `service ${params.service} has no topic "${truncate(params.topic)}"; GET /v1/topics lists the topics`);
+}
+
+/** The schema version: `?v=N`, else the `X-Schema-Version` header, else the topic's default. */
+export function lookupVersion(topic: Topic, request: FastifyRequest): TopicVersion {
+  const query = request.query as Record<string, string | undefined>;
+  const raw = query.v ?? (request.headers[SCHEMA_VERSION_HEADER] as string | undefined);
+  let number = topic.config.defaultVersion;
+  if (raw !== undefined) {
+    if (!/^[1-9][0-9]{0,5}$/.test(raw)) throw new GatewayError('BAD_VERSION', `schema version "${truncate(raw)}" is not a positive integer`);
+    number = Number(raw);
+  }
+  const version = topic.versions.get(number);
+  if (!version) {
+    throw new GatewayError('UNKNOWN_VERSION', `topic ${topic.service}/${topic.name} has no schema version ${number} (versions 1 to ${topic.latestVersion})`);
+  }
+  return version;
+}
+
+function truncate(text: string): string {
+  return text.length > 64 ? `${text.slice(0, 64)}…` : text;
+}

@@ -1,0 +1,195 @@
+import type { GatewayConfig } from '../config/config';
+import type { MemoryBudget } from '../buffer/memory-budget';
+import type { DeadLetter, DeadLetterRecord } from '../destinations/dead-letter/dead-letter';
+import { anonymizeIp, clientEventId, clientEventTime, newEventId, type GatewayEvent } from '../envelope/envelope';
+import { GatewayError, type EventError } from '../errors';
+import type { GatewayMetrics } from '../metrics/metrics';
+import type { Router } from '../route/router';
+import { NormalizeContext } from '../topics/avro-normalizer';
+import type { Topic, TopicVersion } from '../topics/registry';
+
+// Turns decoded request input into accepted events: validate each against its schema
+// version, build the envelope, reserve memory, hand them to the topic's route, count.
+
+/** What the envelope adds to an event's size in memory and on the wire, roughly. */
+const ENVELOPE_OVERHEAD_BYTES = 320;
+
+export interface IngestRequest {
+  topic: Topic;
+  version: TopicVersion;
+  /** Decoded events: JSON-shaped objects, or values already in the schema's shape (Avro input). */
+  events: unknown[];
+  /** Values came from an Avro decoder and are valid by construction. */
+  prevalidated: boolean;
+  /** Body bytes, to estimate event sizes without serialising them again. */
+  bodyBytes: number;
+  /** `beacon`: invalid events are dead-lettered, the client is answered as always. */
+  mode: 'beacon' | 'service';
+  /** Service mode: accept the valid events of a batch with invalid ones. */
+  partial: boolean;
+  source: string;
+  clientIp: string;
+  userAgent: string | undefined;
+}
+
+export interface IngestResult {
+  accepted: number;
+  /** Problems of the events not accepted (partial acceptance). */
+  errors: EventError[];
+  /** Resolves once accepted events are durable (service mode). */
+  durable?: Promise<boolean>;
+}
+
+export class Ingest {
+  constructor(
+    private readonly config: Readonly<GatewayConfig>,
+    private readonly router: Router,
+    private readonly budget: MemoryBudget,
+    private readonly deadLetter: DeadLetter,
+    private readonly metrics: GatewayMetrics,
+  ) {}
+
+  accept(req: IngestRequest): IngestResult {
+    const { topic, version, events: raw } = req;
+    const service = topic.service;
+    const name = topic.name;
+    const versionLabel = String(version.version);
+    const receivedAt = Date.now();
+    const maxEventBytes = topic.config.maxEventBytes;
+    // Only a body larger than the topic's limit can hold an event over it; measure only then.
+    const measureEach = req.bodyBytes > maxEventBytes;
+    const averageSize = Math.ceil(req.bodyBytes / Math.max(raw.length, 1)) + ENVELOPE_OVERHEAD_BYTES;
+
+    const errors: EventError[] = [];
+    const deadLetters: DeadLetterRecord[] = [];
+    const events: GatewayEvent[] = [];
+    let invalid = 0;
+    let tooLarge = 0;
+    let totalBytes = 0;
+
+    for (let index = 0; index < raw.length; index++) {
+      const input = raw[index] as Record<string, unknown>;
+      const problems = this.checkEvent(input, version, req.prevalidated);
+      let data = problems.data;
+      let size = averageSize;
+      let isTooLarge = false;
+      if (problems.list.length === 0 && measureEach) {
+        const bytes = Buffer.byteLength(JSON.stringify(data, version.jsonReplacer));
+        if (bytes > maxEventBytes) {
+          isTooLarge = true;
+          tooLarge++;
+          problems.list.push({ path: '', message: `event is ${bytes} bytes; topic ${service}/${name} takes at most ${maxEventBytes}` });
+        }
+        size = bytes + ENVELOPE_OVERHEAD_BYTES;
+      }
+      if (problems.list.length > 0) {
+        if (!isTooLarge) invalid++;
+        for (const p of problems.list) errors.push({ index, path: p.path, message: p.message });
+        if (req.mode === 'beacon') {
+          deadLetters.push({
+            reason: isTooLarge ? 'event_too_large' : 'invalid',
+            message: problems.list.map((p) => (p.path ? `${p.path}: ${p.message}` : p.message)).join('; '),
+            service,
+            topic: name,
+            version: version.version,
+            receivedAt,
+            source: req.source,
+            errors: problems.list,
+            payload: input,
+          });
+        }
+        continue;
+      }
+      const id = problems.id ?? newEventId();
+      const event: GatewayEvent = {
+        id,
+        schema: version,
+        source: req.source,
+        receivedAt,
+        eventTime: problems.time,
+        data: data as Record<string, unknown>,
+        size,
+      };
+      if (this.config.envelope.clientIp !== 'none') {
+        event.clientIp = this.config.envelope.clientIp === 'full' ? req.clientIp : anonymizeIp(req.clientIp);
+      }
+      if (this.config.envelope.userAgent && req.userAgent !== undefined) event.userAgent = req.userAgent;
+      const partitionKey = topic.config.partitionKey;
+      if (partitionKey !== undefined) event.key = String((data as Record<string, unknown>)[partitionKey]);
+      events.push(event);
+      totalBytes += size;
+      data = undefined;
+    }
+
+    if (errors.length > 0 && req.mode === 'service') {
+      if (invalid > 0) this.metrics.events.labels(service, name, versionLabel, 'invalid').inc(invalid);
+      if (invalid > 0) this.metrics.eventsRejected.labels(service, name, 'invalid').inc(invalid);
+      if (tooLarge > 0) {
+        this.metrics.events.labels(service, name, versionLabel, 'rejected').inc(tooLarge);
+        this.metrics.eventsRejected.labels(service, name, 'event_too_large').inc(tooLarge);
+      }
+      if (!req.partial) {
+        this.reject(topic, versionLabel, events.length, 'invalid');
+        const onlyTooLarge = invalid === 0;
+        throw new GatewayError(
+          onlyTooLarge ? 'EVENT_TOO_LARGE' : 'INVALID_EVENTS',
+          `${errors.length === 1 ? 'an event' : `${new Set(errors.map((e) => e.index)).size} of ${raw.length} events`} ${onlyTooLarge ? 'too large' : 'invalid'}; nothing was accepted (send ?partial=true to accept the valid ones)`,
+          { events: errors },
+        );
+      }
+    }
+    if (deadLetters.length > 0) {
+      // The browser is answered as always; the reason is kept, not lost.
+      this.deadLetter.write(deadLetters).catch(() => {
+        this.metrics.eventsDropped.labels(service, name, 'dead_letter_failed').inc(deadLetters.length);
+      });
+    }
+    if (events.length === 0) return { accepted: 0, errors };
+
+    if (!this.budget.tryReserve(totalBytes)) {
+      this.reject(topic, versionLabel, events.length, 'overloaded');
+      throw new GatewayError('OVERLOADED', 'the gateway is holding as many undelivered events as its memory bound allows; retry later', {
+        retryAfterSeconds: this.config.server.retryAfterSeconds,
+      });
+    }
+    this.metrics.events.labels(service, name, versionLabel, 'accepted').inc(events.length);
+    this.observeLag(events, receivedAt);
+    const ack = this.router.submit(events, this.router.routeFor(topic), req.mode === 'service');
+    return { accepted: events.length, errors, durable: ack?.done };
+  }
+
+  /** Counts events refused as a whole (4xx/503 for the request). */
+  reject(topic: Topic, versionLabel: string, count: number, reason: string): void {
+    if (count === 0) return;
+    this.metrics.events.labels(topic.service, topic.name, versionLabel, 'rejected').inc(count);
+    this.metrics.eventsRejected.labels(topic.service, topic.name, reason).inc(count);
+  }
+
+  private checkEvent(
+    input: Record<string, unknown>,
+    version: TopicVersion,
+    prevalidated: boolean,
+  ): { data?: unknown; id?: string; time?: number; list: { path: string; message: string }[] } {
+    if (prevalidated) return { data: input, list: [] };
+    if (typeof input !== 'object' || input === null || Array.isArray(input)) {
+      return { list: [{ path: '', message: `an event must be a JSON object, got ${Array.isArray(input) ? 'array' : input === null ? 'null' : typeof input}` }] };
+    }
+    const ctx = new NormalizeContext();
+    const data = version.normalize(input, ctx);
+    const id = clientEventId(input.$id);
+    const time = clientEventTime(input.$time);
+    const list = ctx.problems;
+    if (id instanceof Error) list.push({ path: '$id', message: id.message });
+    if (time instanceof Error) list.push({ path: '$time', message: time.message });
+    return { data, id: id instanceof Error ? undefined : id, time: time instanceof Error ? undefined : time, list };
+  }
+
+  private observeLag(events: GatewayEvent[], receivedAt: number): void {
+    let lag: ReturnType<GatewayMetrics['eventLag']['labels']> | undefined;
+    for (const event of events) {
+      if (event.eventTime === undefined) continue;
+      lag ??= this.metrics.eventLag.labels(event.schema.service, event.schema.topic);
+      lag.observe(Math.max(0, receivedAt - event.eventTime) / 1000);
+    }
+  }
+}

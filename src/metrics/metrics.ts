@@ -1,0 +1,138 @@
+import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from 'prom-client';
+
+// Every metric the gateway exports, in one place. Names follow Prometheus conventions
+// (`tracking_gateway_<name>_<unit>[_total]`); label values come only from the topic registry,
+// the destination names in the config and fixed sets — never from raw request input.
+// Counters are bumped once per request or batch with a count, not once per event.
+
+export const METRIC_PREFIX = 'tracking_gateway_';
+
+/** Outcomes of `events_total`. */
+export type EventOutcome = 'accepted' | 'invalid' | 'rejected' | 'dead_lettered';
+/** Outcomes of `destination_records_total`. */
+export type RecordOutcome = 'delivered' | 'failed' | 'throttled' | 'too_large' | 'fell_back';
+
+const LATENCY_BUCKETS = [0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10];
+const LAG_BUCKETS = [0.1, 1, 5, 15, 60, 300, 900, 3600, 4 * 3600, 24 * 3600, 7 * 24 * 3600];
+
+export class GatewayMetrics {
+  readonly registry = new Registry();
+
+  readonly httpRequests = new Counter({
+    name: `${METRIC_PREFIX}http_requests_total`,
+    help: 'HTTP requests answered, by route pattern, method and status code.',
+    labelNames: ['route', 'method', 'status_code'] as const,
+    registers: [this.registry],
+  });
+  readonly httpRequestDuration = new Histogram({
+    name: `${METRIC_PREFIX}http_request_duration_seconds`,
+    help: 'Time from request start to response sent, by route pattern.',
+    labelNames: ['route'] as const,
+    buckets: LATENCY_BUCKETS,
+    registers: [this.registry],
+  });
+  readonly events = new Counter({
+    name: `${METRIC_PREFIX}events_total`,
+    help: 'Events received, by service, topic, schema version and outcome (accepted, invalid, rejected, dead_lettered).',
+    labelNames: ['service', 'topic', 'version', 'outcome'] as const,
+    registers: [this.registry],
+  });
+  readonly eventsRejected = new Counter({
+    name: `${METRIC_PREFIX}events_rejected_total`,
+    help: 'Events refused with a 4xx or 503 answer, by reason.',
+    labelNames: ['service', 'topic', 'reason'] as const,
+    registers: [this.registry],
+  });
+  readonly eventsDeadLettered = new Counter({
+    name: `${METRIC_PREFIX}events_dead_lettered_total`,
+    help: 'Events written to the dead-letter destination instead of their route, by reason.',
+    labelNames: ['service', 'topic', 'reason'] as const,
+    registers: [this.registry],
+  });
+  readonly eventsDropped = new Counter({
+    name: `${METRIC_PREFIX}events_dropped_total`,
+    help: 'Accepted events that could not be delivered, spooled or dead-lettered (lost), by reason.',
+    labelNames: ['service', 'topic', 'reason'] as const,
+    registers: [this.registry],
+  });
+  readonly eventLag = new Histogram({
+    name: `${METRIC_PREFIX}event_lag_seconds`,
+    help: 'Receive time minus the client event time ($time), for events that carry one.',
+    labelNames: ['service', 'topic'] as const,
+    buckets: LAG_BUCKETS,
+    registers: [this.registry],
+  });
+  readonly batchRecords = new Histogram({
+    name: `${METRIC_PREFIX}batch_records`,
+    help: 'Records per batch sent to a destination.',
+    labelNames: ['destination'] as const,
+    buckets: [1, 5, 10, 50, 100, 250, 500, 1000, 5000, 10000],
+    registers: [this.registry],
+  });
+  readonly batchBytes = new Histogram({
+    name: `${METRIC_PREFIX}batch_bytes`,
+    help: 'Bytes per batch sent to a destination (estimated event sizes).',
+    labelNames: ['destination'] as const,
+    buckets: [1024, 8192, 65536, 262144, 1048576, 4194304, 16777216],
+    registers: [this.registry],
+  });
+  readonly destinationRecords = new Counter({
+    name: `${METRIC_PREFIX}destination_records_total`,
+    help: 'Records sent to a destination, by outcome (delivered, failed, throttled, too_large, fell_back).',
+    labelNames: ['destination', 'outcome'] as const,
+    registers: [this.registry],
+  });
+  readonly destinationSendDuration = new Histogram({
+    name: `${METRIC_PREFIX}destination_send_duration_seconds`,
+    help: 'Time one batch send to a destination took, until acknowledged or failed.',
+    labelNames: ['destination'] as const,
+    buckets: LATENCY_BUCKETS,
+    registers: [this.registry],
+  });
+  readonly fallbacks = new Counter({
+    name: `${METRIC_PREFIX}fallbacks_total`,
+    help: 'Records moved from one destination of a route to the next, by reason (throttled, unavailable).',
+    labelNames: ['from', 'to', 'reason'] as const,
+    registers: [this.registry],
+  });
+  readonly bufferBytes = this.sampledGauge({
+    name: `${METRIC_PREFIX}buffer_bytes`,
+    help: 'Bytes of accepted events held in memory, not yet delivered.',
+  });
+  readonly bufferLimitBytes = new Gauge({
+    name: `${METRIC_PREFIX}buffer_limit_bytes`,
+    help: 'The configured bound on buffer_bytes (buffer.maxBytes).',
+    registers: [this.registry],
+  });
+  readonly ready = new Gauge({
+    name: `${METRIC_PREFIX}ready`,
+    help: '1 while /readyz answers 200, else 0.',
+    registers: [this.registry],
+  });
+
+  constructor() {
+    collectDefaultMetrics({ register: this.registry, prefix: '' });
+  }
+
+  /**
+   * A gauge read at scrape time from `sample`, so that hot paths keep plain numbers and
+   * never touch the metric.
+   */
+  sampledGauge(options: { name: string; help: string }): { gauge: Gauge; sample: () => number } {
+    const holder = {
+      sample: () => 0,
+      gauge: new Gauge({
+        ...options,
+        registers: [this.registry],
+        collect() {
+          this.set(holder.sample());
+        },
+      }),
+    };
+    return holder;
+  }
+
+  async render(): Promise<string> {
+    return this.registry.metrics();
+  }
+}

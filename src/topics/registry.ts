@@ -1,0 +1,231 @@
+import { readdirSync, readFileSync, statSync } from 'node:fs';
+import { join } from 'node:path';
+import avro, { type Type } from 'avsc';
+import YAML from 'yaml';
+import { bytesAsBase64 } from '../envelope/envelope';
+import { ConfigError } from '../errors';
+import { compileNormalizer, type Normalizer } from './avro-normalizer';
+import { compileFieldCoercers, type Coercer } from './query-coercion';
+import { checkTopicConfig, TOPIC_CONFIG_FILES, type TopicConfig } from './topic-config';
+
+// The topics tree as code: topics/<service>/<topic>/{v1.avsc, v2.avsc, …, topic.yaml}.
+// Loading it checks everything `topics check` promises, so a gateway never starts on a
+// tree that check would refuse.
+
+export const RESERVED_KEY_PREFIX = '$';
+
+export interface TopicVersion {
+  service: string;
+  topic: string;
+  version: number;
+  schema: unknown;
+  type: Type;
+  /** Checks a JSON-shaped event and returns it in the schema's shape. */
+  normalize: Normalizer;
+  /** Per top-level field: string (query/form value) → JSON value. */
+  coercers: Map<string, Coercer>;
+  /** CloudEvents `dataschema`: where clients can fetch this version's schema. */
+  dataschema: string;
+  /** CloudEvents `type`: `<service>.<topic>`. */
+  cloudEventType: string;
+  /** Set when the schema holds bytes or fixed values, which JSON carries as base64. */
+  jsonReplacer?: (key: string, value: unknown) => unknown;
+}
+
+export interface Topic {
+  service: string;
+  name: string;
+  config: TopicConfig;
+  versions: Map<number, TopicVersion>;
+  latestVersion: number;
+}
+
+const NAME = /^[a-z0-9][a-z0-9_-]*$/;
+const VERSION_FILE = /^v([1-9][0-9]*)\.avsc$/;
+
+export class TopicRegistry {
+  private readonly byService = new Map<string, Map<string, Topic>>();
+
+  constructor(topics: Topic[]) {
+    for (const topic of topics) {
+      let services = this.byService.get(topic.service);
+      if (!services) this.byService.set(topic.service, (services = new Map()));
+      services.set(topic.name, topic);
+    }
+  }
+
+  hasService(service: string): boolean {
+    return this.byService.has(service);
+  }
+
+  get(service: string, topic: string): Topic | undefined {
+    return this.byService.get(service)?.get(topic);
+  }
+
+  list(): Topic[] {
+    return [...this.byService.values()].flatMap((topics) => [...topics.values()]);
+  }
+}
+
+export interface TopicsLoadResult {
+  topics: Topic[];
+  /** Each names the file and what is wrong with it. */
+  problems: string[];
+}
+
+/** Reads and checks the whole tree, collecting every problem rather than stopping at the first. */
+export function loadTopicsTree(root: string): TopicsLoadResult {
+  const topics: Topic[] = [];
+  const problems: string[] = [];
+  let services: string[];
+  try {
+    services = readdirSync(root).filter((name) => isDirectory(join(root, name))).sort();
+  } catch (err) {
+    return { topics, problems: [`${root}: cannot read the topics directory (${(err as Error).message})`] };
+  }
+  if (services.length === 0) problems.push(`${root}: no topics (expected ${root}/<service>/<topic>/v1.avsc)`);
+  for (const service of services) {
+    if (!NAME.test(service)) {
+      problems.push(`${join(root, service)}: service name must match ${NAME}`);
+      continue;
+    }
+    const serviceDir = join(root, service);
+    for (const name of readdirSync(serviceDir).filter((n) => isDirectory(join(serviceDir, n))).sort()) {
+      const dir = join(serviceDir, name);
+      if (!NAME.test(name)) {
+        problems.push(`${dir}: topic name must match ${NAME}`);
+        continue;
+      }
+      const topic = loadTopic(dir, service, name, problems);
+      if (topic) topics.push(topic);
+    }
+  }
+  return { topics, problems };
+}
+
+export function loadTopicRegistry(root: string): TopicRegistry {
+  const { topics, problems } = loadTopicsTree(root);
+  if (problems.length > 0) throw new ConfigError(`topics in ${root} are invalid:\n  ${problems.join('\n  ')}`);
+  return new TopicRegistry(topics);
+}
+
+function loadTopic(dir: string, service: string, name: string, problems: string[]): Topic | undefined {
+  const before = problems.length;
+  const files = readdirSync(dir);
+  const config = readTopicConfig(dir, files, problems);
+
+  const versionNumbers: number[] = [];
+  for (const file of files) {
+    const match = VERSION_FILE.exec(file);
+    if (match) versionNumbers.push(Number(match[1]));
+    else if (file.endsWith('.avsc')) problems.push(`${join(dir, file)}: schema files must be named v<N>.avsc (v1.avsc, v2.avsc, …)`);
+  }
+  versionNumbers.sort((a, b) => a - b);
+  if (versionNumbers.length === 0) problems.push(`${dir}: no schema versions (expected v1.avsc)`);
+  versionNumbers.forEach((v, i) => {
+    if (v !== i + 1) problems.push(`${join(dir, `v${i + 1}.avsc`)}: missing; versions must be contiguous from v1 (found v${versionNumbers.join(', v')})`);
+  });
+
+  const versions = new Map<number, TopicVersion>();
+  let previous: TopicVersion | undefined;
+  for (const version of versionNumbers) {
+    const file = join(dir, `v${version}.avsc`);
+    const loaded = readVersion(file, service, name, version, problems);
+    if (!loaded) {
+      previous = undefined;
+      continue;
+    }
+    if (previous && previous.version === version - 1) {
+      try {
+        // Backward compatibility: readers of the new version must read data written with the old.
+        loaded.type.createResolver(previous.type);
+      } catch (err) {
+        problems.push(`${file}: cannot read data written with v${previous.version} (${(err as Error).message})`);
+      }
+    }
+    versions.set(version, loaded);
+    previous = loaded;
+  }
+
+  if (config) {
+    if (versionNumbers.length > 0 && !versionNumbers.includes(config.defaultVersion)) {
+      problems.push(`${dir}: defaultVersion ${config.defaultVersion} has no v${config.defaultVersion}.avsc`);
+    }
+    if (config.partitionKey) {
+      for (const v of versions.values()) {
+        const field = ((v.type as any).fields as { name: string; type: Type }[]).find((f) => f.name === config.partitionKey);
+        if (!field) problems.push(`${dir}: partitionKey "${config.partitionKey}" is not a field of v${v.version}`);
+        else if (!['string', 'int', 'long', 'enum'].includes(field.type.typeName)) {
+          problems.push(`${dir}: partitionKey "${config.partitionKey}" must be a string, int, long or enum field (it is ${field.type.typeName} in v${v.version})`);
+        }
+      }
+    }
+  }
+  if (problems.length > before || !config) return undefined;
+  return { service, name, config, versions, latestVersion: versionNumbers[versionNumbers.length - 1] };
+}
+
+function readTopicConfig(dir: string, files: string[], problems: string[]): TopicConfig | undefined {
+  const present = TOPIC_CONFIG_FILES.filter((f) => files.includes(f));
+  if (present.length === 0) {
+    problems.push(`${dir}: missing topic config (${TOPIC_CONFIG_FILES.join(' or ')})`);
+    return undefined;
+  }
+  if (present.length > 1) {
+    problems.push(`${dir}: more than one topic config (${present.join(', ')}); keep one`);
+    return undefined;
+  }
+  const file = join(dir, present[0]);
+  let raw: unknown;
+  try {
+    const text = readFileSync(file, 'utf8');
+    raw = file.endsWith('.json') ? JSON.parse(text) : YAML.parse(text);
+  } catch (err) {
+    problems.push(`${file}: cannot parse (${(err as Error).message.split('\n')[0]})`);
+    return undefined;
+  }
+  const { config, problems: configProblems } = checkTopicConfig(raw);
+  for (const p of configProblems) problems.push(`${file}: ${p}`);
+  return config;
+}
+
+function readVersion(file: string, service: string, topic: string, version: number, problems: string[]): TopicVersion | undefined {
+  let schema: unknown;
+  try {
+    schema = JSON.parse(readFileSync(file, 'utf8'));
+  } catch (err) {
+    problems.push(`${file}: not valid JSON (${(err as Error).message})`);
+    return undefined;
+  }
+  let type: Type;
+  try {
+    type = avro.Type.forSchema(schema as avro.Schema);
+  } catch (err) {
+    problems.push(`${file}: not a valid Avro schema (${(err as Error).message})`);
+    return undefined;
+  }
+  if (type.typeName !== 'record') {
+    problems.push(`${file}: the top-level type must be a record (it is ${type.typeName})`);
+    return undefined;
+  }
+  return {
+    service,
+    topic,
+    version,
+    schema,
+    type,
+    normalize: compileNormalizer(type, RESERVED_KEY_PREFIX),
+    coercers: compileFieldCoercers(type),
+    dataschema: `/v1/topics/${service}/${topic}/versions/${version}`,
+    cloudEventType: `${service}.${topic}`,
+    jsonReplacer: /"(bytes|fixed)"/.test(JSON.stringify(schema)) ? bytesAsBase64 : undefined,
+  };
+}
+
+function isDirectory(path: string): boolean {
+  try {
+    return statSync(path).isDirectory();
+  } catch {
+    return false;
+  }
+}
