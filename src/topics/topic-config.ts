@@ -42,7 +42,7 @@ export const topicConfigSchema = {
     kafkaTopic: { type: 'string', pattern: '^[A-Za-z0-9._-]{1,249}$' },
   },
   if: { properties: { access: { const: 'public' } } },
-  then: { properties: { allowedOrigins: { type: 'array', minItems: 1 } } },
+  then: { required: ['allowedOrigins'], properties: { allowedOrigins: { type: 'array', minItems: 1 } } },
 } as const;
 
 const ajv = new Ajv({ allErrors: true, useDefaults: true });
@@ -56,6 +56,9 @@ export function checkTopicConfig(raw: unknown): { config?: TopicConfig; problems
     .map((e) => {
       const key = e.instancePath.replace(/^\//, '').replace(/\//g, '.');
       if (e.keyword === 'additionalProperties') return `unknown key "${(e.params as any).additionalProperty}"`;
+      if (e.keyword === 'required' && (e.params as any).missingProperty === 'allowedOrigins') {
+        return 'allowedOrigins must list at least one origin for a public topic';
+      }
       if (e.keyword === 'required') return `missing key "${(e.params as any).missingProperty}"`;
       if (key === 'allowedOrigins' && e.keyword === 'minItems') return 'allowedOrigins must list at least one origin for a public topic';
       return `${key || '(root)'} ${e.message}`;

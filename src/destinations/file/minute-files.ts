@@ -13,7 +13,8 @@ const gzipAsync = promisify(gzip);
 interface OpenFile {
   handle: Promise<FileHandle>;
   queue: { lines: string; resolve: () => void; reject: (err: Error) => void }[];
-  writing: boolean;
+  /** The running write loop, if any; close() waits for it. */
+  writing: Promise<void> | undefined;
   lastUsed: number;
 }
 
@@ -39,24 +40,25 @@ export class MinuteFiles {
   append(path: string, lines: string): Promise<void> {
     let file = this.files.get(path);
     if (!file) {
-      file = { handle: openForAppend(path), queue: [], writing: false, lastUsed: Date.now() };
+      file = { handle: openForAppend(path), queue: [], writing: undefined, lastUsed: Date.now() };
       // A failed open must not stay cached: the next append tries again (the disk may recover).
       file.handle.catch(() => this.files.delete(path));
       this.files.set(path, file);
     }
     file.lastUsed = Date.now();
     const done = new Promise<void>((resolve, reject) => file.queue.push({ lines, resolve, reject }));
-    if (!file.writing) void this.writeLoop(file);
+    file.writing ??= this.writeLoop(file);
     return done;
   }
 
+  /** Waits for every append made so far, then closes the files. */
   async close(): Promise<void> {
     clearInterval(this.sweeper);
+    await Promise.all([...this.files.values()].map((f) => f.writing));
     await this.closeIdle(Infinity);
   }
 
   private async writeLoop(file: OpenFile): Promise<void> {
-    file.writing = true;
     while (file.queue.length > 0) {
       const group = file.queue.splice(0, file.queue.length);
       try {
@@ -69,7 +71,7 @@ export class MinuteFiles {
         for (const g of group) g.reject(err as Error);
       }
     }
-    file.writing = false;
+    file.writing = undefined;
   }
 
   private async closeIdle(before: number): Promise<void> {
