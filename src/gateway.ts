@@ -27,9 +27,13 @@ export class Gateway {
   private readonly router: Router;
   private state: 'created' | 'starting' | 'ready' | 'closing' | 'closed' = 'created';
 
-  constructor(readonly config: Readonly<GatewayConfig>) {
+  /** @param destinations built from `config.destinations` unless given (tests pass doubles). */
+  constructor(
+    readonly config: Readonly<GatewayConfig>,
+    destinations?: Destination[],
+  ) {
     this.registry = loadTopicRegistry(config.topicsDir);
-    this.destinations = Object.entries(config.destinations).map(([name, entry]) => createDestination(name, entry, config));
+    this.destinations = destinations ?? Object.entries(config.destinations).map(([name, entry]) => createDestination(name, entry, config));
     this.deadLetter = new DeadLetter(deadLetterDir(config), this.metrics);
     const budget = new MemoryBudget(config.buffer.maxBytes, this.metrics);
     this.router = new Router(this.destinations, config, this.deadLetter, budget, this.metrics);

@@ -69,6 +69,10 @@ export class BlockedDestination extends RecordingDestination {
     await new Promise<void>((resolve) => this.releases.push(resolve));
     return super.send(events);
   }
+  /** Sends being held. */
+  get waiting(): number {
+    return this.releases.length;
+  }
   release(): void {
     for (const r of this.releases.splice(0)) r();
   }

@@ -1,0 +1,30 @@
+import t from 'tap';
+import { buildConfig } from '../../src/config/config';
+import { Gateway } from '../../src/gateway';
+import { BlockedDestination } from '../helpers/destinations';
+import { removeDir, tempDir, TOPICS_DIR, validOrder } from '../helpers/gateway';
+
+t.test('graceful shutdown: not ready at once, in-flight requests finish, buffers flush', async (t) => {
+  const dataDir = tempDir();
+  t.teardown(() => removeDir(dataDir));
+  const config = buildConfig({ topicsDir: TOPICS_DIR, dataDir, logLevel: 'warn', server: { host: '127.0.0.1', port: 0, adminHost: '127.0.0.1', adminPort: 0 }, destinations: { slow: { type: 'file' } } });
+  const slow = new BlockedDestination('slow');
+  const gateway = new Gateway(config, [slow]);
+  const { port, adminPort } = await gateway.start();
+  t.equal((await fetch(`http://127.0.0.1:${adminPort}/readyz`)).status, 200);
+
+  // A service request waits for its events to be durable; the destination holds them.
+  const inFlight = fetch(`http://127.0.0.1:${port}/v1/events/shop/order-placed`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify(validOrder()) });
+  while (slow.waiting === 0) await new Promise((r) => setTimeout(r, 5));
+
+  const closing = gateway.close();
+  const ready = await fetch(`http://127.0.0.1:${adminPort}/readyz`);
+  t.equal(ready.status, 503, 'not ready once shutdown began');
+  t.match(await ready.json(), { reason: 'closing' });
+  slow.release();
+  const res = await inFlight;
+  t.equal(res.status, 200, 'the in-flight request finished with its durable answer');
+  await closing;
+  t.equal(slow.events.length, 1);
+  await t.rejects(fetch(`http://127.0.0.1:${port}/v1/topics`), 'the public port is closed after shutdown');
+});
