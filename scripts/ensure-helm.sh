@@ -2,7 +2,7 @@
 # Installs the pinned helm CLI into the project's cache and prints its path.
 # Built from source with `go install` because the Go module proxy is the only
 # place CI can fetch helm from; the binary is cached so only a cold machine pays
-# (about 2 minutes on 2 cores: module download plus compile).
+# (2–3 minutes on 2 cores: module download plus compile).
 # Usage: scripts/ensure-helm.sh   (stdout: path to helm; progress on stderr)
 set -euo pipefail
 

@@ -9,7 +9,7 @@ import type { IPersistentVolumeClaim } from 'kubernetes-models/v1/PersistentVolu
 import { chartDir, ensureHelm, findHelm, renderChart, runHelm } from './helm-cli';
 import { type Manifest, validateManifest } from './kubernetes-schemas';
 
-// A cold `go install` of helm takes about two minutes on CI's two cores.
+// A cold `go install` of helm takes 2–3 minutes on CI's two cores.
 const ENSURE_HELM_TIMEOUT_MS = 10 * 60 * 1000;
 
 // Metric names of the gateway's contract (prefix tracking_gateway_) and the prom-client defaults
