@@ -1,0 +1,57 @@
+# syntax=docker/dockerfile:1
+# tracking-gateway image: build with dev dependencies, run with production ones only.
+# The runtime is read-only-root friendly: it writes only under /var/lib/tracking-gateway
+# (data, dead letters, spool) and /tmp, both meant to be volumes.
+
+ARG NODE_IMAGE=node:20-bookworm-slim
+
+FROM ${NODE_IMAGE} AS build
+WORKDIR /app
+COPY package.json package-lock.json ./
+RUN npm ci --no-audit --no-fund
+COPY tsconfig.json ./
+COPY src ./src
+RUN npm run build
+
+FROM ${NODE_IMAGE} AS production-deps
+WORKDIR /app
+COPY package.json package-lock.json ./
+# --ignore-scripts: production dependencies are plain JS; no install script should run in the image.
+RUN npm ci --omit=dev --ignore-scripts --no-audit --no-fund && npm cache clean --force
+
+FROM ${NODE_IMAGE} AS runtime
+# tini as PID 1: the kernel gives PID 1 no default signal actions, so a SIGTERM that
+# arrives before the gateway installs its handler (while it loads topics) would be
+# ignored until SIGKILL. Under tini, node is not PID 1, keeps the default actions,
+# receives SIGTERM/SIGINT forwarded, and tini reaps any orphaned child and passes
+# node's exit code through.
+# hadolint ignore=DL3008
+RUN apt-get update \
+ && apt-get install -y --no-install-recommends tini \
+ && rm -rf /var/lib/apt/lists/*
+
+ENV NODE_ENV=production \
+    GATEWAY_PORT=8080 \
+    GATEWAY_ADMIN_PORT=9464 \
+    GATEWAY_TOPICS_DIR=/app/topics \
+    GATEWAY_DATA_DIR=/var/lib/tracking-gateway \
+    GATEWAY_SPOOL_DIR=/var/lib/tracking-gateway/_spool
+
+WORKDIR /app
+COPY --from=production-deps /app/node_modules ./node_modules
+COPY --from=build /app/dist/src ./dist/src
+COPY package.json ./
+COPY topics ./topics
+
+# Numeric uid/gid (the base image's `node` user) so Kubernetes can verify runAsNonRoot.
+RUN mkdir -p /var/lib/tracking-gateway/_spool && chown -R 1000:1000 /var/lib/tracking-gateway
+USER 1000:1000
+VOLUME ["/var/lib/tracking-gateway"]
+
+# 8080: public ingestion API. 9464: admin (/metrics, /healthz, /readyz), never exposed publicly.
+EXPOSE 8080 9464
+
+# Exec form so signals reach tini (a shell form would put /bin/sh in between), and node
+# is started directly rather than through `npm start`, which does not forward signals.
+ENTRYPOINT ["/usr/bin/tini", "--", "node", "dist/src/cli.js"]
+CMD ["serve"]
