@@ -3,7 +3,8 @@ import type { GatewayMetrics } from '../metrics/metrics';
 
 /** The admin port, never public: Prometheus metrics and the Kubernetes probes. */
 export function buildAdminServer(metrics: GatewayMetrics, readiness: () => { ready: boolean; reason?: string }): FastifyInstance {
-  const app = Fastify({ logger: false });
+  // Scrapers and probes keep connections alive; shutdown must not wait for them.
+  const app = Fastify({ logger: false, forceCloseConnections: true });
   app.get('/metrics', async (_request, reply) => {
     reply.type(metrics.registry.contentType);
     return metrics.render();
