@@ -91,7 +91,13 @@ export class KafkaBroker {
     if (!child || !this.isRunning()) return;
     const exited = new Promise<void>((resolve) => child.once('exit', () => resolve()));
     child.kill('SIGTERM');
-    const timedOut = await Promise.race([exited.then(() => false), sleep(STOP_TIMEOUT_MS, true, { ref: false })]);
+    // The child is unref'd, so this timer is what keeps the process alive until the broker has exited.
+    const timer = new AbortController();
+    const timedOut = await Promise.race([
+      exited.then(() => false),
+      sleep(STOP_TIMEOUT_MS, true, { signal: timer.signal }).catch(() => false),
+    ]);
+    timer.abort();
     if (timedOut) {
       child.kill('SIGKILL');
       await exited;
@@ -163,7 +169,9 @@ export class KafkaBroker {
     this.child = child;
     let spawnError: Error | undefined;
     child.once('error', (err) => (spawnError = err));
-    if (this.detached) child.unref();
+    // A running broker must not keep this process alive: tests end when their work
+    // does, and an attached broker is then killed by the exit hook below.
+    child.unref();
 
     const kafka = new Kafka({
       clientId: 'kafka-broker-harness',
@@ -235,9 +243,20 @@ export function isAlive(pid: number): boolean {
 
 // Synchronous work only: 'exit' listeners cannot wait.
 const cleanupsAtExit = new Set<() => void>();
-process.once('exit', () => {
+function cleanUpAtExit(): void {
   for (const cleanup of cleanupsAtExit) cleanup();
-});
+  cleanupsAtExit.clear();
+}
+process.once('exit', cleanUpAtExit);
+// A signal ends the process without 'exit' (tap sends SIGTERM to a test file that
+// timed out), which would leave the JVM running. Clean up, then, if nobody else
+// handles the signal, raise it again so the process dies of it as it would have.
+for (const signal of ['SIGINT', 'SIGTERM', 'SIGHUP'] as const) {
+  process.once(signal, function onSignal() {
+    cleanUpAtExit();
+    if (process.listenerCount(signal) === 0) process.kill(process.pid, signal);
+  });
+}
 
 function defaultProperties(logDir: string, port: number, controllerPort: number): Record<string, string> {
   return {
