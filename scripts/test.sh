@@ -1,23 +1,34 @@
 #!/usr/bin/env bash
 # The whole test suite, as `npm test` and CI run it: build, start the services the
-# integration tests need, run every tap test, print `N passed, N failed`.
+# integration tests need (a Kafka broker from Maven Central jars, unless KAFKA_BROKERS
+# names one), run every tap test, stop the services, print `N passed, N failed`.
 set -euo pipefail
 cd "$(dirname "$0")/.."
+shopt -s globstar
 
 npm run build --silent
 
 report=$(mktemp)
-trap 'rm -f "$report"' EXIT
+cleanup() {
+  rm -f "$report"
+  if [ -z "${KAFKA_BROKERS:-}" ]; then node dist/test/harness/kafka-global.js stop >/dev/null 2>&1 || true; fi
+}
+trap cleanup EXIT
+
+if [ -z "${KAFKA_BROKERS:-}" ]; then
+  echo "test: starting a Kafka broker (KRaft, from Maven Central jars; cached under .cache/)"
+  node dist/test/harness/kafka-global.js start
+fi
 
 status=0
-npx tap dist/test 2>&1 | tee "$report" || status=$?
+npx tap "$@" dist/test/**/*.test.js 2>&1 | tee "$report" || status=$?
 
 # tap ends with a line like `# { total: 120, pass: 118, fail: 2, skip: 0 }`.
 summary=$(grep -E '^# \{ total: [0-9]+' "$report" | tail -n 1 || true)
-count() { echo "$summary" | grep -oE "$1: [0-9]+" | grep -oE '[0-9]+' || echo 0; }
 if [ -z "$summary" ]; then
-  echo "tests: no summary from tap"
+  echo "test: tap printed no summary"
   exit 1
 fi
+count() { echo "$summary" | grep -oE "$1: [0-9]+" | grep -oE '[0-9]+' || echo 0; }
 echo "$(count pass) passed, $(count fail) failed"
 exit "$status"

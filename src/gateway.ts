@@ -40,7 +40,7 @@ export class Gateway {
     // Resolve every topic's route now, so that a route naming an unknown destination stops the start.
     for (const topic of this.registry.list()) this.router.routeFor(topic);
     const ingest = new Ingest(config, this.router, budget, this.deadLetter, this.metrics);
-    this.publicServer = buildPublicServer({ config, registry: this.registry, ingest, metrics: this.metrics });
+    this.publicServer = buildPublicServer({ config, registry: this.registry, ingest, metrics: this.metrics, isClosing: () => this.state === 'closing' });
     this.adminServer = buildAdminServer(this.metrics, () => this.readiness());
   }
 

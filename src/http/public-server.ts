@@ -14,6 +14,8 @@ export interface PublicServerParts {
   registry: TopicRegistry;
   ingest: Ingest;
   metrics: GatewayMetrics;
+  /** True once shutdown began: answers then close their connection. */
+  isClosing: () => boolean;
 }
 
 /** The public API: beacons, service events, topic discovery. */
@@ -35,6 +37,12 @@ export function buildPublicServer(parts: PublicServerParts): FastifyInstance {
   app.removeAllContentTypeParsers();
   app.addContentTypeParser('*', { parseAs: 'buffer' }, (_request, body, done) => done(null, body));
 
+  // A keep-alive connection whose request was in flight at shutdown would otherwise hold
+  // close() open until the client's idle timeout.
+  app.addHook('onSend', (_request, reply, _payload, done) => {
+    if (parts.isClosing()) reply.header('connection', 'close');
+    done();
+  });
   installRequestMetrics(app, metrics);
   installErrorHandling(app, registry, metrics);
   beaconRoutes(app, registry, ingest);
