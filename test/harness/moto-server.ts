@@ -3,7 +3,7 @@
 // moto is a Python package: it is installed once into a project-local virtualenv and reused.
 import { spawn, execFile } from 'node:child_process';
 import { existsSync, mkdirSync, openSync, closeSync, readFileSync, writeFileSync, rmSync } from 'node:fs';
-import { createServer, type AddressInfo } from 'node:net';
+import { createServer, type AddressInfo, type Socket } from 'node:net';
 import { request } from 'node:http';
 import { join, resolve, dirname } from 'node:path';
 import { promisify } from 'node:util';
@@ -38,6 +38,16 @@ export function cacheRoot(): string {
 export function sharedRunFile(): string {
   return join(cacheRoot(), 'run', 'moto.json');
 }
+
+// moto_server's entry point plus a thread that exits once stdin reaches EOF. stdin is a pipe
+// from the Node process that started it, so moto dies with that process however it ends,
+// even by SIGKILL or a test runner's timeout, and never lingers holding a port.
+const MOTO_WITH_LIFELINE = [
+  'import os, sys, threading',
+  'from moto.server import main',
+  'threading.Thread(target=lambda: (sys.stdin.buffer.read(), os._exit(0)), daemon=True).start()',
+  'main(sys.argv[1:])',
+].join('\n');
 
 const sleep = (ms: number) => new Promise<void>((done) => setTimeout(done, ms));
 
@@ -132,7 +142,7 @@ export async function stopProcess(pid: number): Promise<void> {
 }
 
 export interface MotoStartOptions {
-  /** Let the server outlive this Node process (the shared-per-test-run mode). */
+  /** Let the server outlive this Node process (the shared-per-test-run mode); else it dies with it. */
   detached?: boolean;
 }
 
@@ -150,13 +160,15 @@ export class MotoServer {
     mkdirSync(logDir, { recursive: true });
     const logFile = join(logDir, `moto-${port}.log`);
     const log = openSync(logFile, 'w');
-    const child = spawn(join(venv, 'bin', 'moto_server'), ['-H', '127.0.0.1', '-p', String(port)], {
-      detached: options.detached ?? false,
-      stdio: ['ignore', log, log],
-    });
+    const args = ['-H', '127.0.0.1', '-p', String(port)];
+    const child = options.detached
+      ? spawn(join(venv, 'bin', 'moto_server'), args, { detached: true, stdio: ['ignore', log, log] })
+      : spawn(join(venv, 'bin', 'python'), ['-c', MOTO_WITH_LIFELINE, ...args], { stdio: ['pipe', log, log] });
     closeSync(log);
     if (child.pid === undefined) throw new Error(`moto_server did not start; see ${logFile}`);
-    if (options.detached) child.unref();
+    // Never keep the event loop alive for moto: a test process ends when its tests do.
+    child.unref();
+    (child.stdin as Socket | null)?.unref();
 
     const server = new MotoServer(`http://127.0.0.1:${port}`, child.pid, logFile);
     const deadline = Date.now() + STARTUP_TIMEOUT_MS;
@@ -180,7 +192,7 @@ let endpointForTests: Promise<string> | undefined;
 /**
  * The moto endpoint a test file should use, in order of preference: `AWS_ENDPOINT_URL`
  * (an emulator someone else runs), the shared server of this test run (moto-global.ts),
- * else one started for this process alone and killed when the process exits.
+ * else one started for this process alone, which ends with the process.
  */
 export function motoEndpointForTests(): Promise<string> {
   endpointForTests ??= resolveEndpointForTests();
@@ -194,10 +206,5 @@ async function resolveEndpointForTests(): Promise<string> {
     const { endpoint, pid } = JSON.parse(shared) as { endpoint: string; pid: number };
     if (isAlive(pid) && (await answers(endpoint))) return endpoint;
   }
-  const own = await MotoServer.start();
-  // 'exit' handlers must be synchronous: a bare SIGTERM is all moto needs to shut down.
-  process.once('exit', () => {
-    if (isAlive(own.pid)) process.kill(own.pid, 'SIGTERM');
-  });
-  return own.endpoint;
+  return (await MotoServer.start()).endpoint;
 }

@@ -1,0 +1,11 @@
+// SDK client settings for talking to a local AWS emulator: a fixed region and dummy keys,
+// because moto accepts any signature but the SDK still signs every request.
+export const TEST_REGION = 'us-east-1';
+
+export function awsClientConfig(endpoint: string) {
+  return {
+    endpoint,
+    region: TEST_REGION,
+    credentials: { accessKeyId: 'testing', secretAccessKey: 'testing' },
+  };
+}
