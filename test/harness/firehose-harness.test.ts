@@ -92,6 +92,16 @@ t.test('firehose through the quota proxy into moto', async (t) => {
       t.match(error, { name: 'ServiceUnavailableException', message: 'Slow down.', $fault: 'server', $metadata: { httpStatusCode: 503 } });
     }
     t.match(proxy.stats(stream), { calls: 5, throttledCalls: 3, recordsAccepted: 2, recordsThrottled: 3 });
+    t.equal((await readAllObjects(proxy.endpoint, bucket, `${stream}/`)).length, 2, 'refused calls never reach moto');
+  });
+
+  await t.test('records over the bytes/s quota fail one by one', async (t) => {
+    const stream = await createStream();
+    const records = ndjson(4); // 8 bytes each: {"n":0}\n
+    proxy.setQuota(stream, { bytesPerSecond: 2 * records[0]!.length });
+    const reply = await putBatch(stream, records);
+    t.equal(reply.FailedPutCount, 2);
+    t.same(reply.RequestResponses?.map((r) => r.ErrorCode ?? 'ok'), ['ok', 'ok', 'ServiceUnavailableException', 'ServiceUnavailableException']);
   });
 
   await t.test('a PutRecord over the records/s quota is refused whole', async (t) => {

@@ -11,7 +11,7 @@ import { promisify } from 'node:util';
 const execFileAsync = promisify(execFile);
 
 // Pinned so every machine emulates the same AWS behaviour; bump deliberately.
-export const MOTO_VERSION = '5.2.5';
+const MOTO_VERSION = '5.2.5';
 
 const STARTUP_TIMEOUT_MS = 30_000;
 const STOP_GRACE_MS = 5_000;
@@ -30,7 +30,7 @@ function projectRoot(): string {
 }
 
 /** Root of caches that outlive one test run (venv, logs, run files); gitignored. */
-export function cacheRoot(): string {
+function cacheRoot(): string {
   return resolve(process.env.TRACKING_GATEWAY_CACHE ?? join(projectRoot(), '.cache'));
 }
 
