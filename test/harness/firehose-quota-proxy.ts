@@ -1,0 +1,359 @@
+// An HTTP proxy in front of moto that throttles Firehose the way the real service does.
+// moto accepts everything, so without this the gateway's throttling, partial-failure and
+// fallback paths would never run in tests. The proxy also checks the hard per-call limits
+// and records the largest calls and records it saw, so tests can prove the gateway's
+// batches stay inside them.
+import { createServer, request, type IncomingHttpHeaders, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import { randomUUID } from 'node:crypto';
+import { performance } from 'node:perf_hooks';
+
+// Hard limits of one call, which no quota increase changes:
+// https://docs.aws.amazon.com/firehose/latest/APIReference/API_PutRecordBatch.html
+// https://docs.aws.amazon.com/firehose/latest/dev/limits.html
+/** "Each PutRecordBatch request supports up to 500 records." */
+export const MAX_RECORDS_PER_CALL = 500;
+/** "Each record ... can be as large as 1,000 KB (before base64 encoding)": the API model's `Data` max length, 1,024,000 bytes. */
+export const MAX_RECORD_BYTES = 1_024_000;
+/** "up to a limit of 4 MB for the entire request"; the limits page says 4 MiB per call. */
+export const MAX_BYTES_PER_CALL = 4 * 1024 * 1024;
+
+// The throttling quotas are per second; a sliding window of this length enforces them.
+const QUOTA_WINDOW_MS = 1_000;
+
+// Firehose's JSON 1.1 RPC names the operation in this header, e.g. Firehose_20150804.PutRecordBatch.
+const TARGET_PREFIX = 'Firehose_20150804.';
+const JSON_CONTENT_TYPE = 'application/x-amz-json-1.1';
+
+// Error wire format of the AWS JSON 1.1 protocol: the shape name in `x-amzn-ErrorType` and
+// in the body's `__type`, the text in `message`
+// (https://smithy.io/2.0/aws/protocols/aws-json-1_1-protocol.html). Statuses come from the
+// Firehose API model (ServiceUnavailableException carries httpError 503, as compiled into
+// @aws-sdk/client-firehose; client errors default to 400). The messages are the ones real
+// Firehose sends (throttling: "Slow down."; limit violations: Coral validation text).
+const FIREHOSE_ERRORS = {
+  ServiceUnavailableException: 503,
+  InvalidArgumentException: 400,
+  ValidationException: 400,
+} as const;
+type FirehoseErrorType = keyof typeof FIREHOSE_ERRORS;
+const THROTTLED_MESSAGE = 'Slow down.';
+
+export interface FirehoseQuota {
+  recordsPerSecond?: number;
+  bytesPerSecond?: number;
+  requestsPerSecond?: number;
+}
+
+export interface FirehoseStreamStats {
+  /** PutRecord and PutRecordBatch calls received, whatever their outcome. */
+  calls: number;
+  /** Calls refused whole with ServiceUnavailableException. */
+  throttledCalls: number;
+  recordsAccepted: number;
+  /** Records refused by throttling, per record or in a call refused whole. */
+  recordsThrottled: number;
+  /** Calls refused for breaking a hard per-call limit (records, bytes, record size). */
+  limitViolations: number;
+  maxRecordsPerCall: number;
+  /** Sum of the decoded `Data` bytes of one call. */
+  maxBytesPerCall: number;
+  maxRecordBytes: number;
+}
+
+export interface FirehoseQuotaProxyOptions {
+  /** moto's endpoint, e.g. http://127.0.0.1:5000. */
+  upstream: string;
+  quotas: Record<string, FirehoseQuota>;
+}
+
+interface FirehoseRecord {
+  Data: string;
+}
+
+interface PutRecordBatchResponse {
+  FailedPutCount: number;
+  Encrypted?: boolean;
+  RequestResponses: Array<{ RecordId?: string; ErrorCode?: string; ErrorMessage?: string }>;
+}
+
+interface UpstreamReply {
+  status: number;
+  headers: IncomingHttpHeaders;
+  body: Buffer;
+}
+
+/** What one stream accepted within the last QUOTA_WINDOW_MS, one entry per admitted call. */
+class UsageWindow {
+  private entries: Array<{ at: number; records: number; bytes: number }> = [];
+
+  usage(now: number): { requests: number; records: number; bytes: number } {
+    this.entries = this.entries.filter((entry) => now - entry.at < QUOTA_WINDOW_MS);
+    let records = 0;
+    let bytes = 0;
+    for (const entry of this.entries) {
+      records += entry.records;
+      bytes += entry.bytes;
+    }
+    return { requests: this.entries.length, records, bytes };
+  }
+
+  add(now: number, records: number, bytes: number): void {
+    this.entries.push({ at: now, records, bytes });
+  }
+}
+
+class StreamState {
+  readonly window = new UsageWindow();
+  readonly stats: FirehoseStreamStats = {
+    calls: 0,
+    throttledCalls: 0,
+    recordsAccepted: 0,
+    recordsThrottled: 0,
+    limitViolations: 0,
+    maxRecordsPerCall: 0,
+    maxBytesPerCall: 0,
+    maxRecordBytes: 0,
+  };
+  constructor(public quota: FirehoseQuota) {}
+}
+
+// Headers that describe one connection, not the message, so they are not copied across the proxy.
+const HOP_BY_HOP_HEADERS = new Set(['connection', 'keep-alive', 'transfer-encoding', 'content-length']);
+
+function endToEndHeaders(headers: IncomingHttpHeaders): IncomingHttpHeaders {
+  return Object.fromEntries(Object.entries(headers).filter(([name]) => !HOP_BY_HOP_HEADERS.has(name)));
+}
+
+function readBody(stream: IncomingMessage): Promise<Buffer> {
+  return new Promise((done, fail) => {
+    const chunks: Buffer[] = [];
+    stream.on('data', (chunk: Buffer) => chunks.push(chunk));
+    stream.once('end', () => done(Buffer.concat(chunks)));
+    stream.once('error', fail);
+  });
+}
+
+function sendJson(res: ServerResponse, status: number, headers: IncomingHttpHeaders, body: unknown): void {
+  const bytes = Buffer.from(JSON.stringify(body));
+  res.writeHead(status, { ...endToEndHeaders(headers), 'content-type': JSON_CONTENT_TYPE, 'content-length': bytes.length });
+  res.end(bytes);
+}
+
+function sendError(res: ServerResponse, type: FirehoseErrorType, message: string): void {
+  sendJson(res, FIREHOSE_ERRORS[type], { 'x-amzn-errortype': type, 'x-amzn-requestid': randomUUID() }, {
+    __type: type,
+    message,
+  });
+}
+
+/** The Coral validation text real Firehose answers with for a too-long list or blob. */
+function lengthViolation(memberPath: string, max: number): string {
+  return `1 validation error detected: Value at '${memberPath}' failed to satisfy constraint: ` +
+    `Member must have length less than or equal to ${max}`;
+}
+
+export class FirehoseQuotaProxy {
+  private readonly streams = new Map<string, StreamState>();
+
+  private constructor(
+    private readonly server: Server,
+    private readonly upstream: URL,
+    readonly endpoint: string,
+    quotas: Record<string, FirehoseQuota>,
+  ) {
+    for (const [stream, quota] of Object.entries(quotas)) this.streams.set(stream, new StreamState(quota));
+  }
+
+  static async start(options: FirehoseQuotaProxyOptions): Promise<FirehoseQuotaProxy> {
+    const server = createServer();
+    await new Promise<void>((done, fail) => {
+      server.once('error', fail);
+      server.listen(0, '127.0.0.1', done);
+    });
+    const { port } = server.address() as AddressInfo;
+    const proxy = new FirehoseQuotaProxy(server, new URL(options.upstream), `http://127.0.0.1:${port}`, options.quotas);
+    server.on('request', (req, res) => {
+      proxy.handle(req, res).catch((error: unknown) => {
+        if (!res.headersSent) res.writeHead(502, { 'content-type': 'text/plain' });
+        res.end(`firehose quota proxy: ${String(error)}`);
+      });
+    });
+    return proxy;
+  }
+
+  stats(stream: string): FirehoseStreamStats {
+    return { ...this.state(stream).stats };
+  }
+
+  setQuota(stream: string, quota: FirehoseQuota): void {
+    this.state(stream).quota = quota;
+  }
+
+  async stop(): Promise<void> {
+    this.server.closeAllConnections();
+    await new Promise<void>((done) => this.server.close(() => done()));
+  }
+
+  private state(stream: string): StreamState {
+    let state = this.streams.get(stream);
+    if (!state) {
+      state = new StreamState({});
+      this.streams.set(stream, state);
+    }
+    return state;
+  }
+
+  private async handle(req: IncomingMessage, res: ServerResponse): Promise<void> {
+    const target = req.headers['x-amz-target'];
+    const operation = typeof target === 'string' && target.startsWith(TARGET_PREFIX)
+      ? target.slice(TARGET_PREFIX.length)
+      : undefined;
+    if (operation !== 'PutRecordBatch' && operation !== 'PutRecord') {
+      this.pipeThrough(req, res);
+      return;
+    }
+    const body = await readBody(req);
+    const input = JSON.parse(body.toString('utf8')) as {
+      DeliveryStreamName: string;
+      Records?: FirehoseRecord[];
+      Record?: FirehoseRecord;
+    };
+    const batch = operation === 'PutRecordBatch';
+    const records = batch ? input.Records ?? [] : input.Record ? [input.Record] : [];
+    await this.put(req, res, body, input.DeliveryStreamName, records, batch);
+  }
+
+  private async put(
+    req: IncomingMessage,
+    res: ServerResponse,
+    body: Buffer,
+    streamName: string,
+    records: FirehoseRecord[],
+    batch: boolean,
+  ): Promise<void> {
+    const state = this.state(streamName);
+    const { stats } = state;
+    const sizes = records.map((record) => Buffer.byteLength(record.Data, 'base64'));
+    const callBytes = sizes.reduce((sum, size) => sum + size, 0);
+    stats.calls += 1;
+    stats.maxRecordsPerCall = Math.max(stats.maxRecordsPerCall, records.length);
+    stats.maxBytesPerCall = Math.max(stats.maxBytesPerCall, callBytes);
+    stats.maxRecordBytes = sizes.reduce((max, size) => Math.max(max, size), stats.maxRecordBytes);
+
+    // Same order as the service: model validation (list length, blob length), then the call size.
+    const oversized = sizes.findIndex((size) => size > MAX_RECORD_BYTES);
+    const violation: [FirehoseErrorType, string] | undefined =
+      records.length > MAX_RECORDS_PER_CALL ? ['ValidationException', lengthViolation('records', MAX_RECORDS_PER_CALL)]
+      : oversized >= 0 ? ['ValidationException', lengthViolation(batch ? `records.${oversized + 1}.member.data` : 'record.data', MAX_RECORD_BYTES)]
+      : callBytes > MAX_BYTES_PER_CALL ? ['InvalidArgumentException', 'Records size exceeds 4 MB limit']
+      : undefined;
+    if (violation) {
+      stats.limitViolations += 1;
+      sendError(res, ...violation);
+      return;
+    }
+
+    const now = performance.now();
+    const { quota, window } = state;
+    const used = window.usage(now);
+    let accepted = 0;
+    let acceptedBytes = 0;
+    while (
+      accepted < records.length &&
+      used.records + accepted + 1 <= (quota.recordsPerSecond ?? Infinity) &&
+      used.bytes + acceptedBytes + sizes[accepted]! <= (quota.bytesPerSecond ?? Infinity)
+    ) {
+      acceptedBytes += sizes[accepted]!;
+      accepted += 1;
+    }
+    // Over the request rate, or a PutRecord whose one record does not fit: the whole call
+    // fails. A PutRecordBatch whose records do not all fit fails per record instead, as
+    // real Firehose does (its responses show "Slow down." entries, even for every record).
+    if (used.requests + 1 > (quota.requestsPerSecond ?? Infinity) || (!batch && accepted === 0)) {
+      stats.throttledCalls += 1;
+      stats.recordsThrottled += records.length;
+      sendError(res, 'ServiceUnavailableException', THROTTLED_MESSAGE);
+      return;
+    }
+    window.add(now, accepted, acceptedBytes);
+    stats.recordsAccepted += accepted;
+    stats.recordsThrottled += records.length - accepted;
+
+    if (accepted === records.length) {
+      const reply = await this.forward(req, body);
+      res.writeHead(reply.status, { ...endToEndHeaders(reply.headers), 'content-length': reply.body.length });
+      res.end(reply.body);
+      return;
+    }
+    await this.putPartially(req, res, body, records, accepted);
+  }
+
+  /** Sends the first `accepted` records to moto and reports the rest as throttled, in request order. */
+  private async putPartially(
+    req: IncomingMessage,
+    res: ServerResponse,
+    body: Buffer,
+    records: FirehoseRecord[],
+    accepted: number,
+  ): Promise<void> {
+    let upstream: PutRecordBatchResponse = { FailedPutCount: 0, Encrypted: false, RequestResponses: [] };
+    let headers: IncomingHttpHeaders = { 'x-amzn-requestid': randomUUID() };
+    if (accepted > 0) {
+      const input = JSON.parse(body.toString('utf8')) as { Records: FirehoseRecord[] };
+      input.Records = records.slice(0, accepted);
+      const reply = await this.forward(req, Buffer.from(JSON.stringify(input)));
+      if (reply.status !== 200) {
+        res.writeHead(reply.status, { ...endToEndHeaders(reply.headers), 'content-length': reply.body.length });
+        res.end(reply.body);
+        return;
+      }
+      upstream = JSON.parse(reply.body.toString('utf8')) as PutRecordBatchResponse;
+      headers = reply.headers;
+    }
+    const throttled = records.length - accepted;
+    sendJson(res, 200, headers, {
+      ...upstream,
+      FailedPutCount: upstream.FailedPutCount + throttled,
+      RequestResponses: [
+        ...upstream.RequestResponses,
+        ...Array.from({ length: throttled }, () => ({ ErrorCode: 'ServiceUnavailableException', ErrorMessage: THROTTLED_MESSAGE })),
+      ],
+    });
+  }
+
+  private upstreamRequest(req: IncomingMessage, contentLength?: number) {
+    const headers: IncomingHttpHeaders = { ...endToEndHeaders(req.headers), host: this.upstream.host };
+    if (contentLength !== undefined) headers['content-length'] = String(contentLength);
+    else if (req.headers['content-length']) headers['content-length'] = req.headers['content-length'];
+    else if (req.headers['transfer-encoding']) headers['transfer-encoding'] = req.headers['transfer-encoding'];
+    return request(this.upstream, { method: req.method, path: req.url, headers });
+  }
+
+  private forward(req: IncomingMessage, body: Buffer): Promise<UpstreamReply> {
+    return new Promise((done, fail) => {
+      const upstream = this.upstreamRequest(req, body.length);
+      upstream.once('error', fail);
+      upstream.once('response', (reply) => {
+        readBody(reply).then((replyBody) => done({ status: reply.statusCode ?? 502, headers: reply.headers, body: replyBody }), fail);
+      });
+      upstream.end(body);
+    });
+  }
+
+  /** Everything but puts (CreateDeliveryStream, S3, ...) goes to moto untouched, streamed. */
+  private pipeThrough(req: IncomingMessage, res: ServerResponse): void {
+    const upstream = this.upstreamRequest(req);
+    upstream.once('response', (reply) => {
+      const headers = endToEndHeaders(reply.headers);
+      if (reply.headers['content-length']) headers['content-length'] = reply.headers['content-length'];
+      res.writeHead(reply.statusCode ?? 502, headers);
+      reply.pipe(res);
+    });
+    upstream.once('error', (error) => {
+      if (!res.headersSent) res.writeHead(502, { 'content-type': 'text/plain' });
+      res.end(`firehose quota proxy: ${error.message}`);
+    });
+    req.pipe(upstream);
+  }
+}
