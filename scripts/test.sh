@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # The whole test suite, as `npm test` and CI run it: build, start the services the
-# integration tests need (a Kafka broker from Maven Central jars, unless KAFKA_BROKERS
-# names one), run every tap test, stop the services, print `N passed, N failed`.
+# integration tests need — a Kafka broker from Maven Central jars (unless KAFKA_BROKERS
+# names one) and moto, the AWS API emulator, from PyPI (unless AWS_ENDPOINT_URL names one)
+# — run every tap test, stop the services, print `N passed, N failed`.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 shopt -s globstar
@@ -12,12 +13,17 @@ report=$(mktemp)
 cleanup() {
   rm -f "$report"
   if [ -z "${KAFKA_BROKERS:-}" ]; then node dist/test/harness/kafka-global.js stop >/dev/null 2>&1 || true; fi
+  if [ -z "${AWS_ENDPOINT_URL:-}" ]; then node dist/test/harness/moto-global.js stop >/dev/null 2>&1 || true; fi
 }
 trap cleanup EXIT
 
 if [ -z "${KAFKA_BROKERS:-}" ]; then
   echo "test: starting a Kafka broker (KRaft, from Maven Central jars; cached under .cache/)"
   node dist/test/harness/kafka-global.js start
+fi
+if [ -z "${AWS_ENDPOINT_URL:-}" ]; then
+  echo "test: starting moto, the AWS API emulator (from PyPI into a cached virtualenv)"
+  node dist/test/harness/moto-global.js start
 fi
 
 status=0
