@@ -37,8 +37,10 @@ export class GatewayError extends Error {
   readonly reason: string;
   readonly events?: EventError[];
   readonly retryAfterSeconds?: number;
+  /** The refused events were already counted where the error was raised. */
+  readonly counted: boolean;
 
-  constructor(code: ErrorCode, message: string, extra: { events?: EventError[]; retryAfterSeconds?: number } = {}) {
+  constructor(code: ErrorCode, message: string, extra: { events?: EventError[]; retryAfterSeconds?: number; counted?: boolean } = {}) {
     super(message);
     this.name = 'GatewayError';
     this.code = code;
@@ -46,6 +48,7 @@ export class GatewayError extends Error {
     this.reason = ERRORS[code].reason;
     this.events = extra.events;
     this.retryAfterSeconds = extra.retryAfterSeconds;
+    this.counted = extra.counted ?? false;
   }
 }
 

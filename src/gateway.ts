@@ -2,14 +2,16 @@ import type { FastifyInstance } from 'fastify';
 import type { AddressInfo } from 'node:net';
 import { MemoryBudget } from './buffer/memory-budget';
 import type { GatewayConfig } from './config/config';
-import { createDestination, deadLetterDir } from './destinations/create-destination';
+import { createDestination, deadLetterDir, spoolDir } from './destinations/create-destination';
 import { DeadLetter } from './destinations/dead-letter/dead-letter';
 import type { Destination } from './destinations/destination';
+import { Spool } from './destinations/spool/spool';
 import { buildAdminServer } from './http/admin-server';
 import { buildPublicServer } from './http/public-server';
 import { Ingest } from './ingest/ingest';
 import { GatewayMetrics } from './metrics/metrics';
 import { Router } from './route/router';
+import { SpoolReplay } from './route/spool-replay';
 import { loadTopicRegistry, type TopicRegistry } from './topics/registry';
 
 /**
@@ -25,6 +27,8 @@ export class Gateway {
   private readonly destinations: Destination[];
   private readonly deadLetter: DeadLetter;
   private readonly router: Router;
+  private readonly spool: Spool | undefined;
+  private readonly replay: SpoolReplay | undefined;
   private state: 'created' | 'starting' | 'ready' | 'closing' | 'closed' = 'created';
 
   /** @param destinations built from `config.destinations` unless given (tests pass doubles). */
@@ -36,10 +40,12 @@ export class Gateway {
     this.destinations = destinations ?? Object.entries(config.destinations).map(([name, entry]) => createDestination(name, entry, config));
     this.deadLetter = new DeadLetter(deadLetterDir(config), this.metrics);
     const budget = new MemoryBudget(config.buffer.maxBytes, this.metrics);
-    this.router = new Router(this.destinations, config, this.deadLetter, budget, this.metrics);
+    if (config.spool.enabled) this.spool = new Spool('spool', spoolDir(config), config.spool.maxBytes, config.spool.segmentBytes, this.metrics);
+    this.router = new Router(this.destinations, this.spool, config, this.deadLetter, budget, this.metrics);
+    if (this.spool) this.replay = new SpoolReplay(this.spool, this.registry, this.router, budget, this.deadLetter, this.metrics);
     // Resolve every topic's route now, so that a route naming an unknown destination stops the start.
     for (const topic of this.registry.list()) this.router.routeFor(topic);
-    const ingest = new Ingest(config, this.router, budget, this.deadLetter, this.metrics);
+    const ingest = new Ingest(config, this.router, budget, this.deadLetter, this.spool, this.metrics);
     this.publicServer = buildPublicServer({ config, registry: this.registry, ingest, metrics: this.metrics, isClosing: () => this.state === 'closing' });
     this.adminServer = buildAdminServer(this.metrics, () => this.readiness());
   }
@@ -49,7 +55,9 @@ export class Gateway {
     this.state = 'starting';
     const { server } = this.config;
     const adminPort = await this.listen(this.adminServer, server.adminHost, server.adminPort);
+    await this.spool?.start();
     await Promise.all(this.destinations.map((d) => d.start()));
+    this.replay?.start();
     const port = await this.listen(this.publicServer, server.host, server.port);
     this.state = 'ready';
     this.metrics.ready.set(1);
@@ -66,8 +74,10 @@ export class Gateway {
     this.state = 'closing';
     this.metrics.ready.set(0);
     await this.publicServer.close();
+    await this.replay?.stop();
     await this.router.drain();
     await Promise.all(this.destinations.map((d) => d.close()));
+    await this.spool?.close();
     await this.deadLetter.close();
     await this.adminServer.close();
     this.state = 'closed';
@@ -75,7 +85,10 @@ export class Gateway {
 
   private readiness(): { ready: boolean; reason?: string } {
     if (this.state !== 'ready') return { ready: false, reason: this.state };
-    if (!this.destinations.some((d) => d.isHealthy())) return { ready: false, reason: 'no destination is healthy' };
+    // With every destination down the gateway still takes events while the spool has room.
+    if (!this.destinations.some((d) => d.isHealthy()) && !this.spool?.isHealthy()) {
+      return { ready: false, reason: this.spool ? 'no destination is healthy and the spool is full' : 'no destination is healthy' };
+    }
     return { ready: true };
   }
 

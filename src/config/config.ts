@@ -49,6 +49,8 @@ export interface GatewayConfig {
   /** Destination names in fallback order, for topics whose config names no route. */
   defaultRoute: string[];
   deadLetter: { dir?: string };
+  /** The disk spool at the end of every route. */
+  spool: { enabled: boolean; dir?: string; maxBytes: number; segmentBytes: number };
   shutdown: { graceMs: number };
   logLevel: 'fatal' | 'error' | 'warn' | 'info' | 'debug' | 'trace' | 'silent';
 }
@@ -135,6 +137,17 @@ export const configSchema = {
       default: {},
       properties: { dir: { type: 'string', minLength: 1 } },
     },
+    spool: {
+      type: 'object',
+      additionalProperties: false,
+      default: {},
+      properties: {
+        enabled: { type: 'boolean', default: true },
+        dir: { type: 'string', minLength: 1 },
+        maxBytes: { type: 'integer', minimum: 1048576, default: 1024 * 1024 * 1024 },
+        segmentBytes: { type: 'integer', minimum: 65536, default: 16 * 1024 * 1024 },
+      },
+    },
     shutdown: {
       type: 'object',
       additionalProperties: false,
@@ -158,6 +171,8 @@ export const ENV_OVERRIDES: Record<string, string> = {
   GATEWAY_CLIENT_IP: 'envelope.clientIp',
   GATEWAY_USER_AGENT: 'envelope.userAgent',
   GATEWAY_BUFFER_MAX_BYTES: 'buffer.maxBytes',
+  GATEWAY_SPOOL_DIR: 'spool.dir',
+  GATEWAY_SPOOL_MAX_BYTES: 'spool.maxBytes',
   GATEWAY_SHUTDOWN_GRACE_MS: 'shutdown.graceMs',
   GATEWAY_LOG_LEVEL: 'logLevel',
 };

@@ -11,6 +11,10 @@ export function createDestination(name: string, entry: DestinationConfig, config
   }
 }
 
+export function spoolDir(config: Readonly<GatewayConfig>): string {
+  return config.spool.dir ?? join(config.dataDir, '_spool');
+}
+
 export function deadLetterDir(config: Readonly<GatewayConfig>): string {
   return config.deadLetter.dir ?? join(config.dataDir, '_dead-letter');
 }

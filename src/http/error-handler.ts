@@ -39,9 +39,9 @@ export function installErrorHandling(app: FastifyInstance, registry: TopicRegist
 }
 
 function countRefused(request: FastifyRequest, error: GatewayError, registry: TopicRegistry, metrics: GatewayMetrics): void {
-  const tally = request.tally ?? {};
-  if (tally.counted && (error.code === 'INVALID_EVENTS' || error.code === 'EVENT_TOO_LARGE' || error.code === 'OVERLOADED')) return;
+  if (error.counted) return;
   if (error.code === 'DELIVERY_FAILED') return; // accepted and counted; still queued for delivery
+  const tally = request.tally ?? {};
   const params = (request.params ?? {}) as Partial<TopicParams>;
   // Labels only from the registry: an unknown name from the URL would make unbounded series.
   const topic = tally.topic ?? (params.service && params.topic ? registry.get(params.service, params.topic) : undefined);

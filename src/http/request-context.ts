@@ -7,8 +7,6 @@ export interface RequestTally {
   version?: number;
   /** Events in the request, once decoded. */
   events?: number;
-  /** Set when ingest already counted the refused events. */
-  counted?: boolean;
 }
 
 declare module 'fastify' {

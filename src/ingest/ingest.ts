@@ -1,6 +1,7 @@
 import type { GatewayConfig } from '../config/config';
 import type { MemoryBudget } from '../buffer/memory-budget';
 import type { DeadLetter, DeadLetterRecord } from '../destinations/dead-letter/dead-letter';
+import type { Spool } from '../destinations/spool/spool';
 import { anonymizeIp, clientEventId, clientEventTime, newEventId, type GatewayEvent } from '../envelope/envelope';
 import { GatewayError, type EventError } from '../errors';
 import type { GatewayMetrics } from '../metrics/metrics';
@@ -46,6 +47,7 @@ export class Ingest {
     private readonly router: Router,
     private readonly budget: MemoryBudget,
     private readonly deadLetter: DeadLetter,
+    private readonly spool: Spool | undefined,
     private readonly metrics: GatewayMetrics,
   ) {}
 
@@ -134,7 +136,7 @@ export class Ingest {
         throw new GatewayError(
           onlyTooLarge ? 'EVENT_TOO_LARGE' : 'INVALID_EVENTS',
           `${errors.length === 1 ? 'an event' : `${new Set(errors.map((e) => e.index)).size} of ${raw.length} events`} ${onlyTooLarge ? 'too large' : 'invalid'}; nothing was accepted (send ?partial=true to accept the valid ones)`,
-          { events: errors },
+          { events: errors, counted: true },
         );
       }
     }
@@ -147,15 +149,29 @@ export class Ingest {
     if (events.length === 0) return { accepted: 0, errors };
 
     if (!this.budget.tryReserve(totalBytes)) {
+      // Beacons under memory pressure go straight to the disk spool rather than being dropped.
+      if (req.mode === 'beacon' && this.spool?.hasRoomFor(totalBytes)) {
+        this.spillToSpool(events, topic, versionLabel);
+        return { accepted: events.length, errors };
+      }
       this.reject(topic, versionLabel, events.length, 'overloaded');
       throw new GatewayError('OVERLOADED', 'the gateway is holding as many undelivered events as its memory bound allows; retry later', {
         retryAfterSeconds: this.config.server.retryAfterSeconds,
+        counted: true,
       });
     }
     this.metrics.events.labels(service, name, versionLabel, 'accepted').inc(events.length);
     this.observeLag(events, receivedAt);
     const ack = this.router.submit(events, this.router.routeFor(topic), req.mode === 'service');
     return { accepted: events.length, errors, durable: ack?.done };
+  }
+
+  private spillToSpool(events: GatewayEvent[], topic: Topic, versionLabel: string): void {
+    this.metrics.events.labels(topic.service, topic.name, versionLabel, 'accepted').inc(events.length);
+    this.metrics.destinationRecords.labels(this.spool!.name, 'spilled').inc(events.length);
+    this.spool!.send(events).catch(() => {
+      this.metrics.eventsDropped.labels(topic.service, topic.name, 'spool_failed').inc(events.length);
+    });
   }
 
   /** Counts events refused as a whole (4xx/503 for the request). */

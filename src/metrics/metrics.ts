@@ -10,7 +10,7 @@ export const METRIC_PREFIX = 'tracking_gateway_';
 /** Outcomes of `events_total`. */
 export type EventOutcome = 'accepted' | 'invalid' | 'rejected' | 'dead_lettered';
 /** Outcomes of `destination_records_total`. */
-export type RecordOutcome = 'delivered' | 'failed' | 'throttled' | 'too_large' | 'fell_back';
+export type RecordOutcome = 'delivered' | 'failed' | 'throttled' | 'too_large' | 'fell_back' | 'spilled';
 
 const LATENCY_BUCKETS = [0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10];
 const LAG_BUCKETS = [0.1, 1, 5, 15, 60, 300, 900, 3600, 4 * 3600, 24 * 3600, 7 * 24 * 3600];
@@ -78,7 +78,7 @@ export class GatewayMetrics {
   });
   readonly destinationRecords = new Counter({
     name: `${METRIC_PREFIX}destination_records_total`,
-    help: 'Records sent to a destination, by outcome (delivered, failed, throttled, too_large, fell_back).',
+    help: 'Records sent to a destination, by outcome (delivered, failed, throttled, too_large, fell_back; spilled: beacons written straight to the spool under memory pressure).',
     labelNames: ['destination', 'outcome'] as const,
     registers: [this.registry],
   });
@@ -95,6 +95,7 @@ export class GatewayMetrics {
     labelNames: ['from', 'to', 'reason'] as const,
     registers: [this.registry],
   });
+  readonly destinationState = this.sampledStateGauge();
   readonly bufferBytes = this.sampledGauge({
     name: `${METRIC_PREFIX}buffer_bytes`,
     help: 'Bytes of accepted events held in memory, not yet delivered.',
@@ -102,6 +103,34 @@ export class GatewayMetrics {
   readonly bufferLimitBytes = new Gauge({
     name: `${METRIC_PREFIX}buffer_limit_bytes`,
     help: 'The configured bound on buffer_bytes (buffer.maxBytes).',
+    registers: [this.registry],
+  });
+  readonly spoolBytes = this.sampledGauge({
+    name: `${METRIC_PREFIX}spool_bytes`,
+    help: 'Bytes of events in the disk spool, waiting to be replayed.',
+  });
+  readonly spoolRecords = this.sampledGauge({
+    name: `${METRIC_PREFIX}spool_records`,
+    help: 'Events in the disk spool, waiting to be replayed.',
+  });
+  readonly spoolLimitBytes = new Gauge({
+    name: `${METRIC_PREFIX}spool_limit_bytes`,
+    help: 'The configured bound on spool_bytes (spool.maxBytes).',
+    registers: [this.registry],
+  });
+  readonly spoolReplayedRecords = new Counter({
+    name: `${METRIC_PREFIX}spool_replayed_records_total`,
+    help: 'Events taken out of the spool and handed back to the head of their route.',
+    registers: [this.registry],
+  });
+  readonly spoolCorruptRecords = new Counter({
+    name: `${METRIC_PREFIX}spool_corrupt_records_total`,
+    help: 'Torn or corrupt records cut off a spool segment at start (a torn tail counts once); never acknowledged events.',
+    registers: [this.registry],
+  });
+  readonly spoolFullRejections = new Counter({
+    name: `${METRIC_PREFIX}spool_full_rejections_total`,
+    help: 'Events the spool refused because it was full (they stay in memory, then 503).',
     registers: [this.registry],
   });
   readonly ready = new Gauge({
@@ -126,6 +155,26 @@ export class GatewayMetrics {
         registers: [this.registry],
         collect() {
           this.set(holder.sample());
+        },
+      }),
+    };
+    return holder;
+  }
+
+  /** `destination_state{destination,state}`: 1 for each destination's current state, 0 for the others. */
+  private sampledStateGauge(): { gauge: Gauge; sample: () => [string, string][] } {
+    const holder = {
+      sample: (): [string, string][] => [],
+      gauge: new Gauge({
+        name: `${METRIC_PREFIX}destination_state`,
+        help: 'Each destination is in one state: healthy, throttled (throttled in the last 5 s) or down (skipped, probed back).',
+        labelNames: ['destination', 'state'] as const,
+        registers: [this.registry],
+        collect() {
+          this.reset();
+          for (const [destination, current] of holder.sample()) {
+            for (const state of ['healthy', 'throttled', 'down']) this.labels(destination, state).set(state === current ? 1 : 0);
+          }
         },
       }),
     };

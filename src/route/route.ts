@@ -1,13 +1,27 @@
 import type { Batcher } from '../buffer/batcher';
+import type { DestinationHealth } from './destination-health';
 
-/** A topic's fallback chain: the batchers of its destinations, in order. */
+/** One destination of a route: where its events queue, and whether it takes them now. */
+export interface Hop {
+  batcher: Batcher;
+  health: DestinationHealth;
+}
+
+/** A topic's fallback chain: its destinations in order; the spool, when enabled, last. */
 export class Route {
-  constructor(readonly hops: readonly Batcher[]) {}
+  constructor(readonly hops: readonly Hop[]) {}
 
-  /** The first hop from `from` on whose destination takes an event of `size` bytes, or -1. */
-  firstHopFor(size: number, from = 0): number {
-    for (let hop = from; hop < this.hops.length; hop++) {
-      if (this.hops[hop].destination.maxRecordBytes >= size) return hop;
+  /**
+   * The first hop from `from` on that takes an event of `size` bytes and is not being
+   * skipped as down, or -1. The last hop is never skipped: with nowhere further to go, a
+   * send there is the only way on.
+   */
+  nextHop(size: number, from: number, now: number): number {
+    const last = this.hops.length - 1;
+    for (let hop = from; hop <= last; hop++) {
+      const { batcher, health } = this.hops[hop];
+      if (batcher.destination.maxRecordBytes < size) continue;
+      if (hop === last || health.isAvailable(now)) return hop;
     }
     return -1;
   }

@@ -1,4 +1,4 @@
-import type { BatchConfig, GatewayConfig } from '../config/config';
+import type { GatewayConfig } from '../config/config';
 import { batchConfigFor } from '../config/config';
 import { Batcher, type BatchResult } from '../buffer/batcher';
 import type { MemoryBudget } from '../buffer/memory-budget';
@@ -8,64 +8,77 @@ import { toCloudEventJson, type GatewayEvent } from '../envelope/envelope';
 import type { GatewayMetrics } from '../metrics/metrics';
 import type { Topic } from '../topics/registry';
 import { Ack } from './ack';
+import { DestinationHealth } from './destination-health';
 import type { PendingEvent } from './pending-event';
-import { Route } from './route';
+import { Route, type Hop } from './route';
 
 /** Backoff before a route whose every hop failed is tried again from its head. */
 const RETRY_BASE_MS = 100;
 const RETRY_MAX_MS = 5_000;
 
 /**
- * Moves accepted events down their topic's route: to the first destination that can take
- * them; on a retryable failure (throttled, unavailable) at once to the next; after the last,
+ * Moves accepted events down their topic's route: to the first destination that takes them
+ * now; on a retryable failure (throttled, unavailable) at once to the next; after the last,
  * back to the head after a backoff. Terminal failures go to the dead letter. Memory reserved
- * for an event is released, and its request's ack settled, when it is delivered or
+ * for an event is released, and its request's ack settled, when it is delivered, spooled or
  * dead-lettered.
  */
 export class Router {
-  private readonly batchers = new Map<string, Batcher>();
+  private readonly hops = new Map<string, Hop>();
   private readonly routes = new Map<string, Route>();
   /** Events waiting out a backoff, by their timer. */
   private readonly retries = new Map<NodeJS.Timeout, PendingEvent[]>();
   private closing = false;
 
+  /**
+   * @param spool the last hop of every route, when spooling is enabled.
+   */
   constructor(
     destinations: readonly Destination[],
+    private readonly spool: Destination | undefined,
     private readonly config: Readonly<GatewayConfig>,
     private readonly deadLetter: DeadLetter,
     private readonly budget: MemoryBudget,
     private readonly metrics: GatewayMetrics,
   ) {
-    for (const destination of destinations) {
-      const batch: BatchConfig = batchConfigFor(config, destination.name);
-      this.batchers.set(destination.name, new Batcher(destination, batch, (b, items, result) => this.onBatchResult(b, items, result), metrics));
+    for (const destination of spool ? [...destinations, spool] : destinations) {
+      const batcher = new Batcher(destination, batchConfigFor(config, destination.name), (b, items, result) => this.onBatchResult(b, items, result), metrics);
+      this.hops.set(destination.name, { batcher, health: new DestinationHealth(destination) });
     }
+    metrics.destinationState.sample = () => [...this.hops.values()].map((hop) => [hop.batcher.destination.name, hop.health.state(Date.now())]);
   }
 
-  /** The route of a topic: its own, else the default route. Fails on a name with no destination. */
+  /** The route of a topic: its own, else the default route; then the spool. */
   routeFor(topic: Topic): Route {
     const key = `${topic.service}/${topic.name}`;
     let route = this.routes.get(key);
     if (!route) {
       const names = topic.config.route.length > 0 ? topic.config.route : this.config.defaultRoute;
       const hops = names.map((name) => {
-        const batcher = this.batchers.get(name);
-        if (!batcher) throw new Error(`topic ${key}: route names destination "${name}", which is not configured`);
-        return batcher;
+        const hop = this.hops.get(name);
+        if (!hop || hop.batcher.destination === this.spool) throw new Error(`topic ${key}: route names destination "${name}", which is not configured`);
+        return hop;
       });
+      if (this.spool) hops.push(this.hops.get(this.spool.name)!);
       route = new Route(hops);
       this.routes.set(key, route);
     }
     return route;
   }
 
+  /** Whether the first destination of a route takes traffic now without throttling. */
+  isHeadHealthy(route: Route): boolean {
+    return route.hops.length > 1 && route.hops[0].health.state(Date.now()) === 'healthy';
+  }
+
   /**
    * Queues accepted events (their memory already reserved). With `durable`, the returned ack
-   * settles when every event is delivered or dead-lettered.
+   * settles when every event is delivered, spooled or dead-lettered.
    */
   submit(events: readonly GatewayEvent[], route: Route, durable: boolean): Ack | undefined {
     const ack = durable ? new Ack(events.length) : undefined;
-    for (const event of events) this.place({ event, route, hop: 0, attempts: 0, ack }, 0);
+    const now = Date.now();
+    for (const event of events) this.place({ event, route, hop: 0, attempts: 0, ack }, 0, now);
     return ack;
   }
 
@@ -73,37 +86,42 @@ export class Router {
   async drain(): Promise<void> {
     this.closing = true;
     // Events waiting out a backoff get one last try now rather than after it.
+    const now = Date.now();
     for (const [timer, items] of this.retries) {
       clearTimeout(timer);
       this.retries.delete(timer);
-      for (const item of items) this.place(item, 0);
+      for (const item of items) this.place(item, 0, now);
     }
     // A failed send can move records on to another batcher, so wait until all are idle.
-    const batchers = [...this.batchers.values()];
+    const batchers = [...this.hops.values()].map((hop) => hop.batcher);
     do {
       await Promise.all(batchers.map((b) => b.drain()));
     } while (batchers.some((b) => b.queuedRecords > 0));
   }
 
-  private place(item: PendingEvent, from: number): void {
-    const hop = item.route.firstHopFor(item.event.size, from);
+  private place(item: PendingEvent, from: number, now: number): void {
+    const hop = item.route.nextHop(item.event.size, from, now);
     if (hop === -1) {
       this.toDeadLetter([item], 'too_large', `event of ${item.event.size} bytes is larger than any destination of its route takes`);
       return;
     }
+    if (hop > from) this.countFallbacks(item.route.hops[from === 0 ? 0 : from - 1], item.route.hops[hop], 'skipped', 1);
     item.hop = hop;
-    item.route.hops[hop].add(item);
+    item.route.hops[hop].batcher.add(item);
   }
 
   private onBatchResult(batcher: Batcher, items: PendingEvent[], result: BatchResult): void {
-    const name = batcher.destination.name;
+    const hop = this.hops.get(batcher.destination.name)!;
+    const now = Date.now();
     if (!Array.isArray(result)) {
-      this.countRecords(name, result.kind, items.length);
-      this.handleFailed(batcher, items, result.kind, result.message);
+      hop.health.onFailed(result.kind, true, now);
+      this.countRecords(batcher.destination.name, result.kind, items.length);
+      this.handleFailed(hop, items, result.kind, result.message, now);
       return;
     }
     if (result.length === 0) {
-      this.delivered(name, items);
+      hop.health.onDelivered();
+      this.delivered(batcher.destination.name, items);
       return;
     }
     const failedAt = new Map(result.map((f) => [f.index, f]));
@@ -116,10 +134,12 @@ export class Router {
       if (!group) failedByKind.set(failure.kind, (group = { items: [], message: failure.message }));
       group.items.push(item);
     });
-    this.delivered(name, delivered);
+    if (delivered.length > 0) hop.health.onDelivered();
+    this.delivered(batcher.destination.name, delivered);
     for (const [kind, group] of failedByKind) {
-      this.countRecords(name, kind, group.items.length);
-      this.handleFailed(batcher, group.items, kind, group.message);
+      hop.health.onFailed(kind, false, now);
+      this.countRecords(batcher.destination.name, kind, group.items.length);
+      this.handleFailed(hop, group.items, kind, group.message, now);
     }
   }
 
@@ -129,31 +149,32 @@ export class Router {
     for (const item of items) this.settle(item);
   }
 
-  private handleFailed(batcher: Batcher, items: PendingEvent[], kind: FailureKind, message: string): void {
+  private handleFailed(from: Hop, items: PendingEvent[], kind: FailureKind, message: string, now: number): void {
     if (!RETRYABLE[kind]) {
-      this.toDeadLetter(items, kind === 'too_large' ? 'too_large' : 'malformed', `${batcher.destination.name}: ${message}`);
+      this.toDeadLetter(items, kind === 'too_large' ? 'too_large' : 'malformed', `${from.batcher.destination.name}: ${message}`);
       return;
     }
     const retry: PendingEvent[] = [];
-    let fellBack = 0;
+    const movedTo = new Map<Hop, number>();
     for (const item of items) {
-      const next = item.route.firstHopFor(item.event.size, item.hop + 1);
-      if (next !== -1) {
-        this.metrics.fallbacks.labels(batcher.destination.name, item.route.hops[next].destination.name, kind).inc();
-        fellBack++;
-        item.hop = next;
-        item.route.hops[next].add(item);
-      } else {
+      const next = item.route.nextHop(item.event.size, item.hop + 1, now);
+      if (next === -1) {
         retry.push(item);
+        continue;
       }
+      const to = item.route.hops[next];
+      movedTo.set(to, (movedTo.get(to) ?? 0) + 1);
+      item.hop = next;
+      to.batcher.add(item);
     }
-    if (fellBack > 0) this.metrics.destinationRecords.labels(batcher.destination.name, 'fell_back').inc(fellBack);
+    for (const [to, count] of movedTo) this.countFallbacks(from, to, kind, count);
     if (retry.length > 0) this.retryLater(retry);
   }
 
   /** Every hop failed: back to the head of the route after a backoff, within the memory bound. */
   private retryLater(items: PendingEvent[]): void {
-    const attempts = Math.max(...items.map((i) => ++i.attempts));
+    let attempts = 0;
+    for (const item of items) attempts = Math.max(attempts, ++item.attempts);
     if (this.closing) {
       this.drop(items, 'shutdown');
       return;
@@ -161,7 +182,8 @@ export class Router {
     const delay = Math.min(RETRY_BASE_MS * 2 ** (attempts - 1), RETRY_MAX_MS);
     const timer = setTimeout(() => {
       this.retries.delete(timer);
-      for (const item of items) this.place(item, 0);
+      const now = Date.now();
+      for (const item of items) this.place(item, 0, now);
     }, delay);
     this.retries.set(timer, items);
   }
@@ -193,6 +215,12 @@ export class Router {
   private settle(item: PendingEvent, durable = true): void {
     this.budget.release(item.event.size);
     item.ack?.settle(durable);
+  }
+
+  private countFallbacks(from: Hop, to: Hop, reason: FailureKind | 'skipped', count: number): void {
+    if (from === to) return;
+    this.metrics.fallbacks.labels(from.batcher.destination.name, to.batcher.destination.name, reason).inc(count);
+    this.metrics.destinationRecords.labels(from.batcher.destination.name, 'fell_back').inc(count);
   }
 
   private countRecords(destination: string, kind: FailureKind, count: number): void {

@@ -26,7 +26,7 @@ function setup(t: Test, destinations: Destination[], batch = { maxRecords: 10, l
   const metrics = new GatewayMetrics();
   const budget = new MemoryBudget(10_000_000, metrics);
   const deadLetter = new DeadLetter(`${dir}/dead`, metrics);
-  const router = new Router(destinations, config, deadLetter, budget, metrics);
+  const router = new Router(destinations, undefined, config, deadLetter, budget, metrics);
   return { router, budget, metrics, deadDir: `${dir}/dead` };
 }
 
@@ -110,4 +110,21 @@ t.test('drain flushes what waits in a batch before linger', async (t) => {
   t.equal(a.events.length, 0);
   await router.drain();
   t.equal(a.events.length, 3);
+});
+
+t.test('a destination that keeps failing is skipped, probed, and gets its traffic back when it recovers', async (t) => {
+  const a = new FailingDestination('a');
+  const b = new RecordingDestination('b');
+  const { router, budget, metrics } = setup(t, [a, b], { maxRecords: 1, lingerMs: 0 });
+  for (let i = 0; i < 5; i++) await submit(router, budget, events(order, 1)).done;
+  t.equal(a.attempts, 3, 'three failures in a row, then skipped');
+  t.match(await metrics.render(), /tracking_gateway_destination_state\{destination="a",state="down"\} 1/);
+  t.ok(metricValue(await metrics.render(), 'tracking_gateway_fallbacks_total', { from: 'a', to: 'b', reason: 'skipped' }) >= 2);
+  a.heal();
+  await sleep(1100); // the first probe interval
+  await submit(router, budget, events(order, 1)).done;
+  t.equal(a.events.length, 1, 'the probe was delivered');
+  await submit(router, budget, events(order, 3)).done;
+  t.equal(a.events.length, 4, 'traffic is back on a');
+  t.match(await metrics.render(), /tracking_gateway_destination_state\{destination="a",state="healthy"\} 1/);
 });

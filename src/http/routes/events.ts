@@ -17,7 +17,6 @@ export function eventsRoutes(app: FastifyInstance, registry: TopicRegistry, inge
     const body = request.body ?? Buffer.alloc(0);
     const decoded = await decodeEventsBody(mediaTypeOf(request.headers['content-type']), body, version);
     tally.events = decoded.events.length;
-    tally.counted = true;
     const result = ingest.accept({
       topic,
       version,
