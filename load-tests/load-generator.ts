@@ -30,8 +30,10 @@ export interface LoadResult {
   requestsPerSecond: number;
   /** Answers received. */
   answered: number;
-  /** Requests written; those above `answered` were in flight when the run stopped. */
+  /** Requests written. */
   sent: number;
+  /** Requests written but not answered when the run stopped: at most one per connection and pipeline slot. */
+  inFlightAtStop: number;
   latencyP50Ms: number;
   latencyP99Ms: number;
   latencyMaxMs: number;
@@ -112,6 +114,7 @@ async function runJob(job: LoadJob): Promise<LoadResult> {
     requestsPerSecond: result.requests.total / result.duration,
     answered: result.requests.total,
     sent: result.requests.sent,
+    inFlightAtStop: Math.min(result.requests.sent - result.requests.total, job.connections * job.pipelining),
     latencyP50Ms: result.latency.p50,
     latencyP99Ms: result.latency.p99,
     latencyMaxMs: result.latency.max,

@@ -34,7 +34,7 @@ function missedThresholds(scenario: Scenario, load: LoadResult, serverAccepted: 
   if (load.latencyP99Ms > scenario.p99Ms) failures.push(`p99 latency ${load.latencyP99Ms} ms is over ${scenario.p99Ms} ms`);
   // Requests in flight when the run stopped were taken by the gateway but their answers never
   // read: the gateway may count up to that many events more than the clients saw, never fewer.
-  const inFlightEvents = (load.sent - load.answered) * load.maxEventsPerRequest;
+  const inFlightEvents = load.inFlightAtStop * load.maxEventsPerRequest;
   const extra = serverAccepted - load.acceptedEvents;
   if (extra < 0 || extra > inFlightEvents) {
     failures.push(`/metrics counted ${serverAccepted} events accepted; clients got 2xx for ${load.acceptedEvents} (+ at most ${inFlightEvents} in flight at the stop)`);
