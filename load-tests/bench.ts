@@ -1,6 +1,6 @@
 import { fork } from 'node:child_process';
 import { mkdirSync, writeFileSync } from 'node:fs';
-import { cpus, totalmem } from 'node:os';
+import { cpus, loadavg, totalmem } from 'node:os';
 import { join } from 'node:path';
 import { barChartSvg } from './bar-chart';
 import { numberFromEnv } from './env';
@@ -133,6 +133,8 @@ async function benchBatches(): Promise<{ connections: number; requestsPerSecond:
 }
 
 async function main(): Promise<number> {
+  // Other work on the machine takes cores from both sides; the load average shows how much.
+  const loadBefore = loadavg();
   const withWrk = wrkAvailable();
   const nginx = ensureNginx();
   console.log(`bench: ${CONNECTIONS} connections, pipelining ${PIPELINING}, ${DURATION_S} s per server after a ${WARMUP_S} s warm-up`);
@@ -203,7 +205,7 @@ async function main(): Promise<number> {
 
   const report = {
     date: new Date().toISOString(),
-    machine: { cpus: cpus().length, model: cpus()[0]?.model, memoryBytes: totalmem(), node: process.version },
+    machine: { cpus: cpus().length, model: cpus()[0]?.model, memoryBytes: totalmem(), node: process.version, loadAverageBefore: loadBefore, loadAverageAfter: loadavg() },
     settings: { connections: CONNECTIONS, pipelining: PIPELINING, durationSeconds: DURATION_S, warmupSeconds: WARMUP_S },
     loadGenerator: SHARING_NOTE,
     beaconGet: results,
@@ -221,6 +223,7 @@ async function main(): Promise<number> {
       'req/s',
     ),
   );
+  console.log(`load average (1, 5, 15 min) before ${loadBefore.map((l) => l.toFixed(2)).join(' ')}, after ${loadavg().map((l) => l.toFixed(2)).join(' ')}`);
   console.log(`\nwrote ${join('load-tests', 'results', 'bench.json')} and bench.svg`);
   return 0;
 }
