@@ -1,0 +1,110 @@
+import { spawn, type ChildProcess } from 'node:child_process';
+import { mkdtempSync, rmSync } from 'node:fs';
+import { createServer } from 'node:net';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+
+// The gateway as its users run it: `node dist/src/cli.js serve` in a process of its own, on
+// free loopback ports with a temporary data directory, stopped with SIGTERM.
+
+const CLI = join(__dirname, '..', 'src', 'cli.js');
+const READY_TIMEOUT_MS = 15_000;
+
+export interface GatewayOptions {
+  /** GATEWAY_* variables over the defaults set here. */
+  env?: Record<string, string>;
+  /** Arguments for node before the script, e.g. --cpu-prof. */
+  nodeArgs?: string[];
+  /** A config file (YAML or JSON), for what no environment variable sets. */
+  configFile?: string;
+}
+
+export interface GatewayProcess {
+  baseUrl: string;
+  adminUrl: string;
+  dataDir: string;
+  metrics(): Promise<string>;
+  /** SIGTERM, then the exit code once the gateway has drained and exited. */
+  stop(): Promise<number | null>;
+}
+
+/** A port the kernel had free a moment ago. */
+export function freePort(): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const server = createServer();
+    server.on('error', reject);
+    server.listen(0, '127.0.0.1', () => {
+      const { port } = server.address() as { port: number };
+      server.close(() => resolve(port));
+    });
+  });
+}
+
+export async function startGateway(options: GatewayOptions = {}): Promise<GatewayProcess> {
+  const [port, adminPort] = [await freePort(), await freePort()];
+  const dataDir = mkdtempSync(join(tmpdir(), 'tracking-gateway-load-'));
+  const args = [...(options.nodeArgs ?? []), CLI, 'serve', ...(options.configFile ? ['--config', options.configFile] : [])];
+  const child = spawn(process.execPath, args, {
+    cwd: join(__dirname, '..', '..'),
+    stdio: ['ignore', 'inherit', 'inherit'],
+    env: {
+      ...process.env,
+      GATEWAY_HOST: '127.0.0.1',
+      GATEWAY_ADMIN_HOST: '127.0.0.1',
+      GATEWAY_PORT: String(port),
+      GATEWAY_ADMIN_PORT: String(adminPort),
+      GATEWAY_DATA_DIR: dataDir,
+      GATEWAY_LOG_LEVEL: 'warn',
+      ...options.env,
+    },
+  });
+  const exited = new Promise<number | null>((resolve) => child.on('exit', (code) => resolve(code)));
+  const adminUrl = `http://127.0.0.1:${adminPort}`;
+  await waitUntilReady(adminUrl, child);
+  return {
+    baseUrl: `http://127.0.0.1:${port}`,
+    adminUrl,
+    dataDir,
+    metrics: async () => (await fetch(`${adminUrl}/metrics`)).text(),
+    stop: async () => {
+      child.kill('SIGTERM');
+      const code = await exited;
+      rmSync(dataDir, { recursive: true, force: true });
+      return code;
+    },
+  };
+}
+
+async function waitUntilReady(adminUrl: string, child: ChildProcess): Promise<void> {
+  const deadline = Date.now() + READY_TIMEOUT_MS;
+  while (Date.now() < deadline) {
+    if (child.exitCode !== null) throw new Error(`gateway exited with ${child.exitCode} before it was ready`);
+    try {
+      if ((await fetch(`${adminUrl}/readyz`)).ok) return;
+    } catch {
+      // not listening yet
+    }
+    await new Promise((resolve) => setTimeout(resolve, 100));
+  }
+  child.kill('SIGKILL');
+  throw new Error(`gateway not ready within ${READY_TIMEOUT_MS} ms`);
+}
+
+/**
+ * Sum of a metric's samples whose labels include every pair in `labels`, from Prometheus
+ * text. Only plain `name{labels} value` lines are read: enough for counters and gauges.
+ */
+export function sumMetric(text: string, name: string, labels: Record<string, string> = {}): number {
+  let sum = 0;
+  for (const line of text.split('\n')) {
+    if (!line.startsWith(name)) continue;
+    const rest = line.slice(name.length);
+    if (rest[0] !== '{' && rest[0] !== ' ') continue;
+    const close = rest.indexOf('}');
+    const labelText = rest[0] === '{' ? rest.slice(1, close) : '';
+    const pairs = labelText === '' ? [] : labelText.split(',');
+    if (!Object.entries(labels).every(([k, v]) => pairs.includes(`${k}="${v}"`))) continue;
+    sum += Number(rest.slice(rest[0] === '{' ? close + 1 : 0).trim().split(' ')[0]);
+  }
+  return sum;
+}
