@@ -1,44 +1,17 @@
-import { spawn, type ChildProcess } from 'node:child_process';
 import { once } from 'node:events';
 import { join } from 'node:path';
 import t from 'tap';
-import { metricValue, PROJECT_ROOT, readGzipLines, removeDir, tempDir, validImpression, validOrder } from '../helpers/gateway';
+import { startServe } from '../helpers/process';
+import { metricValue, readGzipLines, removeDir, tempDir, validImpression, validOrder } from '../helpers/gateway';
 
 // The gateway as users run it: `node dist/src/cli.js serve` (what `npm start` runs) with no
 // config file, real sockets, SIGTERM at the end.
 
-const CLI = join(PROJECT_ROOT, 'dist', 'src', 'cli.js');
-
-async function freePort(): Promise<number> {
-  const net = await import('node:net');
-  const server = net.createServer().listen(0, '127.0.0.1');
-  await once(server, 'listening');
-  const port = (server.address() as { port: number }).port;
-  server.close();
-  return port;
-}
-
-async function startServe(env: Record<string, string>): Promise<{ child: ChildProcess; output: () => string }> {
-  let output = '';
-  const child = spawn(process.execPath, [CLI, 'serve'], { cwd: PROJECT_ROOT, env: { ...process.env, ...env }, stdio: ['ignore', 'pipe', 'pipe'] });
-  child.stdout!.on('data', (c) => (output += c));
-  child.stderr!.on('data', (c) => (output += c));
-  const deadline = Date.now() + 15000;
-  while (!output.includes('tracking-gateway ready')) {
-    if (child.exitCode !== null || Date.now() > deadline) throw new Error(`gateway did not start:\n${output}`);
-    await new Promise((r) => setTimeout(r, 50));
-  }
-  return { child, output: () => output };
-}
-
 t.test('beacon GET, sendBeacon POST and service POST end up in the gzip files; SIGTERM exits 0', async (t) => {
   const dataDir = tempDir();
   t.teardown(() => removeDir(dataDir));
-  const [port, adminPort] = [await freePort(), await freePort()];
-  const { child, output } = await startServe({ GATEWAY_PORT: String(port), GATEWAY_ADMIN_PORT: String(adminPort), GATEWAY_DATA_DIR: dataDir, GATEWAY_HOST: '127.0.0.1', GATEWAY_ADMIN_HOST: '127.0.0.1' });
+  const { child, output, base, admin } = await startServe({ GATEWAY_DATA_DIR: dataDir });
   t.teardown(() => child.kill('SIGKILL'));
-  const base = `http://127.0.0.1:${port}`;
-  const admin = `http://127.0.0.1:${adminPort}`;
 
   t.equal((await fetch(`${admin}/healthz`)).status, 200);
   t.equal((await fetch(`${admin}/readyz`)).status, 200);

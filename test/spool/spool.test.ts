@@ -1,0 +1,81 @@
+import { appendFileSync, readdirSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { setTimeout as sleep } from 'node:timers/promises';
+import t from 'tap';
+import { buildConfig } from '../../src/config/config';
+import { frameRecord, scanSegment } from '../../src/destinations/spool/segment-file';
+import { Spool } from '../../src/destinations/spool/spool';
+import { Gateway } from '../../src/gateway';
+import { GatewayMetrics } from '../../src/metrics/metrics';
+import { loadTopicRegistry } from '../../src/topics/registry';
+import { FailingDestination } from '../helpers/destinations';
+import { metricValue, removeDir, tempDir, TOPICS_DIR, validOrder } from '../helpers/gateway';
+
+t.test('segment framing: checksummed records; a torn or corrupt tail is found', async (t) => {
+  const a = frameRecord(Buffer.from('{"a":1}'));
+  const b = frameRecord(Buffer.from('{"b":2}'));
+  t.same(scanSegment(Buffer.concat([a, b])).payloads.map(String), ['{"a":1}', '{"b":2}']);
+  const torn = scanSegment(Buffer.concat([a, b.subarray(0, 10)]));
+  t.equal(torn.payloads.length, 1);
+  t.equal(torn.validBytes, a.length);
+  t.equal(torn.corruptTail, true);
+  const flipped = Buffer.concat([a, b]);
+  flipped[flipped.length - 2] ^= 0xff;
+  t.equal(scanSegment(flipped).payloads.length, 1, 'a bad checksum ends the good part');
+});
+
+t.test('the spool is bounded in bytes and counts a full refusal', async (t) => {
+  const dir = tempDir();
+  t.teardown(() => removeDir(dir));
+  const metrics = new GatewayMetrics();
+  const spool = new Spool('spool', dir, 1_048_576, 65536, metrics);
+  await spool.start();
+  const registry = loadTopicRegistry(TOPICS_DIR);
+  const schema = registry.get('shop', 'order-placed')!.versions.get(1)!;
+  const big = { id: 'x', schema, source: 't', receivedAt: Date.now(), data: { ...validOrder(), customerId: 'c'.repeat(300_000) }, size: 300_000 };
+  await spool.send([big, big, big]);
+  t.ok(spool.bytes > 900_000);
+  await t.rejects(spool.send([big]), /spool is full/);
+  t.equal(metricValue(await metrics.render(), 'tracking_gateway_spool_full_rejections_total'), 1);
+  t.ok(readdirSync(dir).length >= 1, 'segments rolled at segmentBytes');
+  await spool.close();
+});
+
+t.test('when the only destination fails, a 2xx rests on the spool fsync; replay delivers when it recovers', async (t) => {
+  const dataDir = tempDir();
+  t.teardown(() => removeDir(dataDir));
+  const config = buildConfig({ topicsDir: TOPICS_DIR, dataDir, logLevel: 'warn', server: { host: '127.0.0.1', port: 0, adminHost: '127.0.0.1', adminPort: 0 }, destinations: { flaky: { type: 'file' } } });
+  const flaky = new FailingDestination('flaky');
+  const gateway = new Gateway(config, [flaky]);
+  await gateway.start();
+  t.teardown(() => gateway.close());
+  const app = gateway.publicServer;
+  const post = (ids: string[]) => app.inject({ method: 'POST', url: '/v1/events/shop/order-placed', headers: { 'content-type': 'application/json' }, payload: JSON.stringify(ids.map((orderId) => validOrder({ orderId }))) });
+  const res = await post(['s1', 's2', 's3']);
+  t.equal(res.statusCode, 200);
+  let metrics = await gateway.metrics.render();
+  t.equal(metricValue(metrics, 'tracking_gateway_spool_records'), 3, 'durable in the spool');
+  t.equal(metricValue(metrics, 'tracking_gateway_fallbacks_total', { from: 'flaky', to: 'spool' }), 3);
+  t.equal(flaky.events.length, 0);
+
+  flaky.heal();
+  for (let i = 0; i < 100 && flaky.events.length < 3; i++) await sleep(100);
+  t.same(flaky.events.map((e) => e.data.orderId).sort(), ['s1', 's2', 's3'], 'replayed to the head of the route');
+  for (let i = 0; i < 50 && metricValue(await gateway.metrics.render(), 'tracking_gateway_spool_records') > 0; i++) await sleep(100);
+  metrics = await gateway.metrics.render();
+  t.equal(metricValue(metrics, 'tracking_gateway_spool_records'), 0, 'replayed segment deleted');
+  t.equal(metricValue(metrics, 'tracking_gateway_spool_replayed_records_total'), 3);
+});
+
+t.test('a torn segment tail left by a crash is cut off and counted at start', async (t) => {
+  const dir = tempDir();
+  t.teardown(() => removeDir(dir));
+  writeFileSync(join(dir, 'segment-000000000007.log'), Buffer.concat([frameRecord(Buffer.from('{}')), frameRecord(Buffer.from('{}'))]));
+  appendFileSync(join(dir, 'segment-000000000007.log'), Buffer.from([0, 0, 0, 99, 1, 2]));
+  const metrics = new GatewayMetrics();
+  const spool = new Spool('spool', dir, 10_000_000, 65536, metrics);
+  await spool.start();
+  t.equal(spool.records, 2);
+  t.equal(metricValue(await metrics.render(), 'tracking_gateway_spool_corrupt_records_total'), 1);
+  t.equal((await spool.nextForReplay())?.records, 2);
+});
