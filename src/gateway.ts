@@ -37,7 +37,7 @@ export class Gateway {
     destinations?: Destination[],
   ) {
     this.registry = loadTopicRegistry(config.topicsDir);
-    this.destinations = destinations ?? Object.entries(config.destinations).map(([name, entry]) => createDestination(name, entry, config));
+    this.destinations = destinations ?? Object.entries(config.destinations).map(([name, entry]) => createDestination(name, entry, config, this.metrics));
     this.deadLetter = new DeadLetter(deadLetterDir(config), this.metrics);
     const budget = new MemoryBudget(config.buffer.maxBytes, this.metrics);
     if (config.spool.enabled) this.spool = new Spool('spool', spoolDir(config), config.spool.maxBytes, config.spool.segmentBytes, this.metrics);

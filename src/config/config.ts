@@ -3,6 +3,8 @@ import Ajv from 'ajv';
 import YAML from 'yaml';
 import { ConfigError } from '../errors';
 import { fileDestinationSchema, type FileDestinationConfig } from '../destinations/file/config';
+import { firehoseDestinationSchema, firehoseStreamDestinations, type FirehoseDestinationConfig } from '../destinations/firehose/config';
+import { MAX_BYTES_PER_CALL } from '../destinations/firehose/limits';
 
 // One config file (YAML or JSON) plus environment overrides, validated once at start with
 // defaults filled in, then frozen. Every error names the key.
@@ -18,7 +20,7 @@ export interface BatchConfig {
   maxInFlight: number;
 }
 
-export type DestinationConfig = FileDestinationConfig & { batch?: Partial<BatchConfig> };
+export type DestinationConfig = (FileDestinationConfig | FirehoseDestinationConfig) & { batch?: Partial<BatchConfig> };
 
 export interface GatewayConfig {
   server: {
@@ -56,7 +58,7 @@ export interface GatewayConfig {
 }
 
 // One schema per destination type, each kept in its destination's folder.
-const DESTINATION_SCHEMAS = [fileDestinationSchema];
+const DESTINATION_SCHEMAS = [fileDestinationSchema, firehoseDestinationSchema];
 const DESTINATION_TYPES = DESTINATION_SCHEMAS.map((s) => s.properties.type.const).join(', ');
 
 const batchSchema = {
@@ -202,6 +204,8 @@ export function readConfigFile(path: string): unknown {
 export function buildConfig(raw: unknown, env: NodeJS.ProcessEnv = process.env): Readonly<GatewayConfig> {
   const input = structuredClone(raw ?? {}) as Record<string, unknown>;
   if (typeof input !== 'object' || Array.isArray(input)) throw new ConfigError('config: the top level must be a mapping of keys');
+  // Destinations from the environment, when the file names none: a chain of Firehose streams.
+  if (input.destinations === undefined && env.FIREHOSE_STREAMS) input.destinations = firehoseStreamDestinations(env.FIREHOSE_STREAMS);
   for (const [name, key] of Object.entries(ENV_OVERRIDES)) {
     const value = env[name];
     if (value !== undefined && value !== '') setPath(input, key, value);
@@ -223,7 +227,8 @@ export function buildConfig(raw: unknown, env: NodeJS.ProcessEnv = process.env):
     // The embedded default: no Kafka, no AWS, gzip NDJSON files under dataDir.
     config.destinations.file = { type: 'file' };
   }
-  config.defaultRoute ??= Object.keys(config.destinations).slice(0, 1);
+  // Without a defaultRoute, the destinations form the chain in the order they are written.
+  config.defaultRoute ??= Object.keys(config.destinations);
   for (const [i, name] of config.defaultRoute.entries()) {
     if (!config.destinations[name]) throw new ConfigError(`invalid config:\n  defaultRoute.${i} names destination "${name}", which is not under destinations`);
   }
@@ -234,9 +239,18 @@ export function loadConfig(path: string | undefined, env: NodeJS.ProcessEnv = pr
   return buildConfig(path ? readConfigFile(path) : {}, env);
 }
 
-/** The batch settings of one destination: its own over the gateway's defaults. */
+/**
+ * Batch defaults that suit a destination type better than the gateway's: a Firehose send
+ * packs events into records and may fill several 4 MiB calls, in parallel.
+ */
+const BATCH_DEFAULTS_BY_TYPE: Record<string, Partial<BatchConfig>> = {
+  firehose: { maxRecords: 20000, maxBytes: 2 * MAX_BYTES_PER_CALL, maxInFlight: 4 },
+};
+
+/** The batch settings of one destination: its own, over its type's, over the gateway's. */
 export function batchConfigFor(config: GatewayConfig, destination: string): BatchConfig {
-  return { ...config.batch, ...config.destinations[destination]?.batch };
+  const entry = config.destinations[destination];
+  return { ...config.batch, ...(entry && BATCH_DEFAULTS_BY_TYPE[entry.type]), ...entry?.batch };
 }
 
 function setPath(target: Record<string, unknown>, path: string, value: unknown): void {

@@ -96,6 +96,17 @@ export class GatewayMetrics {
     registers: [this.registry],
   });
   readonly destinationState = this.sampledStateGauge();
+  readonly learnedRate = this.sampledPerDestination({
+    name: `${METRIC_PREFIX}destination_learned_rate_records_per_second`,
+    help: 'Records/s a destination is sent at most: its quota, lowered by throttling and raised back while it is not throttled (+Inf: no limit known).',
+  });
+  readonly firehoseEventsPerRecord = new Histogram({
+    name: `${METRIC_PREFIX}firehose_events_per_record`,
+    help: 'Events packed into one delivered Firehose record (the packing ratio).',
+    labelNames: ['destination'] as const,
+    buckets: [1, 2, 5, 10, 25, 50, 100, 250, 500, 1000],
+    registers: [this.registry],
+  });
   readonly bufferBytes = this.sampledGauge({
     name: `${METRIC_PREFIX}buffer_bytes`,
     help: 'Bytes of accepted events held in memory, not yet delivered.',
@@ -159,6 +170,20 @@ export class GatewayMetrics {
       }),
     };
     return holder;
+  }
+
+  /** A gauge with a `destination` label, each value read at scrape time from its registered source. */
+  private sampledPerDestination(options: { name: string; help: string }): { register: (destination: string, sample: () => number) => void } {
+    const sources = new Map<string, () => number>();
+    new Gauge({
+      ...options,
+      labelNames: ['destination'] as const,
+      registers: [this.registry],
+      collect() {
+        for (const [destination, sample] of sources) this.labels(destination).set(sample());
+      },
+    });
+    return { register: (destination, sample) => void sources.set(destination, sample) };
   }
 
   /** `destination_state{destination,state}`: 1 for each destination's current state, 0 for the others. */

@@ -66,9 +66,9 @@ export class Router {
     return route;
   }
 
-  /** Whether the first destination of a route takes traffic now without throttling. */
-  isHeadHealthy(route: Route): boolean {
-    return route.hops.length > 1 && route.hops[0].health.state(Date.now()) === 'healthy';
+  /** Whether the first destination of a route (before the spool) is up. */
+  isHeadUp(route: Route): boolean {
+    return route.hops.length > 1 && route.hops[0].health.state(Date.now()) !== 'down';
   }
 
   /**

@@ -9,11 +9,13 @@ import type { Router } from './router';
 
 /** How often the spool is looked at, and how many events go back at once. */
 const REPLAY_INTERVAL_MS = 1_000;
-const REPLAY_CHUNK = 1_000;
+const REPLAY_CHUNK = 500;
 
 /**
- * Hands spooled events back to the head of their route once that destination is healthy
- * again, oldest segment first, a chunk at a time within the memory bound. A segment is
+ * Hands spooled events back to the head of their route once that destination is up again,
+ * oldest segment first, a chunk at a time within the memory bound. When the chain cannot take
+ * a whole chunk (some of it lands in the spool again) replay waits for the next tick, so it
+ * goes at the pace of the chain's spare capacity. A segment is
  * deleted only when each of its events is settled again — delivered, or spooled anew if the
  * chain failed once more — so a crash during replay repeats events (at-least-once) but never
  * loses one.
@@ -57,9 +59,12 @@ export class SpoolReplay {
       while (this.progress.next < payloads.length) {
         if (this.stopped) return;
         const chunk = payloads.slice(this.progress.next, this.progress.next + REPLAY_CHUNK);
-        if (!(await this.replayChunk(chunk))) return; // not now: the head is not healthy or memory is short
+        const appendedBefore = this.spool.appended;
+        if (!(await this.replayChunk(chunk))) return; // not now: the head is down or memory is short
         this.progress.next += chunk.length;
+        if (this.spool.appended > appendedBefore) break; // the chain overflowed: go on next tick
       }
+      if (this.progress.next < payloads.length) return;
       await this.spool.remove(segment.path);
     }
   }
@@ -80,7 +85,7 @@ export class SpoolReplay {
       list.push(event);
     }
     const groups = [...byTopic.values()].map((events) => ({ events, route: this.router.routeFor(this.registry.get(events[0].schema.service, events[0].schema.topic)!) }));
-    if (!groups.every((g) => this.router.isHeadHealthy(g.route))) return false;
+    if (!groups.every((g) => this.router.isHeadUp(g.route))) return false;
     const bytes = groups.reduce((sum, g) => sum + g.events.reduce((s, e) => s + e.size, 0), 0);
     if (!this.budget.tryReserve(bytes)) return false;
 

@@ -35,6 +35,7 @@ export class Spool implements Destination {
   private nextSeq = 1;
   private totalBytes = 0;
   private totalRecords = 0;
+  private appendedRecords = 0;
   private queue: { frames: Buffer[]; records: number; resolve: () => void; reject: (e: Error) => void }[] = [];
   private writing: Promise<void> | undefined;
 
@@ -56,6 +57,11 @@ export class Spool implements Destination {
 
   get records(): number {
     return this.totalRecords;
+  }
+
+  /** Events ever appended by this process; replay watches it to see the chain overflow. */
+  get appended(): number {
+    return this.appendedRecords;
   }
 
   /** Finds the segments a previous process left, cuts off torn tails, and queues them for replay. */
@@ -96,6 +102,7 @@ export class Spool implements Destination {
     // Counted at once, so that concurrent sends see the room already taken.
     this.totalBytes += bytes;
     this.totalRecords += events.length;
+    this.appendedRecords += events.length;
     try {
       await new Promise<void>((resolve, reject) => {
         this.queue.push({ frames, records: events.length, resolve, reject });

@@ -1,0 +1,124 @@
+import { FirehoseClient, PutRecordBatchCommand, type PutRecordBatchCommandOutput } from '@aws-sdk/client-firehose';
+import { toCloudEventJson, type GatewayEvent } from '../../envelope/envelope';
+import type { GatewayMetrics } from '../../metrics/metrics';
+import { DestinationError, type Destination, type FailureKind, type RecordFailure } from '../destination';
+import { ThroughputLimiter } from '../util/throughput-limiter';
+import type { FirehoseDestinationConfig } from './config';
+import { MAX_BYTES_PER_CALL, MAX_RECORD_BYTES, MAX_RECORDS_PER_CALL } from './limits';
+import { packRecords, splitIntoCalls, type PackedRecord } from './record-packing';
+
+/**
+ * Amazon Data Firehose: CloudEvents JSON lines, several packed into one record, sent with
+ * PutRecordBatch within its limits. Records over the stream's quota or learned rate are
+ * handed back as throttled before any call, so the route moves them on; of a call, only the
+ * records Firehose failed are handed back.
+ */
+export class FirehoseDestination implements Destination {
+  readonly type = 'firehose';
+  readonly maxRecordBytes = MAX_RECORD_BYTES;
+  private readonly client: FirehoseClient;
+  private readonly limiter: ThroughputLimiter;
+  private lastCallFailed = false;
+
+  constructor(
+    readonly name: string,
+    private readonly config: FirehoseDestinationConfig,
+    private readonly metrics: GatewayMetrics,
+  ) {
+    // The route decides where a failed record goes next; SDK retries would only hold it back.
+    this.client = new FirehoseClient({
+      region: config.region,
+      endpoint: config.endpoint,
+      maxAttempts: 1,
+      requestHandler: { requestTimeout: config.requestTimeoutMs },
+    });
+    this.limiter = new ThroughputLimiter(config.quota, config.learnRate);
+    metrics.learnedRate.register(name, () => this.limiter.recordsPerSecond);
+  }
+
+  async start(): Promise<void> {}
+
+  async send(events: readonly GatewayEvent[]): Promise<RecordFailure[]> {
+    const failures: RecordFailure[] = [];
+    const lines: { index: number; line: Buffer }[] = [];
+    events.forEach((event, index) => {
+      const line = Buffer.from(`${toCloudEventJson(event)}\n`);
+      if (line.length > MAX_RECORD_BYTES) {
+        failures.push({ index, kind: 'too_large', message: `event is ${line.length} bytes; a Firehose record takes at most ${MAX_RECORD_BYTES}` });
+      } else {
+        lines.push({ index, line });
+      }
+    });
+    const records = packRecords(lines, this.config.packRecordBytes);
+    const calls = splitIntoCalls(records, MAX_RECORDS_PER_CALL, MAX_BYTES_PER_CALL);
+    const results = await Promise.all(calls.map((call) => this.sendCall(call)));
+    // Nothing got through and the stream was unreachable: a whole-batch failure, which the
+    // route counts towards skipping the stream.
+    const all = results.flat();
+    if (all.length === records.length && all.length > 0 && all.every((f) => f.kind === 'unavailable')) {
+      throw new DestinationError('unavailable', all[0].message);
+    }
+    for (const failed of results) {
+      for (const { record, kind, message } of failed) {
+        for (const index of record.events) failures.push({ index, kind, message });
+      }
+    }
+    return failures;
+  }
+
+  isHealthy(): boolean {
+    return !this.lastCallFailed;
+  }
+
+  async close(): Promise<void> {
+    this.client.destroy();
+  }
+
+  /** One PutRecordBatch, or none when the quota has no room: returns the records not taken. */
+  private async sendCall(call: PackedRecord[]): Promise<{ record: PackedRecord; kind: FailureKind; message: string }[]> {
+    const admitted = this.limiter.admit(call.map((r) => r.data.length));
+    const overQuota = call.slice(admitted).map((record) => ({ record, kind: 'throttled' as const, message: `over ${this.config.stream}'s quota or learned rate` }));
+    if (admitted === 0) return overQuota;
+    const sent = call.slice(0, admitted);
+    let output: PutRecordBatchCommandOutput;
+    try {
+      output = await this.client.send(new PutRecordBatchCommand({ DeliveryStreamName: this.config.stream, Records: sent.map((r) => ({ Data: r.data })) }));
+    } catch (err) {
+      const kind = classifyCallError(err);
+      if (kind === 'throttled') this.limiter.onThrottled();
+      this.lastCallFailed = kind === 'unavailable';
+      const message = `PutRecordBatch to ${this.config.stream}: ${(err as Error).name}: ${(err as Error).message}`;
+      return [...sent.map((record) => ({ record, kind, message })), ...overQuota];
+    }
+    this.lastCallFailed = false;
+    const failed: { record: PackedRecord; kind: FailureKind; message: string }[] = [];
+    let accepted = 0;
+    let throttled = false;
+    (output.RequestResponses ?? []).forEach((response, i) => {
+      if (!response.ErrorCode) {
+        accepted++;
+        this.metrics.firehoseEventsPerRecord.labels(this.name).observe(sent[i].events.length);
+        return;
+      }
+      const kind = classifyRecordError(response.ErrorCode);
+      if (kind === 'throttled') throttled = true;
+      failed.push({ record: sent[i], kind, message: `${response.ErrorCode}: ${response.ErrorMessage ?? ''}` });
+    });
+    this.limiter.onAccepted(accepted);
+    if (throttled) this.limiter.onThrottled();
+    return [...failed, ...overQuota];
+  }
+}
+
+/** A whole call's error: Firehose throttling, else the stream is unavailable (or misconfigured) for now. */
+function classifyCallError(err: unknown): FailureKind {
+  const name = (err as Error).name;
+  if (name === 'ServiceUnavailableException' || name === 'ThrottlingException' || name === 'LimitExceededException') return 'throttled';
+  if (name === 'InvalidArgumentException' || name === 'ValidationException') return 'malformed';
+  return 'unavailable';
+}
+
+/** A record's ErrorCode in a PutRecordBatch answer. */
+function classifyRecordError(code: string): FailureKind {
+  return code === 'ServiceUnavailableException' ? 'throttled' : 'unavailable';
+}

@@ -1,0 +1,51 @@
+/** One Firehose record: newline-terminated lines of one or more events. */
+export interface PackedRecord {
+  data: Buffer;
+  /** Indexes, in the batch given to send, of the events it carries. */
+  events: number[];
+}
+
+/**
+ * Packs lines into records of at most `maxBytes` each, in order. A line longer than
+ * `maxBytes` gets a record of its own (the caller has checked it fits Firehose's limit).
+ * With `maxBytes` 0 every line is its own record.
+ */
+export function packRecords(lines: readonly { index: number; line: Buffer }[], maxBytes: number): PackedRecord[] {
+  const records: PackedRecord[] = [];
+  let parts: Buffer[] = [];
+  let events: number[] = [];
+  let bytes = 0;
+  const close = () => {
+    if (parts.length === 0) return;
+    records.push({ data: parts.length === 1 ? parts[0] : Buffer.concat(parts, bytes), events });
+    parts = [];
+    events = [];
+    bytes = 0;
+  };
+  for (const { index, line } of lines) {
+    if (bytes > 0 && bytes + line.length > maxBytes) close();
+    parts.push(line);
+    events.push(index);
+    bytes += line.length;
+  }
+  close();
+  return records;
+}
+
+/** Splits records into calls within both the record-count and the byte limit of one call. */
+export function splitIntoCalls(records: readonly PackedRecord[], maxRecords: number, maxBytes: number): PackedRecord[][] {
+  const calls: PackedRecord[][] = [];
+  let call: PackedRecord[] = [];
+  let bytes = 0;
+  for (const record of records) {
+    if (call.length === maxRecords || (call.length > 0 && bytes + record.data.length > maxBytes)) {
+      calls.push(call);
+      call = [];
+      bytes = 0;
+    }
+    call.push(record);
+    bytes += record.data.length;
+  }
+  if (call.length > 0) calls.push(call);
+  return calls;
+}
