@@ -10,7 +10,7 @@ import { buildPublicServer } from './http/public-server';
 import { Ingest } from './ingest/ingest';
 import { GatewayMetrics } from './metrics/metrics';
 import { Router } from './route/router';
-import { loadTopicRegistry, type TopicRegistry } from './topics/registry';
+import { loadTopicRegistry, type Topic, type TopicRegistry } from './topics/registry';
 
 /**
  * The whole pipeline wired together: http → ingest (validation, envelope) → router
@@ -33,7 +33,7 @@ export class Gateway {
     destinations?: Destination[],
   ) {
     this.registry = loadTopicRegistry(config.topicsDir);
-    this.destinations = destinations ?? Object.entries(config.destinations).map(([name, entry]) => createDestination(name, entry, config));
+    this.destinations = destinations ?? Object.entries(config.destinations).map(([name, entry]) => createDestination(name, entry, config, this.metrics));
     this.deadLetter = new DeadLetter(deadLetterDir(config), this.metrics);
     const budget = new MemoryBudget(config.buffer.maxBytes, this.metrics);
     this.router = new Router(this.destinations, config, this.deadLetter, budget, this.metrics);
@@ -49,7 +49,8 @@ export class Gateway {
     this.state = 'starting';
     const { server } = this.config;
     const adminPort = await this.listen(this.adminServer, server.adminHost, server.adminPort);
-    await Promise.all(this.destinations.map((d) => d.start()));
+    const log = this.publicServer.log;
+    await Promise.all(this.destinations.map((d) => d.start({ topics: this.topicsRoutedTo(d), log })));
     const port = await this.listen(this.publicServer, server.host, server.port);
     this.state = 'ready';
     this.metrics.ready.set(1);
@@ -71,6 +72,10 @@ export class Gateway {
     await this.deadLetter.close();
     await this.adminServer.close();
     this.state = 'closed';
+  }
+
+  private topicsRoutedTo(destination: Destination): Topic[] {
+    return this.registry.list().filter((topic) => this.router.routeFor(topic).hops.some((hop) => hop.destination === destination));
   }
 
   private readiness(): { ready: boolean; reason?: string } {

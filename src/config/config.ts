@@ -3,6 +3,8 @@ import Ajv from 'ajv';
 import YAML from 'yaml';
 import { ConfigError } from '../errors';
 import { fileDestinationSchema, type FileDestinationConfig } from '../destinations/file/config';
+import { applyKafkaEnv, ENV_KAFKA_DESTINATION, kafkaDestinationSchema, KAFKA_ENV_OVERRIDES, type KafkaDestinationConfig } from '../destinations/kafka/config';
+import { clampKafkaConfig } from '../destinations/kafka/limits';
 
 // One config file (YAML or JSON) plus environment overrides, validated once at start with
 // defaults filled in, then frozen. Every error names the key.
@@ -18,7 +20,7 @@ export interface BatchConfig {
   maxInFlight: number;
 }
 
-export type DestinationConfig = FileDestinationConfig & { batch?: Partial<BatchConfig> };
+export type DestinationConfig = (FileDestinationConfig | KafkaDestinationConfig) & { batch?: Partial<BatchConfig> };
 
 export interface GatewayConfig {
   server: {
@@ -54,7 +56,7 @@ export interface GatewayConfig {
 }
 
 // One schema per destination type, each kept in its destination's folder.
-const DESTINATION_SCHEMAS = [fileDestinationSchema];
+const DESTINATION_SCHEMAS = [fileDestinationSchema, kafkaDestinationSchema];
 const DESTINATION_TYPES = DESTINATION_SCHEMAS.map((s) => s.properties.type.const).join(', ');
 
 const batchSchema = {
@@ -191,10 +193,11 @@ export function buildConfig(raw: unknown, env: NodeJS.ProcessEnv = process.env):
     const value = env[name];
     if (value !== undefined && value !== '') setPath(input, key, value);
   }
+  applyKafkaEnv(input, env);
   if (!validateConfig(input)) {
     const problems = (validateConfig.errors ?? []).map((e) => {
       const key = e.instancePath.replace(/^\//, '').replace(/\//g, '.');
-      const envName = Object.entries(ENV_OVERRIDES).find(([, k]) => k === key)?.[0];
+      const envName = Object.entries(ENV_OVERRIDES).find(([, k]) => k === key)?.[0] ?? kafkaEnvName(key);
       const where = envName && env[envName] !== undefined ? `${key} (from ${envName})` : key || '(root)';
       if (e.keyword === 'discriminator') return `${key}.type must be one of ${DESTINATION_TYPES}`;
       if (e.keyword === 'additionalProperties') return `${where ? `${where}: ` : ''}unknown key "${(e.params as any).additionalProperty}"`.replace(/^\(root\): /, '');
@@ -207,6 +210,9 @@ export function buildConfig(raw: unknown, env: NodeJS.ProcessEnv = process.env):
   if (Object.keys(config.destinations).length === 0) {
     // The embedded default: no Kafka, no AWS, gzip NDJSON files under dataDir.
     config.destinations.file = { type: 'file' };
+  }
+  for (const entry of Object.values(config.destinations)) {
+    if (entry.type === 'kafka') clampKafkaConfig(entry, config.batch);
   }
   config.defaultRoute ??= Object.keys(config.destinations).slice(0, 1);
   for (const [i, name] of config.defaultRoute.entries()) {
@@ -222,6 +228,13 @@ export function loadConfig(path: string | undefined, env: NodeJS.ProcessEnv = pr
 /** The batch settings of one destination: its own over the gateway's defaults. */
 export function batchConfigFor(config: GatewayConfig, destination: string): BatchConfig {
   return { ...config.batch, ...config.destinations[destination]?.batch };
+}
+
+/** The KAFKA_* variable that set `key`, a path under destinations.kafka, if any. */
+function kafkaEnvName(key: string): string | undefined {
+  const prefix = `destinations.${ENV_KAFKA_DESTINATION}.`;
+  if (!key.startsWith(prefix)) return undefined;
+  return Object.entries(KAFKA_ENV_OVERRIDES).find(([, k]) => key.slice(prefix.length).startsWith(k))?.[0];
 }
 
 function setPath(target: Record<string, unknown>, path: string, value: unknown): void {

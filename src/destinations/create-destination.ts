@@ -2,12 +2,16 @@ import { join } from 'node:path';
 import type { DestinationConfig, GatewayConfig } from '../config/config';
 import type { Destination } from './destination';
 import { FileDestination } from './file/file-destination';
+import { KafkaDestination } from './kafka/kafka-destination';
+import type { GatewayMetrics } from '../metrics/metrics';
 
 /** Builds the destination a config entry describes. */
-export function createDestination(name: string, entry: DestinationConfig, config: Readonly<GatewayConfig>): Destination {
+export function createDestination(name: string, entry: DestinationConfig, config: Readonly<GatewayConfig>, metrics: GatewayMetrics): Destination {
   switch (entry.type) {
     case 'file':
       return new FileDestination(name, entry.dir ?? config.dataDir);
+    case 'kafka':
+      return new KafkaDestination(name, entry, metrics);
   }
 }
 
