@@ -37,7 +37,7 @@ export const REQUEST_TIMEOUT_MS_MAX = 300_000;
 
 /**
  * Requests a producer keeps unanswered on one broker connection; Kafka's own producer
- * defaults to 5, the most for which an idempotent producer keeps order.
+ * defaults to 5 and keeps order on retries only up to 5, so that is also the bound.
  * https://kafka.apache.org/documentation/#producerconfigs_max.in.flight.requests.per.connection
  */
 export const MAX_IN_FLIGHT_REQUESTS_DEFAULT = 5;
