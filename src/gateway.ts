@@ -12,7 +12,7 @@ import { Ingest } from './ingest/ingest';
 import { GatewayMetrics } from './metrics/metrics';
 import { Router } from './route/router';
 import { SpoolReplay } from './route/spool-replay';
-import { loadTopicRegistry, type TopicRegistry } from './topics/registry';
+import { loadTopicRegistry, type Topic, type TopicRegistry } from './topics/registry';
 
 /**
  * The whole pipeline wired together: http → ingest (validation, envelope) → router
@@ -55,8 +55,9 @@ export class Gateway {
     this.state = 'starting';
     const { server } = this.config;
     const adminPort = await this.listen(this.adminServer, server.adminHost, server.adminPort);
+    const log = this.publicServer.log;
     await this.spool?.start();
-    await Promise.all(this.destinations.map((d) => d.start()));
+    await Promise.all(this.destinations.map((d) => d.start({ topics: this.topicsRoutedTo(d), log })));
     this.replay?.start();
     const port = await this.listen(this.publicServer, server.host, server.port);
     this.state = 'ready';
@@ -81,6 +82,10 @@ export class Gateway {
     await this.deadLetter.close();
     await this.adminServer.close();
     this.state = 'closed';
+  }
+
+  private topicsRoutedTo(destination: Destination): Topic[] {
+    return this.registry.list().filter((topic) => this.router.routeFor(topic).hops.some((hop) => hop.batcher.destination === destination));
   }
 
   private readiness(): { ready: boolean; reason?: string } {

@@ -5,6 +5,8 @@ import { ConfigError } from '../errors';
 import { fileDestinationSchema, type FileDestinationConfig } from '../destinations/file/config';
 import { firehoseDestinationSchema, firehoseStreamDestinations, type FirehoseDestinationConfig } from '../destinations/firehose/config';
 import { MAX_BYTES_PER_CALL } from '../destinations/firehose/limits';
+import { applyKafkaEnv, ENV_KAFKA_DESTINATION, kafkaDestinationSchema, KAFKA_ENV_OVERRIDES, type KafkaDestinationConfig } from '../destinations/kafka/config';
+import { clampKafkaConfig } from '../destinations/kafka/limits';
 
 // One config file (YAML or JSON) plus environment overrides, validated once at start with
 // defaults filled in, then frozen. Every error names the key.
@@ -20,7 +22,7 @@ export interface BatchConfig {
   maxInFlight: number;
 }
 
-export type DestinationConfig = (FileDestinationConfig | FirehoseDestinationConfig) & { batch?: Partial<BatchConfig> };
+export type DestinationConfig = (FileDestinationConfig | FirehoseDestinationConfig | KafkaDestinationConfig) & { batch?: Partial<BatchConfig> };
 
 export interface GatewayConfig {
   server: {
@@ -58,7 +60,7 @@ export interface GatewayConfig {
 }
 
 // One schema per destination type, each kept in its destination's folder.
-const DESTINATION_SCHEMAS = [fileDestinationSchema, firehoseDestinationSchema];
+const DESTINATION_SCHEMAS = [fileDestinationSchema, kafkaDestinationSchema, firehoseDestinationSchema];
 const DESTINATION_TYPES = DESTINATION_SCHEMAS.map((s) => s.properties.type.const).join(', ');
 
 const batchSchema = {
@@ -204,16 +206,21 @@ export function readConfigFile(path: string): unknown {
 export function buildConfig(raw: unknown, env: NodeJS.ProcessEnv = process.env): Readonly<GatewayConfig> {
   const input = structuredClone(raw ?? {}) as Record<string, unknown>;
   if (typeof input !== 'object' || Array.isArray(input)) throw new ConfigError('config: the top level must be a mapping of keys');
-  // Destinations from the environment, when the file names none: a chain of Firehose streams.
-  if (input.destinations === undefined && env.FIREHOSE_STREAMS) input.destinations = firehoseStreamDestinations(env.FIREHOSE_STREAMS);
+  const destinationsFromFile = input.destinations !== undefined;
   for (const [name, key] of Object.entries(ENV_OVERRIDES)) {
     const value = env[name];
     if (value !== undefined && value !== '') setPath(input, key, value);
   }
+  applyKafkaEnv(input, env);
+  // FIREHOSE_STREAMS=a,b,c, when the file names no destinations: a chain of streams, after
+  // Kafka when KAFKA_BROKERS is set too.
+  if (!destinationsFromFile && env.FIREHOSE_STREAMS) {
+    input.destinations = { ...(input.destinations as object), ...firehoseStreamDestinations(env.FIREHOSE_STREAMS) };
+  }
   if (!validateConfig(input)) {
     const problems = (validateConfig.errors ?? []).map((e) => {
       const key = e.instancePath.replace(/^\//, '').replace(/\//g, '.');
-      const envName = Object.entries(ENV_OVERRIDES).find(([, k]) => k === key)?.[0];
+      const envName = Object.entries(ENV_OVERRIDES).find(([, k]) => k === key)?.[0] ?? kafkaEnvName(key);
       const where = envName && env[envName] !== undefined ? `${key} (from ${envName})` : key || '(root)';
       if (e.keyword === 'discriminator') return `${key}.type must be one of ${DESTINATION_TYPES}`;
       if (e.keyword === 'additionalProperties') return `${where ? `${where}: ` : ''}unknown key "${(e.params as any).additionalProperty}"`.replace(/^\(root\): /, '');
@@ -226,6 +233,9 @@ export function buildConfig(raw: unknown, env: NodeJS.ProcessEnv = process.env):
   if (Object.keys(config.destinations).length === 0) {
     // The embedded default: no Kafka, no AWS, gzip NDJSON files under dataDir.
     config.destinations.file = { type: 'file' };
+  }
+  for (const entry of Object.values(config.destinations)) {
+    if (entry.type === 'kafka') clampKafkaConfig(entry, config.batch);
   }
   // Without a defaultRoute, the destinations form the chain in the order they are written.
   config.defaultRoute ??= Object.keys(config.destinations);
@@ -251,6 +261,13 @@ const BATCH_DEFAULTS_BY_TYPE: Record<string, Partial<BatchConfig>> = {
 export function batchConfigFor(config: GatewayConfig, destination: string): BatchConfig {
   const entry = config.destinations[destination];
   return { ...config.batch, ...(entry && BATCH_DEFAULTS_BY_TYPE[entry.type]), ...entry?.batch };
+}
+
+/** The KAFKA_* variable that set `key`, a path under destinations.kafka, if any. */
+function kafkaEnvName(key: string): string | undefined {
+  const prefix = `destinations.${ENV_KAFKA_DESTINATION}.`;
+  if (!key.startsWith(prefix)) return undefined;
+  return Object.entries(KAFKA_ENV_OVERRIDES).find(([, k]) => key.slice(prefix.length).startsWith(k))?.[0];
 }
 
 function setPath(target: Record<string, unknown>, path: string, value: unknown): void {

@@ -3,6 +3,7 @@ import type { DestinationConfig, GatewayConfig } from '../config/config';
 import type { Destination } from './destination';
 import { FileDestination } from './file/file-destination';
 import { FirehoseDestination } from './firehose/firehose-destination';
+import { KafkaDestination } from './kafka/kafka-destination';
 import type { GatewayMetrics } from '../metrics/metrics';
 
 /** Builds the destination a config entry describes. */
@@ -12,6 +13,8 @@ export function createDestination(name: string, entry: DestinationConfig, config
       return new FileDestination(name, entry.dir ?? config.dataDir);
     case 'firehose':
       return new FirehoseDestination(name, entry, metrics);
+    case 'kafka':
+      return new KafkaDestination(name, entry, metrics);
   }
 }
 

@@ -1,4 +1,5 @@
 import type { GatewayEvent } from '../envelope/envelope';
+import type { Topic } from '../topics/registry';
 
 // The one contract every destination keeps: Kafka, Firehose, file and spool are peers behind
 // it, and the route (fallback chain) knows nothing vendor-specific. A destination classifies
@@ -35,14 +36,31 @@ export class DestinationError extends Error {
   }
 }
 
+/** Where a destination reports what it does on its own (connecting, retrying); pino's shape. */
+export interface DestinationLog {
+  info(fields: object, message: string): void;
+  warn(fields: object, message: string): void;
+  error(fields: object, message: string): void;
+}
+
+/** What a destination learns when it starts. */
+export interface DestinationContext {
+  /** The topics whose route names this destination, e.g. to check that their streams exist. */
+  topics: readonly Topic[];
+  log: DestinationLog;
+}
+
 export interface Destination {
   /** The name given in the config; used in routes and metric labels. */
   readonly name: string;
   readonly type: string;
   /** The largest single event it takes; larger ones skip it without a send. */
   readonly maxRecordBytes: number;
-  /** Prepares connections or files; rejects when the destination cannot be used at all. */
-  start(): Promise<void>;
+  /**
+   * Prepares connections or files; rejects when the destination cannot be used at all. One
+   * that is only unreachable for now resolves, reports unhealthy and keeps trying.
+   */
+  start(context: DestinationContext): Promise<void>;
   /**
    * Sends one batch and resolves once the destination has acknowledged it durably, with the
    * records that failed (none: all taken). Throws DestinationError when the whole batch failed.

@@ -107,6 +107,24 @@ export class GatewayMetrics {
     buckets: [1, 2, 5, 10, 25, 50, 100, 250, 500, 1000],
     registers: [this.registry],
   });
+  readonly kafkaProduceRequests = new Counter({
+    name: `${METRIC_PREFIX}kafka_produce_requests_total`,
+    help: 'Producer batches (one sendBatch per flush) sent to a Kafka destination, by outcome (acked, too_large, malformed, unavailable).',
+    labelNames: ['destination', 'outcome'] as const,
+    registers: [this.registry],
+  });
+  readonly kafkaInFlightRequests = new Gauge({
+    name: `${METRIC_PREFIX}kafka_in_flight_requests`,
+    help: 'Producer batches sent to a Kafka destination and not yet acknowledged by all in-sync replicas.',
+    labelNames: ['destination'] as const,
+    registers: [this.registry],
+  });
+  readonly kafkaConnected = new Gauge({
+    name: `${METRIC_PREFIX}kafka_connected`,
+    help: '1 while the producer of a Kafka destination is connected and its topics exist, else 0.',
+    labelNames: ['destination'] as const,
+    registers: [this.registry],
+  });
   readonly bufferBytes = this.sampledGauge({
     name: `${METRIC_PREFIX}buffer_bytes`,
     help: 'Bytes of accepted events held in memory, not yet delivered.',
