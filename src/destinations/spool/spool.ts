@@ -2,7 +2,7 @@ import { mkdir, open, readdir, readFile, truncate, unlink, type FileHandle } fro
 import { join } from 'node:path';
 import type { GatewayEvent } from '../../envelope/envelope';
 import type { GatewayMetrics } from '../../metrics/metrics';
-import { DestinationError, type Destination, type DestinationContext, type RecordFailure } from '../destination';
+import { DestinationError, type Destination, type RecordFailure } from '../destination';
 import { encodeSpoolEntry } from './spool-entry';
 import { frameRecord, scanSegment } from './segment-file';
 
@@ -65,7 +65,7 @@ export class Spool implements Destination {
   }
 
   /** Finds the segments a previous process left, cuts off torn tails, and queues them for replay. */
-  async start(_context?: DestinationContext): Promise<void> {
+  async start(): Promise<void> {
     await mkdir(this.dir, { recursive: true });
     const names = (await readdir(this.dir)).filter((n) => SEGMENT_PATTERN.test(n)).sort();
     for (const name of names) {
