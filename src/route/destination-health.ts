@@ -29,6 +29,11 @@ export class DestinationHealth {
     return this.consecutiveFailures >= DOWN_AFTER_FAILURES || !this.destination.isHealthy();
   }
 
+  /** Whether it is up, or down with a probe due; unlike isAvailable, takes no probe. */
+  isUpOrProbeDue(now: number): boolean {
+    return !this.isDown() || now >= this.nextProbeAt;
+  }
+
   /** Whether to send to it now; while down, true once per probe interval. */
   isAvailable(now: number): boolean {
     if (!this.isDown()) return true;

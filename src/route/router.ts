@@ -66,9 +66,12 @@ export class Router {
     return route;
   }
 
-  /** Whether the first destination of a route (before the spool) is up. */
+  /**
+   * Whether the first destination of a route (before the spool) is up, or due a probe: the
+   * spool's replay is then what probes it, when no live traffic does.
+   */
   isHeadUp(route: Route): boolean {
-    return route.hops.length > 1 && route.hops[0].health.state(Date.now()) !== 'down';
+    return route.hops.length > 1 && route.hops[0].health.isUpOrProbeDue(Date.now());
   }
 
   /**

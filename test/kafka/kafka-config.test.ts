@@ -32,14 +32,14 @@ t.test('limits: a batch is clamped to the broker message size; errors name the k
   t.throws(() => buildConfig({}, { KAFKA_BROKERS: 'no-port' }), /destinations\.kafka\.brokers\.0 \(from KAFKA_BROKERS\)/);
 });
 
-t.test('broker unreachable at start: the gateway starts, is not ready, and service events get 503', async (t) => {
+t.test('broker unreachable at start, no spool: the gateway starts, is not ready, and service events get 503', async (t) => {
   // A port nothing listens on.
   const server = createServer();
   await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
   const port = (server.address() as { port: number }).port;
   await new Promise((resolve) => server.close(resolve));
 
-  const { gateway, dataDir } = testGateway({ server: { port: 0, adminPort: 0, host: '127.0.0.1', adminHost: '127.0.0.1', ackTimeoutMs: 500 }, logLevel: 'error' }, { KAFKA_BROKERS: `127.0.0.1:${port}` });
+  const { gateway, dataDir } = testGateway({ server: { port: 0, adminPort: 0, host: '127.0.0.1', adminHost: '127.0.0.1', ackTimeoutMs: 500 }, logLevel: 'error', spool: { enabled: false } }, { KAFKA_BROKERS: `127.0.0.1:${port}` });
   t.teardown(async () => {
     await gateway.close();
     removeDir(dataDir);

@@ -1,23 +1,30 @@
 import { setTimeout as sleep } from 'node:timers/promises';
-import t from 'tap';
+import t, { type Test } from 'tap';
 import { KafkaBroker } from '../harness/kafka-broker';
 import { metricValue, removeDir, testGateway, validOrder } from '../helpers/gateway';
 import { consumeAll, uniquePrefix } from './kafka-helpers';
 
 // The broker goes away in the middle of a stream of service POSTs and comes back: no crash,
-// 503 with Retry-After while it is away, and every event answered 2xx is in Kafka afterwards.
+// and every event answered 2xx is in Kafka afterwards. With the spool (the default) events
+// keep being acknowledged while the broker is away — durable in the spool — and are replayed
+// into Kafka when it returns; without it, the answers are 503 with Retry-After.
 // This test stops its broker, so it runs one of its own rather than the run's shared one.
 
 const CLIENTS = 4;
 const EVENTS_PER_POST = 20;
 
-t.test('broker stopped and started again mid-stream: every acknowledged event is consumed', async (t) => {
+for (const spool of [false, true]) {
+  t.test(`broker stopped and started again mid-stream (spool ${spool ? 'on' : 'off'}): every acknowledged event is consumed`, (t) => outage(t, spool));
+}
+
+async function outage(t: Test, spool: boolean): Promise<void> {
   const broker = await KafkaBroker.start();
   t.teardown(() => broker.stop());
   const prefix = uniquePrefix('outage');
   const { gateway, dataDir } = testGateway({
     server: { port: 0, adminPort: 0, host: '127.0.0.1', adminHost: '127.0.0.1', ackTimeoutMs: 2000 },
     destinations: { kafka: { type: 'kafka', brokers: broker.brokers, topic: `${prefix}.{service}.{topic}`, requestTimeoutMs: 2000, createTopics: { enabled: true, numPartitions: 2, replicationFactor: 1 } } },
+    spool: { enabled: spool },
   });
   t.teardown(async () => {
     await gateway.close();
@@ -54,17 +61,30 @@ t.test('broker stopped and started again mid-stream: every acknowledged event is
   }
   await sleep(3000);
   const whileDown = acknowledged.size - beforeStop;
-  t.equal(whileDown, 0, 'nothing is acknowledged while the broker is down');
+  const stateWhileDown = metricValue(await gateway.metrics.render(), 'tracking_gateway_destination_state', { destination: 'kafka', state: 'down' });
   await broker.startAgain();
   await sleep(4000);
   streaming = false;
   await stream;
-  // Let what was queued during the outage (answered 503, still retried) reach the broker.
+  if (spool) {
+    // Replay drains the spool into Kafka once the broker is back.
+    for (let i = 0; i < 150 && metricValue(await gateway.metrics.render(), 'tracking_gateway_spool_records') > 0; i++) await sleep(200);
+    t.equal(metricValue(await gateway.metrics.render(), 'tracking_gateway_spool_records'), 0, 'the spool drained into Kafka');
+  }
+  // Let what was queued during the outage reach the broker.
   await gateway.close();
 
   t.ok(beforeStop > 0, `${beforeStop} events acknowledged before the broker stopped`);
-  t.equal(readyWhileDown, 503, '/readyz is 503 while the broker is away');
-  t.ok((statuses.get(503) ?? 0) > 0, 'requests during the outage are answered 503');
+  t.equal(stateWhileDown, 1, 'kafka is marked down while the broker is away');
+  if (spool) {
+    t.ok(whileDown > 0, `${whileDown} events acknowledged while the broker was down, durable in the spool`);
+    t.equal(readyWhileDown, 200, '/readyz stays 200: the spool takes the traffic');
+    t.ok(metricValue(await gateway.metrics.render(), 'tracking_gateway_spool_replayed_records_total') > 0, 'events were replayed from the spool');
+  } else {
+    t.equal(whileDown, 0, 'nothing is acknowledged while the broker is down');
+    t.equal(readyWhileDown, 503, '/readyz is 503 while the broker is away');
+    t.ok((statuses.get(503) ?? 0) > 0, 'requests during the outage are answered 503');
+  }
   t.equal(retryAfterMissing, 0, 'every 503 carries Retry-After');
   t.same([...statuses.keys()].filter((s) => s !== 200 && s !== 503), [], 'no answer but 200 and 503');
 
@@ -81,4 +101,4 @@ t.test('broker stopped and started again mid-stream: every acknowledged event is
     `outage: ${acknowledged.size} events acknowledged (${beforeStop} before the broker was down), ${next} sent, ` +
       `${records.length} records consumed, ${consumed.size} distinct, ${duplicates} duplicates; answers ${JSON.stringify(Object.fromEntries(statuses))}`,
   );
-});
+}
