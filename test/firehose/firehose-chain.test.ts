@@ -1,17 +1,12 @@
-import { randomUUID } from 'node:crypto';
 import { readdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
-import { CreateDeliveryStreamCommand, DeleteDeliveryStreamCommand, FirehoseClient } from '@aws-sdk/client-firehose';
-import { CreateBucketCommand, S3Client } from '@aws-sdk/client-s3';
 import t from 'tap';
 import { buildConfig } from '../../src/config/config';
 import { scanSegment } from '../../src/destinations/spool/segment-file';
 import { Gateway } from '../../src/gateway';
-import { awsClientConfig } from '../harness/aws-client-config';
-import { FirehoseQuotaProxy, MAX_BYTES_PER_CALL, MAX_RECORD_BYTES, MAX_RECORDS_PER_CALL } from '../harness/firehose-quota-proxy';
-import { motoEndpointForTests } from '../harness/moto-server';
-import { readAllObjects } from '../harness/s3-objects';
+import { MAX_BYTES_PER_CALL, MAX_RECORD_BYTES, MAX_RECORDS_PER_CALL } from '../harness/firehose-quota-proxy';
+import { setupStreams } from '../helpers/firehose';
 import { metricValue, removeDir, tempDir, TOPICS_DIR, validOrder } from '../helpers/gateway';
 
 // The fallback chain against the real Firehose API (moto) behind a proxy that throttles as
@@ -19,39 +14,6 @@ import { metricValue, removeDir, tempDir, TOPICS_DIR, validOrder } from '../help
 // more than one stream can.
 
 t.setTimeout(10 * 60_000);
-process.env.AWS_ACCESS_KEY_ID ??= 'test';
-process.env.AWS_SECRET_ACCESS_KEY ??= 'test';
-process.env.AWS_REGION ??= 'us-east-1';
-
-async function setupStreams(t: any, names: string[]) {
-  const moto = await motoEndpointForTests();
-  const proxy = await FirehoseQuotaProxy.start({ upstream: moto, quotas: {} });
-  t.teardown(() => proxy.stop());
-  const bucket = `chain-${randomUUID()}`;
-  const s3 = new S3Client({ ...awsClientConfig(moto), forcePathStyle: true });
-  const firehose = new FirehoseClient(awsClientConfig(moto));
-  t.teardown(() => s3.destroy());
-  await s3.send(new CreateBucketCommand({ Bucket: bucket }));
-  const streams = names.map((n) => `${n}-${randomUUID().slice(0, 8)}`);
-  // moto allows 50 streams per account, and the suite may share one moto across files.
-  t.teardown(async () => {
-    await Promise.all(streams.map((stream) => firehose.send(new DeleteDeliveryStreamCommand({ DeliveryStreamName: stream })).catch(() => undefined)));
-    firehose.destroy();
-  });
-  for (const stream of streams) {
-    await firehose.send(
-      new CreateDeliveryStreamCommand({
-        DeliveryStreamName: stream,
-        DeliveryStreamType: 'DirectPut',
-        ExtendedS3DestinationConfiguration: { RoleARN: 'arn:aws:iam::123456789012:role/test', BucketARN: `arn:aws:s3:::${bucket}`, Prefix: `${stream}/` },
-      }),
-    );
-  }
-  /** Event ids delivered to a stream, from its S3 objects (NDJSON CloudEvents). */
-  const idsIn = async (stream: string): Promise<string[]> =>
-    (await readAllObjects(moto, bucket, `${stream}/`)).flatMap((o) => o.toString('utf8').split('\n').filter(Boolean).map((l) => JSON.parse(l).id as string));
-  return { proxy, streams, idsIn };
-}
 
 function startGateway(t: any, destinations: Record<string, unknown>, extra: Record<string, unknown> = {}) {
   const dataDir = tempDir();
