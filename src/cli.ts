@@ -45,20 +45,20 @@ async function serve(configPath: string | undefined): Promise<number> {
   const stop = (signal: string) => {
     if (stopping) return;
     stopping = true;
-    gateway.publicServer.log.info({ signal }, 'shutting down: draining requests and buffers');
+    gateway.log.info({ signal }, 'shutting down: draining requests and buffers');
     // The grace period bounds shutdown; whatever could not finish by then is logged, not waited for.
     const deadline = setTimeout(() => {
-      gateway.publicServer.log.error({ graceMs: config.shutdown.graceMs }, 'shutdown grace period passed; exiting');
+      gateway.log.error({ graceMs: config.shutdown.graceMs }, 'shutdown grace period passed; exiting');
       process.exit(1);
     }, config.shutdown.graceMs);
     deadline.unref();
     gateway.close().then(
       () => {
-        gateway.publicServer.log.info('shut down cleanly');
+        gateway.log.info('shut down cleanly');
         process.exit(0);
       },
       (err) => {
-        gateway.publicServer.log.error({ err }, 'shutdown failed');
+        gateway.log.error({ err }, 'shutdown failed');
         process.exit(1);
       },
     );

@@ -1,4 +1,5 @@
-import type { FastifyInstance } from 'fastify';
+import type { FastifyBaseLogger, FastifyInstance } from 'fastify';
+import pino from 'pino';
 import type { AddressInfo } from 'node:net';
 import { MemoryBudget } from './buffer/memory-budget';
 import type { GatewayConfig } from './config/config';
@@ -21,6 +22,7 @@ import { loadTopicRegistry, type Topic, type TopicRegistry } from './topics/regi
  */
 export class Gateway {
   readonly metrics = new GatewayMetrics();
+  readonly log: FastifyBaseLogger;
   readonly registry: TopicRegistry;
   readonly publicServer: FastifyInstance;
   readonly adminServer: FastifyInstance;
@@ -36,6 +38,7 @@ export class Gateway {
     readonly config: Readonly<GatewayConfig>,
     destinations?: Destination[],
   ) {
+    this.log = pino({ level: config.logLevel, base: { name: 'tracking-gateway' } });
     this.registry = loadTopicRegistry(config.topicsDir);
     this.destinations = destinations ?? Object.entries(config.destinations).map(([name, entry]) => createDestination(name, entry, config, this.metrics));
     this.deadLetter = new DeadLetter(deadLetterDir(config), this.metrics);
@@ -46,7 +49,7 @@ export class Gateway {
     // Resolve every topic's route now, so that a route naming an unknown destination stops the start.
     for (const topic of this.registry.list()) this.router.routeFor(topic);
     const ingest = new Ingest(config, this.router, budget, this.deadLetter, this.spool, this.metrics);
-    this.publicServer = buildPublicServer({ config, registry: this.registry, ingest, metrics: this.metrics, isClosing: () => this.state === 'closing' });
+    this.publicServer = buildPublicServer({ config, registry: this.registry, ingest, metrics: this.metrics, log: this.log });
     this.adminServer = buildAdminServer(this.metrics, () => this.readiness());
   }
 
@@ -55,14 +58,14 @@ export class Gateway {
     this.state = 'starting';
     const { server } = this.config;
     const adminPort = await this.listen(this.adminServer, server.adminHost, server.adminPort);
-    const log = this.publicServer.log;
+    const log = this.log;
     await this.spool?.start();
     await Promise.all(this.destinations.map((d) => d.start({ topics: this.topicsRoutedTo(d), log })));
     this.replay?.start();
     const port = await this.listen(this.publicServer, server.host, server.port);
     this.state = 'ready';
     this.metrics.ready.set(1);
-    this.publicServer.log.info({ port, adminPort, topics: this.registry.list().length, destinations: this.destinations.map((d) => `${d.name} (${d.type})`) }, 'tracking-gateway ready');
+    this.log.info({ port, adminPort, topics: this.registry.list().length, destinations: this.destinations.map((d) => `${d.name} (${d.type})`) }, 'tracking-gateway ready');
     return { port, adminPort };
   }
 
@@ -74,7 +77,11 @@ export class Gateway {
     if (this.state === 'closing' || this.state === 'closed') return;
     this.state = 'closing';
     this.metrics.ready.set(0);
+    // A keep-alive connection whose request was in flight when close() began becomes idle
+    // only after its answer; close those as they go idle rather than at the client's timeout.
+    const closeIdle = setInterval(() => this.publicServer.server.closeIdleConnections(), 50);
     await this.publicServer.close();
+    clearInterval(closeIdle);
     await this.replay?.stop();
     await this.router.drain();
     await Promise.all(this.destinations.map((d) => d.close()));

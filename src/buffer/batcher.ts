@@ -17,13 +17,21 @@ export class Batcher {
   private inFlight = 0;
   private timer: NodeJS.Timeout | undefined;
   private idleWaiters: (() => void)[] = [];
+  // Label children resolved once: per batch, resolving labels would cost more than observing.
+  private readonly batchRecords;
+  private readonly batchBytes;
+  private readonly sendDuration;
 
   constructor(
     readonly destination: Destination,
     private readonly config: BatchConfig,
     private readonly onResult: (batcher: Batcher, items: PendingEvent[], result: BatchResult) => void,
-    private readonly metrics: GatewayMetrics,
-  ) {}
+    metrics: GatewayMetrics,
+  ) {
+    this.batchRecords = metrics.batchRecords.labels(destination.name);
+    this.batchBytes = metrics.batchBytes.labels(destination.name);
+    this.sendDuration = metrics.destinationSendDuration.labels(destination.name);
+  }
 
   get queuedRecords(): number {
     return this.pending.length;
@@ -69,14 +77,14 @@ export class Batcher {
     const batch = count === this.pending.length ? this.pending : this.pending.slice(0, count);
     this.pending = count === this.pending.length ? [] : this.pending.slice(count);
     this.pendingBytes -= bytes;
-    this.metrics.batchRecords.labels(this.destination.name).observe(count);
-    this.metrics.batchBytes.labels(this.destination.name).observe(bytes);
+    this.batchRecords.observe(count);
+    this.batchBytes.observe(bytes);
     return batch;
   }
 
   private send(batch: PendingEvent[]): void {
     this.inFlight++;
-    const stopTimer = this.metrics.destinationSendDuration.labels(this.destination.name).startTimer();
+    const stopTimer = this.sendDuration.startTimer();
     const events = batch.map((item) => item.event);
     this.destination.send(events).then(
       (failures) => this.complete(batch, failures, stopTimer),

@@ -1,4 +1,4 @@
-import type { FastifyError, FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
+import type { FastifyBaseLogger, FastifyError, FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import { GatewayError } from '../errors';
 import type { GatewayMetrics } from '../metrics/metrics';
 import type { TopicRegistry } from '../topics/registry';
@@ -24,10 +24,10 @@ function fromFastifyError(err: FastifyError): GatewayError {
   }
 }
 
-export function installErrorHandling(app: FastifyInstance, registry: TopicRegistry, metrics: GatewayMetrics): void {
+export function installErrorHandling(app: FastifyInstance, registry: TopicRegistry, metrics: GatewayMetrics, log: FastifyBaseLogger): void {
   app.setErrorHandler((err: FastifyError | GatewayError, request: FastifyRequest, reply: FastifyReply) => {
     const error = err instanceof GatewayError ? err : fromFastifyError(err);
-    if (error.code === 'INTERNAL') request.log.error({ err }, 'unhandled error');
+    if (error.code === 'INTERNAL') log.error({ err, method: request.method, url: request.url }, 'unhandled error');
     countRefused(request, error, registry, metrics);
     if (error.retryAfterSeconds !== undefined) reply.header('retry-after', String(error.retryAfterSeconds));
     return reply.code(error.status).send({ error: { code: error.code, message: error.message, events: error.events } });

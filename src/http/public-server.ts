@@ -1,4 +1,4 @@
-import Fastify, { LogController, type FastifyInstance } from 'fastify';
+import Fastify, { type FastifyBaseLogger, type FastifyInstance } from 'fastify';
 import type { GatewayConfig } from '../config/config';
 import type { Ingest } from '../ingest/ingest';
 import type { GatewayMetrics } from '../metrics/metrics';
@@ -14,17 +14,16 @@ export interface PublicServerParts {
   registry: TopicRegistry;
   ingest: Ingest;
   metrics: GatewayMetrics;
-  /** True once shutdown began: answers then close their connection. */
-  isClosing: () => boolean;
+  log: FastifyBaseLogger;
 }
 
 /** The public API: beacons, service events, topic discovery. */
 export function buildPublicServer(parts: PublicServerParts): FastifyInstance {
   const { config, registry, ingest, metrics } = parts;
   const app = Fastify({
-    logger: { level: config.logLevel },
-    // Per-request log lines would cost more than the request; metrics count requests instead.
-    logController: new LogController({ disableRequestLogging: true }),
+    // No request logger: fastify would make a child logger per request, which costs more
+    // than the beacon itself. Metrics count requests; errors go to the gateway's log.
+    logger: false,
     bodyLimit: config.server.bodyLimitBytes,
     trustProxy: config.server.trustProxy,
     // Keep-alive clients must not hold shutdown open.
@@ -37,14 +36,8 @@ export function buildPublicServer(parts: PublicServerParts): FastifyInstance {
   app.removeAllContentTypeParsers();
   app.addContentTypeParser('*', { parseAs: 'buffer' }, (_request, body, done) => done(null, body));
 
-  // A keep-alive connection whose request was in flight at shutdown would otherwise hold
-  // close() open until the client's idle timeout.
-  app.addHook('onSend', (_request, reply, _payload, done) => {
-    if (parts.isClosing()) reply.header('connection', 'close');
-    done();
-  });
   installRequestMetrics(app, metrics);
-  installErrorHandling(app, registry, metrics);
+  installErrorHandling(app, registry, metrics, parts.log);
   beaconRoutes(app, registry, ingest);
   eventsRoutes(app, registry, ingest, config.server.ackTimeoutMs);
   topicsRoutes(app, registry);

@@ -42,6 +42,8 @@ export interface IngestResult {
 }
 
 export class Ingest {
+  private readonly accepted = new Map<TopicVersion, { inc: (n: number) => void }>();
+
   constructor(
     private readonly config: Readonly<GatewayConfig>,
     private readonly router: Router,
@@ -160,7 +162,7 @@ export class Ingest {
         counted: true,
       });
     }
-    this.metrics.events.labels(service, name, versionLabel, 'accepted').inc(events.length);
+    this.acceptedCounter(version).inc(events.length);
     this.observeLag(events, receivedAt);
     const ack = this.router.submit(events, this.router.routeFor(topic), req.mode === 'service');
     return { accepted: events.length, errors, durable: ack?.done };
@@ -172,6 +174,16 @@ export class Ingest {
     this.spool!.send(events).catch(() => {
       this.metrics.eventsDropped.labels(topic.service, topic.name, 'spool_failed').inc(events.length);
     });
+  }
+
+  /** `events_total{outcome="accepted"}` of a version, resolved once: it is bumped on every request. */
+  private acceptedCounter(version: TopicVersion): { inc: (n: number) => void } {
+    let counter = this.accepted.get(version);
+    if (!counter) {
+      counter = this.metrics.events.labels(version.service, version.topic, String(version.version), 'accepted');
+      this.accepted.set(version, counter);
+    }
+    return counter;
   }
 
   /** Counts events refused as a whole (4xx/503 for the request). */

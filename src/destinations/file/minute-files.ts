@@ -23,6 +23,7 @@ const IDLE_CLOSE_MS = 90_000;
 
 export class MinuteFiles {
   private readonly files = new Map<string, OpenFile>();
+  private readonly paths = new Map<string, string>();
   private readonly sweeper: NodeJS.Timeout;
 
   constructor(private readonly root: string) {
@@ -32,8 +33,17 @@ export class MinuteFiles {
 
   /** `<root>/<folder>/<YYYY-MM-DD>/<HH-mm>.ndjson.gz`, in UTC. */
   pathFor(folder: string, timeMs: number): string {
-    const iso = new Date(timeMs).toISOString();
-    return join(this.root, folder, iso.slice(0, 10), `${iso.slice(11, 13)}-${iso.slice(14, 16)}.ndjson.gz`);
+    const minute = Math.floor(timeMs / 60_000);
+    // Asked once per event; the answer changes once a minute per folder.
+    const key = `${folder}@${minute}`;
+    let path = this.paths.get(key);
+    if (path === undefined) {
+      if (this.paths.size > 10_000) this.paths.clear();
+      const iso = new Date(minute * 60_000).toISOString();
+      path = join(this.root, folder, iso.slice(0, 10), `${iso.slice(11, 13)}-${iso.slice(14, 16)}.ndjson.gz`);
+      this.paths.set(key, path);
+    }
+    return path;
   }
 
   /** Appends newline-terminated lines; resolves once they are on disk (fsynced). */
@@ -62,7 +72,7 @@ export class MinuteFiles {
     while (file.queue.length > 0) {
       const group = file.queue.splice(0, file.queue.length);
       try {
-        const member = await gzipAsync(Buffer.from(group.map((g) => g.lines).join('')));
+        const member = await gzipAsync(Buffer.from(group.map((g) => g.lines).join('')), { level: 1 });
         const handle = await file.handle;
         await handle.appendFile(member);
         await handle.datasync();
