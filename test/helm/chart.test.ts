@@ -6,6 +6,8 @@ import { readdirSync, readFileSync } from 'node:fs';
 import path from 'node:path';
 import type { IContainer, IPodSpec, IVolume } from 'kubernetes-models/v1';
 import type { IPersistentVolumeClaim } from 'kubernetes-models/v1/PersistentVolumeClaim';
+import YAML from 'yaml';
+import { buildConfig } from '../../src/config/config';
 import { chartDir, ensureHelm, findHelm, renderChart, runHelm } from './helm-cli';
 import { type Manifest, validateManifest } from './kubernetes-schemas';
 
@@ -20,7 +22,8 @@ const CONTRACT_METRICS = new Set([
   'destination_records_total', 'destination_send_duration_seconds', 'destination_state',
   'destination_learned_rate_records_per_second', 'fallbacks_total', 'buffer_bytes',
   'buffer_limit_bytes', 'spool_bytes', 'spool_records', 'spool_replayed_records_total',
-  'spool_corrupt_records_total', 'ready',
+  'spool_corrupt_records_total', 'spool_limit_bytes', 'spool_full_rejections_total', 'events_dropped_total',
+  'firehose_events_per_record', 'kafka_produce_requests_total', 'kafka_in_flight_requests', 'kafka_connected', 'ready',
 ].map((name) => `tracking_gateway_${name}`).concat(['process_resident_memory_bytes', 'nodejs_eventloop_lag_seconds']));
 
 t.setTimeout(ENSURE_HELM_TIMEOUT_MS + 60_000);
@@ -147,6 +150,18 @@ for (const { name, valuesFiles } of renderings) {
       t.ok(configMapName, 'config directory is a ConfigMap volume');
       const data = configMapData(manifests, configMapName!);
       t.ok(data?.[path.posix.basename(configFile)] !== undefined, 'the ConfigMap holds the config file');
+    });
+
+    t.test('the gateway accepts the rendered config with the rendered environment', async (t) => {
+      const configFile = envValue(container, 'GATEWAY_CONFIG');
+      const volume = volumeAt(spec, container, path.posix.dirname(configFile));
+      const text = configMapData(manifests, volume!.configMap!.name!)![path.posix.basename(configFile)];
+      // Values from Secrets are not in the rendering; any string stands for them.
+      const env = Object.fromEntries((container.env ?? []).map((e) => [e.name, e.value ?? 'from-a-secret']));
+      const config = buildConfig(YAML.parse(text) ?? {}, env);
+      t.ok(config.defaultRoute.length > 0, `route: ${config.defaultRoute.join(' → ')}`);
+      if (env.KAFKA_BROKERS) t.ok(config.defaultRoute.some((name) => config.destinations[name].type === 'kafka'), 'kafka.brokers puts Kafka on the route');
+      if (env.FIREHOSE_STREAMS) t.ok(config.defaultRoute.some((name) => config.destinations[name].type === 'firehose'), 'firehose.streams puts Firehose on the route');
     });
 
     t.test('topics tree is mounted where GATEWAY_TOPICS_DIR points', async (t) => {
