@@ -1,5 +1,5 @@
-import { v7 as uuidv7 } from 'uuid';
 import type { TopicVersion } from '../topics/registry';
+import { uuidv7 } from './uuidv7';
 
 // The envelope: what the gateway adds to every accepted event, carried as CloudEvents
 // attributes (structured JSON on files and Firehose, headers on Kafka).

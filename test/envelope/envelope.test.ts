@@ -1,4 +1,6 @@
 import t from 'tap';
+import { validate, version } from 'uuid';
+import { uuidv7 } from '../../src/envelope/uuidv7';
 import { anonymizeIp, clientEventTime, toCloudEventJson, type GatewayEvent } from '../../src/envelope/envelope';
 import { loadTopicRegistry } from '../../src/topics/registry';
 import { TOPICS_DIR } from '../helpers/gateway';
@@ -46,4 +48,13 @@ t.test('CloudEvents structured JSON carries the envelope and the data', async (t
     dataschema: '/v1/topics/widget/impression/versions/2',
     data: { widgetId: 'w' },
   });
+});
+
+t.test('event ids are valid UUIDv7s carrying the time, unique and in creation order', async (t) => {
+  const ids = Array.from({ length: 3000 }, () => uuidv7());
+  t.ok(ids.every((id) => validate(id) && version(id) === 7));
+  t.equal(new Set(ids).size, ids.length);
+  t.ok(ids.every((id, i) => i === 0 || id > ids[i - 1]), 'sorted as made');
+  const at = uuidv7(1764000000000);
+  t.equal(parseInt(at.replace(/-/g, '').slice(0, 12), 16), 1764000000000, 'the first 48 bits are the ms timestamp');
 });
