@@ -17,11 +17,3 @@ export const MAX_RECORD_BYTES = 1_000 * 1024;
  * https://aws.amazon.com/firehose/pricing/
  */
 export const BILLING_INCREMENT_BYTES = 5 * 1024;
-
-/**
- * Default per-stream quotas in most regions (us-east-1, us-west-2 and eu-west-1 are higher):
- * 1,000 records/s, 1 MiB/s and 1,000 requests/s for direct PUT. Used only as documentation
- * of what `quota` means; the gateway applies only the quotas a config states.
- * https://docs.aws.amazon.com/firehose/latest/dev/limits.html
- */
-export const DEFAULT_REGIONAL_QUOTA = { recordsPerSecond: 1_000, bytesPerSecond: 1024 * 1024, requestsPerSecond: 1_000 };
