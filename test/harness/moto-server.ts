@@ -5,8 +5,9 @@ import { spawn, execFile } from 'node:child_process';
 import { existsSync, mkdirSync, openSync, closeSync, readFileSync, writeFileSync, rmSync } from 'node:fs';
 import { createServer, type AddressInfo, type Socket } from 'node:net';
 import { request } from 'node:http';
-import { join, resolve, dirname } from 'node:path';
+import { join } from 'node:path';
 import { promisify } from 'node:util';
+import { cacheRoot } from './cache-dir';
 
 const execFileAsync = promisify(execFile);
 
@@ -18,21 +19,6 @@ const STOP_GRACE_MS = 5_000;
 // A pip install that takes longer than this has died with its lock still held.
 const INSTALL_LOCK_STALE_MS = 10 * 60_000;
 
-/** The repository root: the nearest folder above this file holding package.json. */
-function projectRoot(): string {
-  let dir = __dirname;
-  while (!existsSync(join(dir, 'package.json'))) {
-    const parent = dirname(dir);
-    if (parent === dir) throw new Error(`no package.json above ${__dirname}`);
-    dir = parent;
-  }
-  return dir;
-}
-
-/** Root of caches that outlive one test run (venv, logs, run files); gitignored. */
-function cacheRoot(): string {
-  return resolve(process.env.TRACKING_GATEWAY_CACHE ?? join(projectRoot(), '.cache'));
-}
 
 /** Where the shared-per-test-run moto writes `{ endpoint, pid }` (see moto-global.ts). */
 export function sharedRunFile(): string {

@@ -2,6 +2,7 @@ import { mkdtempSync, readdirSync, readFileSync, rmSync, statSync } from 'node:f
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { gunzipSync } from 'node:zlib';
+import type { Test } from 'tap';
 import { buildConfig, type GatewayConfig } from '../../src/config/config';
 import { Gateway } from '../../src/gateway';
 
@@ -20,6 +21,16 @@ export function testGateway(overrides: Record<string, unknown> = {}, env: NodeJS
     env,
   );
   return { gateway: new Gateway(config), config, dataDir };
+}
+
+/** testGateway, closed and cleaned up when the test ends; not listening (use `inject`). */
+export function injectableGateway(t: Test, overrides: Record<string, unknown> = {}) {
+  const { gateway, dataDir } = testGateway(overrides);
+  t.teardown(async () => {
+    await gateway.close();
+    removeDir(dataDir);
+  });
+  return { app: gateway.publicServer, gateway, dataDir };
 }
 
 /** Every NDJSON line of every .ndjson.gz file under `dir`, parsed. */

@@ -1,19 +1,12 @@
 import t from 'tap';
-import { metricValue, readGzipLines, removeDir, testGateway, validImpression } from '../helpers/gateway';
+import { metricValue, readGzipLines, injectableGateway, validImpression } from '../helpers/gateway';
 
-async function started(t: any, overrides: Record<string, unknown> = {}) {
-  const { gateway, dataDir } = testGateway(overrides);
-  t.teardown(async () => {
-    await gateway.close();
-    removeDir(dataDir);
-  });
-  return { app: gateway.publicServer, gateway, dataDir };
-}
+
 
 const query = (o: Record<string, unknown>) => new URLSearchParams(Object.entries(o).map(([k, v]): [string, string] => [k, String(v)])).toString();
 
 t.test('GET pixel: 1×1 GIF, no-store, values coerced to the schema types', async (t) => {
-  const { app, gateway, dataDir } = await started(t);
+  const { app, gateway, dataDir } = injectableGateway(t);
   const res = await app.inject({ url: `/v1/beacon/widget/impression?${query({ ...validImpression(), visibleMs: 1500, aboveFold: 'true', viewportRatio: '0.5', $time: '2026-01-01T00:00:00Z', cb: 123 })}` });
   t.equal(res.statusCode, 200);
   t.equal(res.headers['content-type'], 'image/gif');
@@ -28,7 +21,7 @@ t.test('GET pixel: 1×1 GIF, no-store, values coerced to the schema types', asyn
 });
 
 t.test('GET pixel: v=1, 204 when asked, nested payload as base64url JSON in $d', async (t) => {
-  const { app, gateway, dataDir } = await started(t);
+  const { app, gateway, dataDir } = injectableGateway(t);
   const d = Buffer.from(JSON.stringify(validImpression({ referrer: 'https://search.example/?q=a&b' }))).toString('base64url');
   const res = await app.inject({ url: `/v1/beacon/widget/impression?v=1&$status=204&$id=client-id-1&$d=${d}` });
   t.equal(res.statusCode, 204);
@@ -41,7 +34,7 @@ t.test('GET pixel: v=1, 204 when asked, nested payload as base64url JSON in $d',
 });
 
 t.test('POST beacon: text/plain (sendBeacon), JSON array, form', async (t) => {
-  const { app, gateway, dataDir } = await started(t);
+  const { app, gateway, dataDir } = injectableGateway(t);
   const origin = 'https://publisher.example';
   const plain = await app.inject({ method: 'POST', url: '/v1/beacon/widget/impression', headers: { 'content-type': 'text/plain;charset=UTF-8', origin }, payload: JSON.stringify(validImpression({ widgetId: 'plain' })) });
   t.equal(plain.statusCode, 204);
@@ -57,7 +50,7 @@ t.test('POST beacon: text/plain (sendBeacon), JSON array, form', async (t) => {
 });
 
 t.test('invalid beacons are answered as always and dead-lettered with the reason, counted', async (t) => {
-  const { app, gateway, dataDir } = await started(t);
+  const { app, gateway, dataDir } = injectableGateway(t);
   const res = await app.inject({ url: `/v1/beacon/widget/impression?${query({ ...validImpression(), position: 'first', placement: 'MIDDLE' })}` });
   t.equal(res.statusCode, 200);
   t.equal(res.headers['content-type'], 'image/gif');
@@ -77,7 +70,7 @@ t.test('invalid beacons are answered as always and dead-lettered with the reason
 });
 
 t.test('access: service-only topics, foreign origins, CORS preflight', async (t) => {
-  const { app } = await started(t);
+  const { app } = injectableGateway(t);
   const serviceOnly = await app.inject({ url: '/v1/beacon/shop/order-placed?orderId=1' });
   t.equal(serviceOnly.statusCode, 403);
   t.equal(serviceOnly.json().error.code, 'SERVICE_ONLY_TOPIC');
@@ -96,7 +89,7 @@ t.test('access: service-only topics, foreign origins, CORS preflight', async (t)
 });
 
 t.test('bad beacon requests: 400 malformed / poisoned text/plain, 404 unknown names', async (t) => {
-  const { app, gateway } = await started(t);
+  const { app, gateway } = injectableGateway(t);
   const malformed = await app.inject({ method: 'POST', url: '/v1/beacon/widget/impression', headers: { 'content-type': 'text/plain' }, payload: '{"widgetId":' });
   t.equal(malformed.statusCode, 400);
   t.equal(malformed.json().error.code, 'MALFORMED_BODY');

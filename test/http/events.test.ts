@@ -2,24 +2,17 @@ import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import avro from 'avsc';
 import t from 'tap';
-import { metricValue, readGzipLines, removeDir, testGateway, TOPICS_DIR, validOrder } from '../helpers/gateway';
+import { metricValue, readGzipLines, injectableGateway, TOPICS_DIR, validOrder } from '../helpers/gateway';
 
 const orderType = avro.Type.forSchema(JSON.parse(readFileSync(join(TOPICS_DIR, 'shop/order-placed/v1.avsc'), 'utf8')));
 const URL_ORDERS = '/v1/events/shop/order-placed';
 
-async function started(t: any, overrides: Record<string, unknown> = {}) {
-  const { gateway, dataDir } = testGateway(overrides);
-  t.teardown(async () => {
-    await gateway.close();
-    removeDir(dataDir);
-  });
-  return { app: gateway.publicServer, gateway, dataDir };
-}
+
 
 const json = (payload: unknown) => ({ method: 'POST' as const, url: URL_ORDERS, headers: { 'content-type': 'application/json' }, payload: JSON.stringify(payload) });
 
 t.test('a 2xx means the events are in the file, fsynced', async (t) => {
-  const { app, dataDir } = await started(t);
+  const { app, dataDir } = injectableGateway(t);
   const res = await app.inject(json([validOrder({ orderId: 'a', $id: 'order-a' }), validOrder({ orderId: 'b' })]));
   t.equal(res.statusCode, 200);
   t.same(res.json(), { accepted: 2, rejected: 0, errors: [] });
@@ -35,7 +28,7 @@ t.test('a 2xx means the events are in the file, fsynced', async (t) => {
 });
 
 t.test('NDJSON, Avro binary datums and an Avro Object Container File', async (t) => {
-  const { app, dataDir } = await started(t);
+  const { app, dataDir } = injectableGateway(t);
   const ndjson = await app.inject({ method: 'POST', url: URL_ORDERS, headers: { 'content-type': 'application/x-ndjson' }, payload: `${JSON.stringify(validOrder({ orderId: 'n1' }))}\n${JSON.stringify(validOrder({ orderId: 'n2' }))}\n` });
   t.equal(ndjson.statusCode, 200);
   t.equal(ndjson.json().accepted, 2);
@@ -68,7 +61,7 @@ t.test('NDJSON, Avro binary datums and an Avro Object Container File', async (t)
 });
 
 t.test('invalid batch: 422 naming each bad event index and field path; nothing accepted', async (t) => {
-  const { app, gateway, dataDir } = await started(t);
+  const { app, gateway, dataDir } = injectableGateway(t);
   const res = await app.inject(json([validOrder(), validOrder({ totalCents: '12.50', items: [{ sku: 'x', quantity: 1 }] }), validOrder({ currency: 'YEN' })]));
   t.equal(res.statusCode, 422);
   const body = res.json();
@@ -86,7 +79,7 @@ t.test('invalid batch: 422 naming each bad event index and field path; nothing a
 });
 
 t.test('?partial=true accepts the valid events and lists the invalid', async (t) => {
-  const { app, dataDir } = await started(t);
+  const { app, dataDir } = injectableGateway(t);
   const res = await app.inject({ ...json([validOrder({ orderId: 'ok1' }), { orderId: 'bad' }, validOrder({ orderId: 'ok2' })]), url: `${URL_ORDERS}?partial=true` });
   t.equal(res.statusCode, 200);
   const body = res.json();
@@ -97,7 +90,7 @@ t.test('?partial=true accepts the valid events and lists the invalid', async (t)
 });
 
 t.test('413 for a body over the limit and for an event over the topic max size', async (t) => {
-  const { app } = await started(t, { server: { port: 0, adminPort: 0, host: '127.0.0.1', adminHost: '127.0.0.1', bodyLimitBytes: 200_000 } });
+  const { app } = injectableGateway(t, { server: { port: 0, adminPort: 0, host: '127.0.0.1', adminHost: '127.0.0.1', bodyLimitBytes: 200_000 } });
   const huge = await app.inject({ method: 'POST', url: URL_ORDERS, headers: { 'content-type': 'application/json' }, payload: `[${'"x",'.repeat(60_000)}"x"]` });
   t.equal(huge.statusCode, 413);
   t.equal(huge.json().error.code, 'BODY_TOO_LARGE');
@@ -110,7 +103,7 @@ t.test('413 for a body over the limit and for an event over the topic max size',
 });
 
 t.test('400s: malformed JSON, wrong content type, prototype poisoning; 404s name what is unknown', async (t) => {
-  const { app } = await started(t);
+  const { app } = injectableGateway(t);
   const cases: [Record<string, unknown>, number, string, RegExp][] = [
     [{ headers: { 'content-type': 'application/json' }, payload: '[{"orderId": }]' }, 400, 'MALFORMED_BODY', /malformed JSON/],
     [{ headers: { 'content-type': 'application/x-ndjson' }, payload: '{"a":1}\n{oops\n' }, 400, 'MALFORMED_BODY', /line 2: malformed JSON/],
@@ -134,7 +127,7 @@ t.test('400s: malformed JSON, wrong content type, prototype poisoning; 404s name
 });
 
 t.test('over the memory bound: 503 with Retry-After, counted', async (t) => {
-  const { app, gateway } = await started(t, { buffer: { maxBytes: 65536 } });
+  const { app, gateway } = injectableGateway(t, { buffer: { maxBytes: 65536 } });
   const batch = Array.from({ length: 200 }, (_, i) => validOrder({ orderId: `o${i}` }));
   const res = await app.inject(json(batch));
   t.equal(res.statusCode, 503);
