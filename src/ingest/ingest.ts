@@ -74,7 +74,7 @@ export class Ingest {
     for (let index = 0; index < raw.length; index++) {
       const input = raw[index] as Record<string, unknown>;
       const problems = this.checkEvent(input, version, req.prevalidated);
-      let data = problems.data;
+      const data = problems.data;
       let size = averageSize;
       let isTooLarge = false;
       if (problems.list.length === 0 && measureEach) {
@@ -122,7 +122,6 @@ export class Ingest {
       if (partitionKey !== undefined) event.key = String((data as Record<string, unknown>)[partitionKey]);
       events.push(event);
       totalBytes += size;
-      data = undefined;
     }
 
     if (errors.length > 0 && req.mode === 'service') {
@@ -137,7 +136,7 @@ export class Ingest {
         const onlyTooLarge = invalid === 0;
         throw new GatewayError(
           onlyTooLarge ? 'EVENT_TOO_LARGE' : 'INVALID_EVENTS',
-          `${errors.length === 1 ? 'an event' : `${new Set(errors.map((e) => e.index)).size} of ${raw.length} events`} ${onlyTooLarge ? 'too large' : 'invalid'}; nothing was accepted (send ?partial=true to accept the valid ones)`,
+          `${new Set(errors.map((e) => e.index)).size} of ${raw.length} events ${onlyTooLarge ? 'too large' : 'invalid'}; nothing was accepted (send ?partial=true to accept the valid ones)`,
           { events: errors, counted: true },
         );
       }
@@ -153,7 +152,7 @@ export class Ingest {
     if (!this.budget.tryReserve(totalBytes)) {
       // Beacons under memory pressure go straight to the disk spool rather than being dropped.
       if (req.mode === 'beacon' && this.spool?.hasRoomFor(totalBytes)) {
-        this.spillToSpool(events, topic, versionLabel);
+        this.spillToSpool(events, version);
         return { accepted: events.length, errors };
       }
       this.reject(topic, versionLabel, events.length, 'overloaded');
@@ -168,11 +167,11 @@ export class Ingest {
     return { accepted: events.length, errors, durable: ack?.done };
   }
 
-  private spillToSpool(events: GatewayEvent[], topic: Topic, versionLabel: string): void {
-    this.metrics.events.labels(topic.service, topic.name, versionLabel, 'accepted').inc(events.length);
+  private spillToSpool(events: GatewayEvent[], version: TopicVersion): void {
+    this.acceptedCounter(version).inc(events.length);
     this.metrics.destinationRecords.labels(this.spool!.name, 'spilled').inc(events.length);
     this.spool!.send(events).catch(() => {
-      this.metrics.eventsDropped.labels(topic.service, topic.name, 'spool_failed').inc(events.length);
+      this.metrics.eventsDropped.labels(version.service, version.topic, 'spool_failed').inc(events.length);
     });
   }
 

@@ -8,8 +8,8 @@ import { Spool } from '../../src/destinations/spool/spool';
 import { Gateway } from '../../src/gateway';
 import { GatewayMetrics } from '../../src/metrics/metrics';
 import { loadTopicRegistry } from '../../src/topics/registry';
-import { FailingDestination } from '../helpers/destinations';
-import { metricValue, removeDir, tempDir, TOPICS_DIR, validOrder } from '../helpers/gateway';
+import { BlockedDestination, FailingDestination } from '../helpers/destinations';
+import { metricValue, removeDir, tempDir, TOPICS_DIR, validImpression, validOrder } from '../helpers/gateway';
 
 t.test('segment framing: checksummed records; a torn or corrupt tail is found', async (t) => {
   const a = frameRecord(Buffer.from('{"a":1}'));
@@ -78,4 +78,31 @@ t.test('a torn segment tail left by a crash is cut off and counted at start', as
   t.equal(spool.records, 2);
   t.equal(metricValue(await metrics.render(), 'tracking_gateway_spool_corrupt_records_total'), 1);
   t.equal((await spool.nextForReplay())?.records, 2);
+});
+
+t.test('under memory pressure beacons go straight to the spool; service requests get 503', async (t) => {
+  const dataDir = tempDir();
+  t.teardown(() => removeDir(dataDir));
+  const config = buildConfig({ topicsDir: TOPICS_DIR, dataDir, logLevel: 'warn', buffer: { maxBytes: 65536 }, server: { host: '127.0.0.1', port: 0, adminHost: '127.0.0.1', adminPort: 0 }, destinations: { stuck: { type: 'file' } } });
+  const stuck = new BlockedDestination('stuck');
+  const gateway = new Gateway(config, [stuck]);
+  await gateway.start();
+  t.teardown(async () => {
+    stuck.release();
+    await gateway.close();
+  });
+  const app = gateway.publicServer;
+  const beacon = () => app.inject({ method: 'POST', url: '/v1/beacon/widget/impression', headers: { 'content-type': 'application/json' }, payload: JSON.stringify(Array.from({ length: 20 }, (_, i) => validImpression({ widgetId: `w${i}` }))) });
+  const statuses: number[] = [];
+  for (let i = 0; i < 30; i++) statuses.push((await beacon()).statusCode);
+  t.ok(statuses.every((s) => s === 204), 'every beacon answered as always');
+  const order = await app.inject({ method: 'POST', url: '/v1/events/shop/order-placed', headers: { 'content-type': 'application/json' }, payload: JSON.stringify(Array.from({ length: 50 }, (_, i) => validOrder({ orderId: `o${i}` }))) });
+  t.equal(order.statusCode, 503);
+  t.equal(order.headers['retry-after'], '1');
+  for (let i = 0; i < 50 && metricValue(await gateway.metrics.render(), 'tracking_gateway_destination_records_total', { destination: 'spool', outcome: 'spilled' }) === 0; i++) await sleep(20);
+  const metrics = await gateway.metrics.render();
+  const spilled = metricValue(metrics, 'tracking_gateway_destination_records_total', { destination: 'spool', outcome: 'spilled' });
+  t.ok(spilled > 0, `${spilled} beacons spilled to the spool`);
+  t.equal(metricValue(metrics, 'tracking_gateway_events_total', { service: 'widget', outcome: 'accepted' }), 600, 'all 600 beacons accepted');
+  t.equal(metricValue(metrics, 'tracking_gateway_events_dropped_total'), 0);
 });
