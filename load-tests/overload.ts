@@ -22,6 +22,7 @@ const BUFFER_MAX_BYTES = numberFromEnv('OVERLOAD_BUFFER_MAX_BYTES', 8 * MiB);
 // objects take more memory than its estimated size. 200 MiB is that allowance; on the first
 // runs RSS peaked at 181 MiB after 20 s and 222 MiB after 60 s, so growth over time fails it.
 const RSS_MARGIN_BYTES = numberFromEnv('OVERLOAD_RSS_MARGIN_MB', 200) * MiB;
+const SPOOL_MAX_BYTES = numberFromEnv('OVERLOAD_SPOOL_MAX_BYTES', 16 * MiB);
 const OVERLOAD_FACTOR = numberFromEnv('OVERLOAD_FACTOR', 5);
 const CONNECTIONS = numberFromEnv('OVERLOAD_CONNECTIONS', 50);
 const SCENARIO = process.env.OVERLOAD_SCENARIO ?? 'beacon-get';
@@ -80,7 +81,9 @@ async function main(): Promise<number> {
   writeFileSync(configFile, SLOW_DESTINATION_CONFIG);
   const gateway = await startGateway({
     configFile,
-    env: { GATEWAY_BUFFER_MAX_BYTES: String(BUFFER_MAX_BYTES), GATEWAY_SHUTDOWN_GRACE_MS: String(DRAIN_TIMEOUT_MS) },
+    // A small spool too: beacons spill into it under memory pressure, and only once it is
+    // full are they refused with 503 — which is what this run is after.
+    env: { GATEWAY_BUFFER_MAX_BYTES: String(BUFFER_MAX_BYTES), GATEWAY_SPOOL_MAX_BYTES: String(SPOOL_MAX_BYTES), GATEWAY_SHUTDOWN_GRACE_MS: String(DRAIN_TIMEOUT_MS) },
   });
   const failures: string[] = [];
   try {

@@ -62,9 +62,15 @@ export class ThrottlingDestination extends RecordingDestination {
 /** Holds every send until released: a destination that stopped answering. */
 export class BlockedDestination extends RecordingDestination {
   private releases: (() => void)[] = [];
+  private unblocked = false;
   async send(events: readonly GatewayEvent[]): Promise<RecordFailure[]> {
-    await new Promise<void>((resolve) => this.releases.push(resolve));
+    if (!this.unblocked) await new Promise<void>((resolve) => this.releases.push(resolve));
     return super.send(events);
+  }
+  /** Lets the held sends go, and every later one. */
+  unblock(): void {
+    this.unblocked = true;
+    this.release();
   }
   /** Sends being held. */
   get waiting(): number {

@@ -88,7 +88,7 @@ t.test('under memory pressure beacons go straight to the spool; service requests
   const gateway = new Gateway(config, [stuck]);
   await gateway.start();
   t.teardown(async () => {
-    stuck.release();
+    stuck.unblock();
     await gateway.close();
   });
   const app = gateway.publicServer;

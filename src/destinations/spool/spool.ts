@@ -15,6 +15,13 @@ import { frameRecord, scanSegment } from './segment-file';
 
 const SEGMENT_PATTERN = /^segment-(\d{12})\.log$/;
 
+/**
+ * Bytes waiting in memory for the disk. Beacons spilled under memory pressure come faster
+ * than a slow disk takes them; past this the spool refuses, so that it is no way around the
+ * memory bound.
+ */
+const MAX_QUEUED_BYTES = 16 * 1024 * 1024;
+
 interface Segment {
   seq: number;
   path: string;
@@ -37,6 +44,7 @@ export class Spool implements Destination {
   private totalRecords = 0;
   private appendedRecords = 0;
   private queue: { frames: Buffer[]; records: number; resolve: () => void; reject: (e: Error) => void }[] = [];
+  private queuedBytes = 0;
   private writing: Promise<void> | undefined;
 
   constructor(
@@ -87,9 +95,9 @@ export class Spool implements Destination {
     }
   }
 
-  /** Whether `bytes` more would fit; beacons ask before being answered from the spool. */
+  /** Whether `bytes` more would fit, on disk and in the write queue; beacons ask before being answered from the spool. */
   hasRoomFor(bytes: number): boolean {
-    return this.totalBytes + bytes <= this.maxBytes;
+    return this.totalBytes + bytes <= this.maxBytes && this.queuedBytes + bytes <= MAX_QUEUED_BYTES;
   }
 
   async send(events: readonly GatewayEvent[]): Promise<RecordFailure[]> {
@@ -97,12 +105,13 @@ export class Spool implements Destination {
     const bytes = frames.reduce((sum, f) => sum + f.length, 0);
     if (!this.hasRoomFor(bytes)) {
       this.metrics.spoolFullRejections.inc(events.length);
-      throw new DestinationError('unavailable', `spool is full (${this.totalBytes} of ${this.maxBytes} bytes)`);
+      throw new DestinationError('unavailable', `spool is full (${this.totalBytes} of ${this.maxBytes} bytes on disk, ${this.queuedBytes} queued for writing)`);
     }
     // Counted at once, so that concurrent sends see the room already taken.
     this.totalBytes += bytes;
     this.totalRecords += events.length;
     this.appendedRecords += events.length;
+    this.queuedBytes += bytes;
     try {
       await new Promise<void>((resolve, reject) => {
         this.queue.push({ frames, records: events.length, resolve, reject });
@@ -112,6 +121,8 @@ export class Spool implements Destination {
       this.totalBytes -= bytes;
       this.totalRecords -= events.length;
       throw new DestinationError('unavailable', `spool write failed: ${(err as Error).message}`);
+    } finally {
+      this.queuedBytes -= bytes;
     }
     return [];
   }
