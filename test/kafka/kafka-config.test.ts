@@ -24,6 +24,13 @@ t.test('a config file names several clusters; KAFKA_* set the one named kafka', 
   t.same(config.defaultRoute, ['eu', 'kafka', 'local']);
 });
 
+t.test('KAFKA_CREATE_TOPICS turns on topic creation for the env cluster', async (t) => {
+  const config = buildConfig({}, { KAFKA_BROKERS: 'k1:9092,k2:9092', KAFKA_CREATE_TOPICS: 'true' });
+  const kafka = config.destinations.kafka;
+  t.equal(kafka.type, 'kafka');
+  t.match(kafka, { brokers: ['k1:9092', 'k2:9092'], createTopics: { enabled: true } });
+});
+
 t.test('limits: a batch is clamped to the broker message size; errors name the key and the variable', async (t) => {
   const config = buildConfig({ destinations: { kafka: { type: 'kafka', brokers: ['k:9092'], batch: { maxBytes: 8 * 1024 * 1024 }, maxInFlightRequests: 50 } } });
   t.equal(config.destinations.kafka.batch?.maxBytes, BROKER_MESSAGE_MAX_BYTES_DEFAULT);

@@ -83,6 +83,7 @@ export const KAFKA_ENV_OVERRIDES: Record<string, string> = {
   KAFKA_SASL_MECHANISM: 'sasl.mechanism',
   KAFKA_SASL_USERNAME: 'sasl.username',
   KAFKA_SASL_PASSWORD: 'sasl.password',
+  KAFKA_CREATE_TOPICS: 'createTopics.enabled',
 };
 
 /**
@@ -104,6 +105,7 @@ export function applyKafkaEnv(input: Record<string, unknown>, env: NodeJS.Proces
     const key = KAFKA_ENV_OVERRIDES[name];
     if (key === 'brokers') entry.brokers = value.split(',').map((b) => b.trim()).filter((b) => b !== '');
     else if (key.startsWith('sasl.')) entry.sasl = { ...(entry.sasl as object), [key.slice(5)]: value };
+    else if (key === 'createTopics.enabled') entry.createTopics = { ...(entry.createTopics as object), enabled: value };
     else entry[key] = value;
   }
 }
