@@ -1,0 +1,50 @@
+import t from 'tap';
+import { ThroughputLimiter } from '../../src/destinations/util/throughput-limiter';
+
+function clock(start = 1_000_000) {
+  const c = { now: start, read: () => c.now };
+  return c;
+}
+
+t.test('a records/s quota admits that many per sliding window, then none until it slides', async (t) => {
+  const c = clock();
+  const limiter = new ThroughputLimiter({ recordsPerSecond: 100 }, false, c.read);
+  t.equal(limiter.admit(new Array(60).fill(10)), 60);
+  t.equal(limiter.admit(new Array(60).fill(10)), 40, 'only what is left of the quota');
+  t.equal(limiter.admit([10]), 0);
+  c.now += 1100;
+  t.equal(limiter.admit(new Array(60).fill(10)), 60, 'the window slid past the first calls');
+});
+
+t.test('bytes/s and requests/s quotas', async (t) => {
+  const c = clock();
+  const bytes = new ThroughputLimiter({ bytesPerSecond: 1000 }, false, c.read);
+  t.equal(bytes.admit([400, 400, 400]), 2);
+  const requests = new ThroughputLimiter({ requestsPerSecond: 2 }, false, c.read);
+  t.equal(requests.admit([1]), 1);
+  t.equal(requests.admit([1]), 1);
+  t.equal(requests.admit([1]), 0, 'a third request in the same second is not sent');
+});
+
+t.test('throttling lowers the learned rate once a second; quiet seconds raise it back', async (t) => {
+  const c = clock();
+  const limiter = new ThroughputLimiter({}, true, c.read);
+  t.equal(limiter.recordsPerSecond, Infinity, 'nothing known yet');
+  t.equal(limiter.admit(new Array(500).fill(1)), 500);
+  limiter.onAccepted(300);
+  limiter.onThrottled();
+  t.equal(limiter.recordsPerSecond, 270, '90% of what it took in the last second');
+  limiter.onThrottled();
+  t.equal(limiter.recordsPerSecond, 270, 'one decrease per throttle episode');
+  c.now += 1100;
+  limiter.admit([1]);
+  t.equal(limiter.recordsPerSecond, 297, 'a quiet second raises it by 10%');
+  const quota = new ThroughputLimiter({ recordsPerSecond: 1000 }, true, c.read);
+  quota.onThrottled();
+  t.equal(quota.recordsPerSecond, 900, 'with a quota, the step down is from the quota');
+  for (let i = 0; i < 3; i++) {
+    c.now += 1100;
+    quota.admit([1]);
+  }
+  t.equal(quota.recordsPerSecond, 1000, 'back at the quota');
+});
