@@ -6,6 +6,7 @@ import type { DeadLetter, DeadLetterReason } from '../destinations/dead-letter/d
 import { RETRYABLE, type Destination, type FailureKind } from '../destinations/destination';
 import { toCloudEventJson, type GatewayEvent } from '../envelope/envelope';
 import type { GatewayMetrics } from '../metrics/metrics';
+import { ConfigError } from '../errors';
 import type { Topic } from '../topics/registry';
 import { Ack } from './ack';
 import { DestinationHealth } from './destination-health';
@@ -56,7 +57,7 @@ export class Router {
       const names = topic.config.route.length > 0 ? topic.config.route : this.config.defaultRoute;
       const hops = names.map((name) => {
         const hop = this.hops.get(name);
-        if (!hop || hop.batcher.destination === this.spool) throw new Error(`topic ${key}: route names destination "${name}", which is not configured`);
+        if (!hop || hop.batcher.destination === this.spool) throw new ConfigError(`topic ${key}: route names destination "${name}", which is not under destinations`);
         return hop;
       });
       if (this.spool) hops.push(this.hops.get(this.spool.name)!);

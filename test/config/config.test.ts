@@ -1,9 +1,11 @@
 import { spawnSync } from 'node:child_process';
-import { writeFileSync } from 'node:fs';
+import { cpSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import t from 'tap';
 import { buildConfig, loadConfig } from '../../src/config/config';
-import { PROJECT_ROOT, removeDir, tempDir } from '../helpers/gateway';
+import { ConfigError } from '../../src/errors';
+import { Gateway } from '../../src/gateway';
+import { PROJECT_ROOT, removeDir, tempDir, TOPICS_DIR } from '../helpers/gateway';
 
 t.test('no config at all: the embedded file destination and documented defaults', async (t) => {
   const config = buildConfig(undefined, {});
@@ -45,4 +47,12 @@ t.test('YAML and JSON files; the process exits non-zero naming the key', async (
   t.equal(run.status, 1);
   t.match(run.stderr, /envelope\.clientIp must be equal to one of the allowed values/);
   t.throws(() => loadConfig(join(dir, 'missing.yaml'), {}), /cannot read/);
+});
+
+t.test('a topic route naming a destination that is not configured stops the start, naming both', async (t) => {
+  const topicsDir = tempDir();
+  t.teardown(() => removeDir(topicsDir));
+  cpSync(TOPICS_DIR, topicsDir, { recursive: true });
+  writeFileSync(join(topicsDir, 'shop/order-placed/topic.yaml'), 'access: service\ndefaultVersion: 1\nroute: [warehouse]\n');
+  t.throws(() => new Gateway(buildConfig({ topicsDir, dataDir: topicsDir }, {})), new ConfigError('topic shop/order-placed: route names destination "warehouse", which is not under destinations'));
 });
