@@ -29,6 +29,8 @@ export function buildPublicServer(parts: PublicServerParts): FastifyInstance {
     // Keep-alive clients must not hold shutdown open.
     forceCloseConnections: 'idle',
     return503OnClosing: true,
+    // A HEAD of the pixel (link checkers, prefetchers) must not record an impression.
+    exposeHeadRoutes: false,
   });
   app.decorateRequest('tally', null);
   // Every body is read as bytes and decoded per endpoint and content type (body-decoding.ts),

@@ -69,6 +69,13 @@ t.test('invalid beacons are answered as always and dead-lettered with the reason
   t.equal(readGzipLines(dataDir).filter((l) => l.specversion).length, 0, 'nothing invalid reached the topic files');
 });
 
+t.test('a HEAD of the pixel records nothing', async (t) => {
+  const { app, gateway } = injectableGateway(t);
+  const res = await app.inject({ method: 'HEAD', url: `/v1/beacon/widget/impression?${query(validImpression())}` });
+  t.equal(res.statusCode, 404);
+  t.equal(metricValue(await gateway.metrics.render(), 'tracking_gateway_events_total', { outcome: 'accepted' }), 0);
+});
+
 t.test('access: service-only topics, foreign origins, CORS preflight', async (t) => {
   const { app } = injectableGateway(t);
   const serviceOnly = await app.inject({ url: '/v1/beacon/shop/order-placed?orderId=1' });
