@@ -51,6 +51,7 @@ export class Gateway {
     const ingest = new Ingest(config, this.router, budget, this.deadLetter, this.spool, this.metrics);
     this.publicServer = buildPublicServer({ config, registry: this.registry, ingest, metrics: this.metrics, log: this.log });
     this.adminServer = buildAdminServer(this.metrics, () => this.readiness());
+    this.metrics.ready.sample = () => (this.readiness().ready ? 1 : 0);
   }
 
   /** Starts destinations and both servers; resolves with the ports actually bound. */
@@ -64,7 +65,6 @@ export class Gateway {
     this.replay?.start();
     const port = await this.listen(this.publicServer, server.host, server.port);
     this.state = 'ready';
-    this.metrics.ready.set(1);
     this.log.info({ port, adminPort, topics: this.registry.list().length, destinations: this.destinations.map((d) => `${d.name} (${d.type})`) }, 'tracking-gateway ready');
     return { port, adminPort };
   }
@@ -76,7 +76,6 @@ export class Gateway {
   async close(): Promise<void> {
     if (this.state === 'closing' || this.state === 'closed') return;
     this.state = 'closing';
-    this.metrics.ready.set(0);
     // A keep-alive connection whose request was in flight when close() began becomes idle
     // only after its answer; close those as they go idle rather than at the client's timeout.
     const closeIdle = setInterval(() => this.publicServer.server.closeIdleConnections(), 50);

@@ -12,7 +12,6 @@ export function buildAdminServer(metrics: GatewayMetrics, readiness: () => { rea
   app.get('/healthz', async () => ({ status: 'ok' }));
   app.get('/readyz', async (_request, reply) => {
     const { ready, reason } = readiness();
-    metrics.ready.set(ready ? 1 : 0);
     return reply.code(ready ? 200 : 503).send({ status: ready ? 'ready' : 'not ready', reason });
   });
   return app;

@@ -162,10 +162,9 @@ export class GatewayMetrics {
     help: 'Events the spool refused because it was full (they stay in memory, then 503).',
     registers: [this.registry],
   });
-  readonly ready = new Gauge({
+  readonly ready = this.sampledGauge({
     name: `${METRIC_PREFIX}ready`,
-    help: '1 while /readyz answers 200, else 0.',
-    registers: [this.registry],
+    help: '1 while /readyz would answer 200, else 0 (read at scrape time).',
   });
 
   constructor() {

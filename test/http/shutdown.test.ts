@@ -2,7 +2,7 @@ import t from 'tap';
 import { buildConfig } from '../../src/config/config';
 import { Gateway } from '../../src/gateway';
 import { BlockedDestination } from '../helpers/destinations';
-import { removeDir, tempDir, TOPICS_DIR, validOrder } from '../helpers/gateway';
+import { metricValue, removeDir, tempDir, TOPICS_DIR, validOrder } from '../helpers/gateway';
 
 t.test('graceful shutdown: not ready at once, in-flight requests finish, buffers flush', async (t) => {
   const dataDir = tempDir();
@@ -12,6 +12,7 @@ t.test('graceful shutdown: not ready at once, in-flight requests finish, buffers
   const gateway = new Gateway(config, [slow]);
   const { port, adminPort } = await gateway.start();
   t.equal((await fetch(`http://127.0.0.1:${adminPort}/readyz`)).status, 200);
+  t.equal(metricValue(await gateway.metrics.render(), 'tracking_gateway_ready'), 1);
 
   // A service request waits for its events to be durable; the destination holds them.
   const inFlight = fetch(`http://127.0.0.1:${port}/v1/events/shop/order-placed`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify(validOrder()) });
@@ -21,6 +22,7 @@ t.test('graceful shutdown: not ready at once, in-flight requests finish, buffers
   const ready = await fetch(`http://127.0.0.1:${adminPort}/readyz`);
   t.equal(ready.status, 503, 'not ready once shutdown began');
   t.match(await ready.json(), { reason: 'closing' });
+  t.equal(metricValue(await gateway.metrics.render(), 'tracking_gateway_ready'), 0, 'the ready gauge follows without a probe');
   slow.release();
   const res = await inFlight;
   t.equal(res.status, 200, 'the in-flight request finished with its durable answer');
