@@ -81,8 +81,7 @@ export class Router {
    */
   submit(events: readonly GatewayEvent[], route: Route, durable: boolean): Ack | undefined {
     const ack = durable ? new Ack(events.length) : undefined;
-    const now = Date.now();
-    for (const event of events) this.place({ event, route, hop: 0, attempts: 0, ack }, 0, now);
+    this.placeAll(events.map((event) => ({ event, route, hop: 0, attempts: 0, ack })));
     return ack;
   }
 
@@ -90,11 +89,10 @@ export class Router {
   async drain(): Promise<void> {
     this.closing = true;
     // Events waiting out a backoff get one last try now rather than after it.
-    const now = Date.now();
     for (const [timer, items] of this.retries) {
       clearTimeout(timer);
       this.retries.delete(timer);
-      for (const item of items) this.place(item, 0, now);
+      this.placeAll(items);
     }
     // A failed send can move records on to another batcher, so wait until all are idle.
     const batchers = [...this.hops.values()].map((hop) => hop.batcher);
@@ -103,15 +101,31 @@ export class Router {
     } while (batchers.some((b) => b.queuedRecords > 0));
   }
 
-  private place(item: PendingEvent, from: number, now: number): void {
-    const hop = item.route.nextHop(item.event.size, from, now);
-    if (hop === -1) {
-      this.toDeadLetter([item], 'too_large', `event of ${item.event.size} bytes is larger than any destination of its route takes`);
-      return;
+  /**
+   * Queues events at the first hop of their route that takes them now; those that skip a
+   * down head are counted once per pair of destinations, not per event.
+   */
+  private placeAll(items: readonly PendingEvent[]): void {
+    const now = Date.now();
+    const skipped = new Map<string, { from: Hop; to: Hop; count: number }>();
+    for (const item of items) {
+      const hop = item.route.nextHop(item.event.size, 0, now);
+      if (hop === -1) {
+        this.toDeadLetter([item], 'too_large', `event of ${item.event.size} bytes is larger than any destination of its route takes`);
+        continue;
+      }
+      const to = item.route.hops[hop];
+      if (hop > 0) {
+        const from = item.route.hops[0];
+        const key = `${from.batcher.destination.name}\0${to.batcher.destination.name}`;
+        const tally = skipped.get(key);
+        if (tally) tally.count++;
+        else skipped.set(key, { from, to, count: 1 });
+      }
+      item.hop = hop;
+      to.batcher.add(item);
     }
-    if (hop > from) this.countFallbacks(item.route.hops[from === 0 ? 0 : from - 1], item.route.hops[hop], 'skipped', 1);
-    item.hop = hop;
-    item.route.hops[hop].batcher.add(item);
+    for (const { from, to, count } of skipped.values()) this.countFallbacks(from, to, 'skipped', count);
   }
 
   private onBatchResult(batcher: Batcher, items: PendingEvent[], result: BatchResult): void {
@@ -186,8 +200,7 @@ export class Router {
     const delay = Math.min(RETRY_BASE_MS * 2 ** (attempts - 1), RETRY_MAX_MS);
     const timer = setTimeout(() => {
       this.retries.delete(timer);
-      const now = Date.now();
-      for (const item of items) this.place(item, 0, now);
+      this.placeAll(items);
     }, delay);
     this.retries.set(timer, items);
   }

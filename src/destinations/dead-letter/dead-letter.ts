@@ -36,10 +36,11 @@ export class DeadLetter {
   /** Writes records of one service/topic; resolves once fsynced. */
   async write(records: readonly DeadLetterRecord[]): Promise<void> {
     if (records.length === 0) return;
-    const byFile = new Map<string, string>();
-    for (const r of records) {
-      const path = this.files.pathFor(`${r.service}/${r.topic}`, r.receivedAt);
-      const line = JSON.stringify({
+    this.count(records);
+    const lines = records.map((r) => ({
+      folder: `${r.service}/${r.topic}`,
+      timeMs: r.receivedAt,
+      line: JSON.stringify({
         reason: r.reason,
         message: r.message,
         service: r.service,
@@ -49,19 +50,27 @@ export class DeadLetter {
         source: r.source,
         errors: r.errors,
         payload: r.payload,
-      });
-      byFile.set(path, (byFile.get(path) ?? '') + line + '\n');
-      this.count(r);
-    }
-    await Promise.all([...byFile].map(([path, lines]) => this.files.append(path, lines)));
+      }),
+    }));
+    await this.files.appendLines(lines);
   }
 
   close(): Promise<void> {
     return this.files.close();
   }
 
-  private count(r: DeadLetterRecord): void {
-    this.metrics.eventsDeadLettered.labels(r.service, r.topic, r.reason).inc();
-    this.metrics.events.labels(r.service, r.topic, String(r.version ?? ''), 'dead_lettered').inc();
+  /** Counted once per service, topic, version and reason in the batch, not per record. */
+  private count(records: readonly DeadLetterRecord[]): void {
+    const groups = new Map<string, { r: DeadLetterRecord; n: number }>();
+    for (const r of records) {
+      const key = `${r.service}\0${r.topic}\0${r.version ?? ''}\0${r.reason}`;
+      const group = groups.get(key);
+      if (group) group.n++;
+      else groups.set(key, { r, n: 1 });
+    }
+    for (const { r, n } of groups.values()) {
+      this.metrics.eventsDeadLettered.labels(r.service, r.topic, r.reason).inc(n);
+      this.metrics.events.labels(r.service, r.topic, String(r.version ?? ''), 'dead_lettered').inc(n);
+    }
   }
 }

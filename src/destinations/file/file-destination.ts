@@ -24,13 +24,9 @@ export class FileDestination implements Destination {
   async start(): Promise<void> {}
 
   async send(events: readonly GatewayEvent[]): Promise<RecordFailure[]> {
-    const byFile = new Map<string, string>();
-    for (const event of events) {
-      const path = this.files.pathFor(`${event.schema.service}/${event.schema.topic}`, event.receivedAt);
-      byFile.set(path, (byFile.get(path) ?? '') + toCloudEventJson(event) + '\n');
-    }
+    const lines = events.map((event) => ({ folder: `${event.schema.service}/${event.schema.topic}`, timeMs: event.receivedAt, line: toCloudEventJson(event) }));
     try {
-      await Promise.all([...byFile].map(([path, lines]) => this.files.append(path, lines)));
+      await this.files.appendLines(lines);
       this.lastWriteFailed = false;
       return [];
     } catch (err) {

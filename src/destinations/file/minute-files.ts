@@ -46,6 +46,19 @@ export class MinuteFiles {
     return path;
   }
 
+  /**
+   * Appends each line to the file of its folder and minute, one append per file; resolves
+   * once all are on disk (fsynced).
+   */
+  async appendLines(lines: Iterable<{ folder: string; timeMs: number; line: string }>): Promise<void> {
+    const byFile = new Map<string, string>();
+    for (const { folder, timeMs, line } of lines) {
+      const path = this.pathFor(folder, timeMs);
+      byFile.set(path, `${byFile.get(path) ?? ''}${line}\n`);
+    }
+    await Promise.all([...byFile].map(([path, text]) => this.append(path, text)));
+  }
+
   /** Appends newline-terminated lines; resolves once they are on disk (fsynced). */
   append(path: string, lines: string): Promise<void> {
     let file = this.files.get(path);
