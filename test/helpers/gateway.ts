@@ -4,6 +4,7 @@ import { join, resolve } from 'node:path';
 import { gunzipSync } from 'node:zlib';
 import type { Test } from 'tap';
 import { buildConfig, type GatewayConfig } from '../../src/config/config';
+import type { Destination } from '../../src/destinations/destination';
 import { Gateway } from '../../src/gateway';
 
 export const PROJECT_ROOT = resolve(__dirname, '..', '..', '..');
@@ -13,14 +14,22 @@ export function tempDir(prefix = 'tg-test-'): string {
   return mkdtempSync(join(tmpdir(), prefix));
 }
 
-/** A gateway on the example topics, temp data dir, ports chosen by the OS; not yet started. */
-export function testGateway(overrides: Record<string, unknown> = {}, env: NodeJS.ProcessEnv = {}): { gateway: Gateway; config: Readonly<GatewayConfig>; dataDir: string } {
+/**
+ * A gateway on the example topics, temp data dir, ports chosen by the OS; not yet started.
+ * With `doubles`, those test destinations stand in for the configured ones, in route order.
+ */
+export function testGateway(
+  overrides: Record<string, unknown> = {},
+  env: NodeJS.ProcessEnv = {},
+  doubles?: Destination[],
+): { gateway: Gateway; config: Readonly<GatewayConfig>; dataDir: string } {
   const dataDir = tempDir();
+  const destinations = doubles && { destinations: Object.fromEntries(doubles.map((d) => [d.name, { type: 'file' }])) };
   const config = buildConfig(
-    { topicsDir: TOPICS_DIR, dataDir, logLevel: 'warn', server: { port: 0, adminPort: 0, host: '127.0.0.1', adminHost: '127.0.0.1' }, ...overrides },
+    { topicsDir: TOPICS_DIR, dataDir, logLevel: 'warn', server: { port: 0, adminPort: 0, host: '127.0.0.1', adminHost: '127.0.0.1' }, ...destinations, ...overrides },
     env,
   );
-  return { gateway: new Gateway(config), config, dataDir };
+  return { gateway: new Gateway(config, doubles), config, dataDir };
 }
 
 /** testGateway, closed and cleaned up when the test ends; not listening (use `inject`). */

@@ -1,15 +1,11 @@
 import t from 'tap';
-import { buildConfig } from '../../src/config/config';
-import { Gateway } from '../../src/gateway';
 import { BlockedDestination } from '../helpers/destinations';
-import { metricValue, removeDir, tempDir, TOPICS_DIR, validOrder } from '../helpers/gateway';
+import { metricValue, removeDir, testGateway, validOrder } from '../helpers/gateway';
 
 t.test('graceful shutdown: not ready at once, in-flight requests finish, buffers flush', async (t) => {
-  const dataDir = tempDir();
-  t.teardown(() => removeDir(dataDir));
-  const config = buildConfig({ topicsDir: TOPICS_DIR, dataDir, logLevel: 'warn', server: { host: '127.0.0.1', port: 0, adminHost: '127.0.0.1', adminPort: 0 }, destinations: { slow: { type: 'file' } } });
   const slow = new BlockedDestination('slow');
-  const gateway = new Gateway(config, [slow]);
+  const { gateway, dataDir } = testGateway({}, {}, [slow]);
+  t.teardown(() => removeDir(dataDir));
   const { port, adminPort } = await gateway.start();
   t.equal((await fetch(`http://127.0.0.1:${adminPort}/readyz`)).status, 200);
   t.equal(metricValue(await gateway.metrics.render(), 'tracking_gateway_ready'), 1);

@@ -2,14 +2,12 @@ import { appendFileSync, readdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import t from 'tap';
-import { buildConfig } from '../../src/config/config';
 import { frameRecord, scanSegment } from '../../src/destinations/spool/segment-file';
 import { Spool } from '../../src/destinations/spool/spool';
-import { Gateway } from '../../src/gateway';
 import { GatewayMetrics } from '../../src/metrics/metrics';
 import { loadTopicRegistry } from '../../src/topics/registry';
 import { BlockedDestination, FailingDestination } from '../helpers/destinations';
-import { metricValue, removeDir, tempDir, TOPICS_DIR, validImpression, validOrder } from '../helpers/gateway';
+import { metricValue, removeDir, tempDir, testGateway, TOPICS_DIR, validImpression, validOrder } from '../helpers/gateway';
 
 t.test('segment framing: checksummed records; a torn or corrupt tail is found', async (t) => {
   const a = frameRecord(Buffer.from('{"a":1}'));
@@ -42,11 +40,9 @@ t.test('the spool is bounded in bytes and counts a full refusal', async (t) => {
 });
 
 t.test('when the only destination fails, a 2xx rests on the spool fsync; replay delivers when it recovers', async (t) => {
-  const dataDir = tempDir();
-  t.teardown(() => removeDir(dataDir));
-  const config = buildConfig({ topicsDir: TOPICS_DIR, dataDir, logLevel: 'warn', server: { host: '127.0.0.1', port: 0, adminHost: '127.0.0.1', adminPort: 0 }, destinations: { flaky: { type: 'file' } } });
   const flaky = new FailingDestination('flaky');
-  const gateway = new Gateway(config, [flaky]);
+  const { gateway, dataDir } = testGateway({}, {}, [flaky]);
+  t.teardown(() => removeDir(dataDir));
   await gateway.start();
   t.teardown(() => gateway.close());
   const app = gateway.publicServer;
@@ -81,11 +77,9 @@ t.test('a torn segment tail left by a crash is cut off and counted at start', as
 });
 
 t.test('under memory pressure beacons go straight to the spool; service requests get 503', async (t) => {
-  const dataDir = tempDir();
-  t.teardown(() => removeDir(dataDir));
-  const config = buildConfig({ topicsDir: TOPICS_DIR, dataDir, logLevel: 'warn', buffer: { maxBytes: 65536 }, server: { host: '127.0.0.1', port: 0, adminHost: '127.0.0.1', adminPort: 0 }, destinations: { stuck: { type: 'file' } } });
   const stuck = new BlockedDestination('stuck');
-  const gateway = new Gateway(config, [stuck]);
+  const { gateway, dataDir } = testGateway({ buffer: { maxBytes: 65536 } }, {}, [stuck]);
+  t.teardown(() => removeDir(dataDir));
   await gateway.start();
   t.teardown(async () => {
     stuck.unblock();
