@@ -1,6 +1,6 @@
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import type { Ingest } from '../../ingest/ingest';
-import type { TopicRegistry } from '../../topics/registry';
+import type { Topic, TopicRegistry, TopicVersion } from '../../topics/registry';
 import { coerceParams, decodeBeaconBody, mediaTypeOf } from '../body-decoding';
 import { answerPreflight, checkBeaconAccess } from '../cors';
 import { TRANSPARENT_GIF } from '../pixel';
@@ -15,19 +15,7 @@ export function beaconRoutes(app: FastifyInstance, registry: TopicRegistry, inge
     const { topic, version } = resolve(request, reply);
     const query = request.query as Record<string, string>;
     const event = coerceParams(Object.entries(query), version);
-    tallyOf(request).events = 1;
-    ingest.accept({
-      topic,
-      version,
-      events: [event],
-      prevalidated: false,
-      bodyBytes: (request.raw.url ?? '').length,
-      mode: 'beacon',
-      partial: true,
-      source: `/v1/beacon/${topic.service}/${topic.name}`,
-      clientIp: request.ip,
-      userAgent: request.headers['user-agent'],
-    });
+    accept(request, topic, version, [event], (request.raw.url ?? '').length);
     reply.header('cache-control', 'no-store, max-age=0');
     if (query.$status === '204') return reply.code(204).send();
     return reply.type('image/gif').send(TRANSPARENT_GIF);
@@ -36,25 +24,30 @@ export function beaconRoutes(app: FastifyInstance, registry: TopicRegistry, inge
   app.post<{ Params: TopicParams; Body: Buffer }>('/v1/beacon/:service/:topic', (request, reply) => {
     const { topic, version } = resolve(request, reply);
     const decoded = decodeBeaconBody(mediaTypeOf(request.headers['content-type']), request.body ?? Buffer.alloc(0), version);
-    tallyOf(request).events = decoded.events.length;
-    ingest.accept({
-      topic,
-      version,
-      events: decoded.events,
-      prevalidated: false,
-      bodyBytes: request.body?.length ?? 0,
-      mode: 'beacon',
-      partial: true,
-      source: `/v1/beacon/${topic.service}/${topic.name}`,
-      clientIp: request.ip,
-      userAgent: request.headers['user-agent'],
-    });
+    accept(request, topic, version, decoded.events, request.body?.length ?? 0);
     return reply.code(204).header('cache-control', 'no-store').send();
   });
 
   app.options<{ Params: TopicParams }>('/v1/beacon/:service/:topic', (request, reply) => {
     answerPreflight(lookupTopic(registry, request.params), request, reply);
   });
+
+  /** Beacons are accepted whatever their validity: invalid ones go to the dead letter. */
+  function accept(request: FastifyRequest, topic: Topic, version: TopicVersion, events: unknown[], bodyBytes: number): void {
+    tallyOf(request).events = events.length;
+    ingest.accept({
+      topic,
+      version,
+      events,
+      prevalidated: false,
+      bodyBytes,
+      mode: 'beacon',
+      partial: true,
+      source: `/v1/beacon/${topic.service}/${topic.name}`,
+      clientIp: request.ip,
+      userAgent: request.headers['user-agent'],
+    });
+  }
 
   function resolve(request: FastifyRequest<{ Params: TopicParams }>, reply: FastifyReply) {
     const tally = tallyOf(request);
