@@ -1,6 +1,6 @@
 import type { FastifyBaseLogger, FastifyInstance } from 'fastify';
 import pino from 'pino';
-import type { AddressInfo } from 'node:net';
+import type { AddressInfo, Socket } from 'node:net';
 import { MemoryBudget } from './buffer/memory-budget';
 import type { GatewayConfig } from './config/config';
 import { createDestination, deadLetterDir, spoolDir } from './destinations/create-destination';
@@ -32,6 +32,8 @@ export class Gateway {
   private readonly spool: Spool | undefined;
   private readonly replay: SpoolReplay | undefined;
   private state: 'created' | 'starting' | 'ready' | 'closing' | 'closed' = 'created';
+  /** Open connections of the public port, so that shutdown can close the ones left idle. */
+  private readonly connections = new Set<Socket>();
 
   /** @param destinations built from `config.destinations` unless given (tests pass doubles). */
   constructor(
@@ -50,6 +52,10 @@ export class Gateway {
     for (const topic of this.registry.list()) this.router.routeFor(topic);
     const ingest = new Ingest(config, this.router, budget, this.deadLetter, this.spool, this.metrics);
     this.publicServer = buildPublicServer({ config, registry: this.registry, ingest, metrics: this.metrics, log: this.log });
+    this.publicServer.server.on('connection', (socket: Socket) => {
+      this.connections.add(socket);
+      socket.once('close', () => this.connections.delete(socket));
+    });
     this.adminServer = buildAdminServer(this.metrics, () => this.readiness());
     this.metrics.ready.sample = () => (this.readiness().ready ? 1 : 0);
   }
@@ -78,7 +84,12 @@ export class Gateway {
     this.state = 'closing';
     // A keep-alive connection whose request was in flight when close() began becomes idle
     // only after its answer; close those as they go idle rather than at the client's timeout.
-    const closeIdle = setInterval(() => this.publicServer.server.closeIdleConnections(), 50);
+    // Node's closeIdleConnections leaves connections that never sent a byte (a browser's
+    // preconnect), which would hold close() open for the headers timeout; those go too.
+    const closeIdle = setInterval(() => {
+      this.publicServer.server.closeIdleConnections();
+      for (const socket of this.connections) if (socket.bytesRead === 0) socket.destroy();
+    }, 50);
     await this.publicServer.close();
     clearInterval(closeIdle);
     await this.replay?.stop();

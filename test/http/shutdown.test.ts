@@ -1,3 +1,5 @@
+import { once } from 'node:events';
+import { connect } from 'node:net';
 import t from 'tap';
 import { BlockedDestination } from '../helpers/destinations';
 import { metricValue, removeDir, testGateway, validOrder } from '../helpers/gateway';
@@ -25,4 +27,19 @@ t.test('graceful shutdown: not ready at once, in-flight requests finish, buffers
   await closing;
   t.equal(slow.events.length, 1);
   await t.rejects(fetch(`http://127.0.0.1:${port}/v1/topics`), 'the public port is closed after shutdown');
+});
+
+t.test('shutdown does not wait for idle keep-alive connections or preconnects that never sent a request', async (t) => {
+  const { gateway, dataDir } = testGateway();
+  t.teardown(() => removeDir(dataDir));
+  const { port } = await gateway.start();
+  // What browsers leave open: a connection opened ahead of need, and one kept alive after a request.
+  const preconnect = connect(port, '127.0.0.1');
+  const keptAlive = connect(port, '127.0.0.1');
+  for (const socket of [preconnect, keptAlive]) socket.on('error', () => undefined);
+  keptAlive.write('GET /v1/topics HTTP/1.1\r\nHost: gateway\r\n\r\n');
+  await once(keptAlive, 'data');
+  const started = Date.now();
+  await gateway.close();
+  t.ok(Date.now() - started < 2000, `closed in ${Date.now() - started} ms`);
 });
