@@ -1,3 +1,4 @@
+import type { IncomingHttpHeaders } from 'node:http';
 import type { FastifyReply, FastifyRequest } from 'fastify';
 import { GatewayError } from '../errors';
 import type { Topic } from '../topics/registry';
@@ -8,10 +9,10 @@ import type { Topic } from '../topics/registry';
 
 export const SCHEMA_VERSION_HEADER = 'x-schema-version';
 
-export function requestOrigin(request: FastifyRequest): string | undefined {
-  const origin = request.headers.origin;
+export function requestOrigin(headers: IncomingHttpHeaders): string | undefined {
+  const origin = headers.origin;
   if (origin && origin !== 'null') return origin;
-  const referer = request.headers.referer;
+  const referer = headers.referer;
   if (!referer) return undefined;
   try {
     return new URL(referer).origin;
@@ -33,7 +34,7 @@ export function checkBeaconAccess(topic: Topic, request: FastifyRequest, reply: 
       `topic ${topic.service}/${topic.name} is service-only: send it to POST /v1/events/${topic.service}/${topic.name}, not as a beacon`,
     );
   }
-  const origin = requestOrigin(request);
+  const origin = requestOrigin(request.headers);
   if (origin === undefined) return;
   if (!isOriginAllowed(topic, origin)) {
     throw new GatewayError('ORIGIN_NOT_ALLOWED', `origin ${origin} may not send ${topic.service}/${topic.name}; it is not in the topic's allowedOrigins`);

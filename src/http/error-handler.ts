@@ -24,13 +24,20 @@ function fromFastifyError(err: FastifyError): GatewayError {
   }
 }
 
+/** The answer to an error: status, headers and the JSON body every refusal has. */
+export function errorAnswer(error: GatewayError): { status: number; headers: Record<string, string>; body: string } {
+  const headers: Record<string, string> = { 'content-type': 'application/json; charset=utf-8' };
+  if (error.retryAfterSeconds !== undefined) headers['retry-after'] = String(error.retryAfterSeconds);
+  return { status: error.status, headers, body: JSON.stringify({ error: { code: error.code, message: error.message, events: error.events } }) };
+}
+
 export function installErrorHandling(app: FastifyInstance, registry: TopicRegistry, metrics: GatewayMetrics, log: FastifyBaseLogger): void {
   app.setErrorHandler((err: FastifyError | GatewayError, request: FastifyRequest, reply: FastifyReply) => {
     const error = err instanceof GatewayError ? err : fromFastifyError(err);
     if (error.code === 'INTERNAL') log.error({ err, method: request.method, url: request.url }, 'unhandled error');
     countRefused(request, error, registry, metrics);
-    if (error.retryAfterSeconds !== undefined) reply.header('retry-after', String(error.retryAfterSeconds));
-    return reply.code(error.status).send({ error: { code: error.code, message: error.message, events: error.events } });
+    const answer = errorAnswer(error);
+    return reply.code(answer.status).headers(answer.headers).send(answer.body);
   });
 
   app.setNotFoundHandler((request, reply) => {

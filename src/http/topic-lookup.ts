@@ -1,3 +1,4 @@
+import type { IncomingHttpHeaders } from 'node:http';
 import type { FastifyRequest } from 'fastify';
 import { GatewayError } from '../errors';
 import type { Topic, TopicRegistry, TopicVersion } from '../topics/registry';
@@ -20,8 +21,12 @@ export function lookupTopic(registry: TopicRegistry, params: TopicParams): Topic
 
 /** The schema version: `?v=N`, else the `X-Schema-Version` header, else the topic's default. */
 export function lookupVersion(topic: Topic, request: FastifyRequest): TopicVersion {
-  const query = request.query as Record<string, string | undefined>;
-  const raw = query.v ?? (request.headers[SCHEMA_VERSION_HEADER] as string | undefined);
+  return versionOf(topic, (request.query as Record<string, string | undefined>).v, request.headers);
+}
+
+/** The version asked for by a `v` query value or the header, else the topic's default. */
+export function versionOf(topic: Topic, queryValue: string | undefined, headers: IncomingHttpHeaders): TopicVersion {
+  const raw = queryValue ?? (headers[SCHEMA_VERSION_HEADER] as string | undefined);
   let number = topic.config.defaultVersion;
   if (raw !== undefined) {
     if (!/^[1-9][0-9]{0,5}$/.test(raw)) throw new GatewayError('BAD_VERSION', `schema version "${truncate(raw)}" is not a positive integer`);
