@@ -23,8 +23,32 @@ export interface DeadLetterRecord {
   payload: unknown;
 }
 
+/** What goes on disk for one record. */
+function toLine(r: DeadLetterRecord): { folder: string; timeMs: number; line: string } {
+  return {
+    folder: `${r.service}/${r.topic}`,
+    timeMs: r.receivedAt,
+    line: JSON.stringify({
+      reason: r.reason,
+      message: r.message,
+      service: r.service,
+      topic: r.topic,
+      version: r.version,
+      receivedtime: new Date(r.receivedAt).toISOString(),
+      source: r.source,
+      errors: r.errors,
+      payload: r.payload,
+    }),
+  };
+}
+
 export class DeadLetter {
   private readonly files: MinuteFiles;
+  /** Records written since the last append began; they leave together on the next turn. */
+  private queued: DeadLetterRecord[] = [];
+  private nextAppend: Promise<void> | undefined;
+  /** Counter children by service, topic, version and reason: a flood of invalid beacons resolves none. */
+  private readonly counters = new Map<string, { deadLettered: { inc: (n: number) => void }; events: { inc: (n: number) => void } }>();
 
   constructor(
     dir: string,
@@ -33,30 +57,26 @@ export class DeadLetter {
     this.files = new MinuteFiles(dir);
   }
 
-  /** Writes records of one service/topic; resolves once fsynced. */
-  async write(records: readonly DeadLetterRecord[]): Promise<void> {
-    if (records.length === 0) return;
+  /**
+   * Counts the records and writes them; resolves once fsynced. Records written in the same
+   * turn of the event loop (one per invalid beacon) share one append.
+   */
+  write(records: readonly DeadLetterRecord[]): Promise<void> {
+    if (records.length === 0) return Promise.resolve();
     this.count(records);
-    const lines = records.map((r) => ({
-      folder: `${r.service}/${r.topic}`,
-      timeMs: r.receivedAt,
-      line: JSON.stringify({
-        reason: r.reason,
-        message: r.message,
-        service: r.service,
-        topic: r.topic,
-        version: r.version,
-        receivedtime: new Date(r.receivedAt).toISOString(),
-        source: r.source,
-        errors: r.errors,
-        payload: r.payload,
-      }),
-    }));
-    await this.files.appendLines(lines);
+    for (const r of records) this.queued.push(r);
+    this.nextAppend ??= new Promise<void>((resolve) => setImmediate(resolve)).then(() => {
+      const batch = this.queued;
+      this.queued = [];
+      this.nextAppend = undefined;
+      return this.files.appendLines(batch.map(toLine));
+    });
+    return this.nextAppend;
   }
 
-  close(): Promise<void> {
-    return this.files.close();
+  async close(): Promise<void> {
+    await this.nextAppend?.catch(() => undefined);
+    await this.files.close();
   }
 
   /** Counted once per service, topic, version and reason in the batch, not per record. */
@@ -68,9 +88,17 @@ export class DeadLetter {
       if (group) group.n++;
       else groups.set(key, { r, n: 1 });
     }
-    for (const { r, n } of groups.values()) {
-      this.metrics.eventsDeadLettered.labels(r.service, r.topic, r.reason).inc(n);
-      this.metrics.events.labels(r.service, r.topic, String(r.version ?? ''), 'dead_lettered').inc(n);
+    for (const [key, { r, n }] of groups) {
+      let counter = this.counters.get(key);
+      if (!counter) {
+        counter = {
+          deadLettered: this.metrics.eventsDeadLettered.labels(r.service, r.topic, r.reason),
+          events: this.metrics.events.labels(r.service, r.topic, String(r.version ?? ''), 'dead_lettered'),
+        };
+        this.counters.set(key, counter);
+      }
+      counter.deadLettered.inc(n);
+      counter.events.inc(n);
     }
   }
 }
