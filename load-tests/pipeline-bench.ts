@@ -5,19 +5,23 @@ import { DeadLetter } from '../src/destinations/dead-letter/dead-letter';
 import type { Destination, RecordFailure } from '../src/destinations/destination';
 import type { GatewayEvent } from '../src/envelope/envelope';
 import { toCloudEventJson } from '../src/envelope/envelope';
-import { decodeEventsBody } from '../src/http/body-decoding';
+import { parse as parseQuery } from 'fast-querystring';
+import { coerceParams, decodeEventsBody } from '../src/http/body-decoding';
 import { Ingest } from '../src/ingest/ingest';
 import { GatewayMetrics } from '../src/metrics/metrics';
 import { Router } from '../src/route/router';
 import { loadTopicRegistry } from '../src/topics/registry';
 import { numberFromEnv } from './env';
-import { orderPlaced, Random } from './payloads';
+import { impression, impressionPixelPath, orderPlaced, Random } from './payloads';
 import { formatTable, whole } from './table';
 
 // The pipeline without HTTP and disk, on one core: service batches of 100 JSON events
 // decoded, validated, enriched and handed to the route, whose destination serialises each
-// event as the file and Firehose destinations do (CloudEvents JSON) and acknowledges. Then
-// the memory one buffered event costs, with the destination holding everything.
+// event as the file and Firehose destinations do (CloudEvents JSON) and acknowledges; the
+// same for pixel beacons, one event per query string. Beside them, the floor under any
+// JSON-in, JSON-out pipeline on this core: JSON.parse of the same bodies and JSON.stringify
+// of each event, and nothing else. Then the memory one buffered event costs, with the
+// destination holding everything.
 
 const SECONDS = numberFromEnv('PIPELINE_BENCH_SECONDS', 5);
 const BATCH = 100;
@@ -56,29 +60,72 @@ function pipeline(destination: Destination) {
   const ingest = new Ingest(config, router, budget, deadLetter, undefined, metrics);
   const registry = loadTopicRegistry(config.topicsDir);
   const topic = registry.get('shop', 'order-placed')!;
-  return { ingest, topic, version: topic.versions.get(1)! };
+  const pixelTopic = registry.get('widget', 'impression')!;
+  return { ingest, topic, version: topic.versions.get(1)!, pixelTopic, pixelVersion: pixelTopic.versions.get(pixelTopic.config.defaultVersion)! };
+}
+
+function orderBodies(): Buffer[] {
+  const random = new Random(7);
+  return Array.from({ length: 64 }, () => Buffer.from(JSON.stringify(Array.from({ length: BATCH }, () => orderPlaced(random)))));
+}
+
+/** Runs `round` (which returns events done) until SECONDS have passed. */
+async function timed(round: () => Promise<number> | number): Promise<{ events: number; seconds: number }> {
+  let events = 0;
+  const started = process.hrtime.bigint();
+  const deadline = started + BigInt(SECONDS * 1e9);
+  while (process.hrtime.bigint() < deadline) events += await round();
+  return { events, seconds: Number(process.hrtime.bigint() - started) / 1e9 };
+}
+
+/** The floor: parse the bodies and serialise each event, nothing else. */
+function jsonFloor(): Promise<{ events: number; seconds: number }> {
+  const bodies = orderBodies();
+  let bytes = 0;
+  return timed(() => {
+    let events = 0;
+    for (const body of bodies) {
+      for (const event of JSON.parse(body.toString('utf8')) as unknown[]) {
+        bytes += JSON.stringify(event).length;
+        events++;
+      }
+    }
+    return events;
+  });
+}
+
+/** Pixel beacons as the fast path takes them: query string parsed, coerced, accepted. */
+async function pixels(): Promise<{ events: number; seconds: number }> {
+  const { ingest, pixelTopic: topic, pixelVersion: version } = pipeline(new SerialisingDestination('bench'));
+  const random = new Random(5);
+  const queries = Array.from({ length: 256 }, () => impressionPixelPath(impression(random)).split('?')[1]);
+  const source = `/v1/beacon/${topic.service}/${topic.name}`;
+  return timed(async () => {
+    for (const query of queries) {
+      const event = coerceParams(Object.entries(parseQuery(query) as Record<string, string>), version);
+      ingest.accept({ topic, version, events: [event], prevalidated: false, bodyBytes: query.length + 30, mode: 'beacon', partial: true, source, clientIp: '127.0.0.1', userAgent: undefined });
+    }
+    // Lets the batches leave, as the event loop would between requests.
+    await new Promise((resolve) => setImmediate(resolve));
+    return queries.length;
+  });
 }
 
 async function throughput(): Promise<{ events: number; seconds: number }> {
   const { ingest, topic, version } = pipeline(new SerialisingDestination('bench'));
-  const random = new Random(7);
-  const bodies = Array.from({ length: 64 }, () => Buffer.from(JSON.stringify(Array.from({ length: BATCH }, () => orderPlaced(random)))));
-  let events = 0;
-  const started = process.hrtime.bigint();
-  const deadline = started + BigInt(SECONDS * 1e9);
-  let pending: Promise<boolean>[] = [];
-  while (process.hrtime.bigint() < deadline) {
-    for (let i = 0; i < 64; i++) {
-      const body = bodies[i];
+  const bodies = orderBodies();
+  return timed(async () => {
+    let events = 0;
+    const pending: Promise<boolean>[] = [];
+    for (const body of bodies) {
       const decoded = await decodeEventsBody('application/json', body, version);
       const result = ingest.accept({ topic, version, events: decoded.events, prevalidated: false, bodyBytes: body.length, mode: 'service', partial: false, source: '/v1/events/shop/order-placed', clientIp: '127.0.0.1', userAgent: undefined });
       events += result.accepted;
       pending.push(result.durable!);
     }
     await Promise.all(pending);
-    pending = [];
-  }
-  return { events, seconds: Number(process.hrtime.bigint() - started) / 1e9 };
+    return events;
+  });
 }
 
 async function memoryPerEvent(count: number): Promise<number> {
@@ -96,19 +143,23 @@ async function memoryPerEvent(count: number): Promise<number> {
 }
 
 async function main(): Promise<void> {
-  const { events, seconds } = await throughput();
+  const service = await throughput();
+  const floor = await jsonFloor();
+  const pixel = await pixels();
   const perEvent = await memoryPerEvent(200_000);
-  console.log(`pipeline on one core: JSON batches of ${BATCH} orders decoded, validated, enriched, routed and serialised as CloudEvents JSON (no HTTP, no disk)\n`);
+  console.log(`pipeline on one core, no HTTP, no disk: events decoded, validated, enriched, routed and serialised as CloudEvents JSON\n`);
+  const row = (name: string, r: { events: number; seconds: number }) => [name, whole(r.events / r.seconds), ((r.seconds / r.events) * 1e6).toFixed(2)];
   console.log(
     formatTable(
-      ['measure', 'value'],
+      ['measure', 'events/s', 'µs per event'],
       [
-        ['events/s', whole(events / seconds)],
-        ['µs per event', ((seconds / events) * 1e6).toFixed(2)],
-        ['heap bytes per buffered event (order, 1–5 items)', whole(perEvent)],
+        row(`service batches of ${BATCH} orders (JSON)`, service),
+        row('floor: JSON.parse + JSON.stringify of the same orders, nothing else', floor),
+        row('pixel beacons, one impression per query string', pixel),
       ],
     ),
   );
+  console.log(`\nheap bytes per buffered event (order, 1–5 items): ${whole(perEvent)}`);
   if (!global.gc) console.log('\n(run with node --expose-gc for a steadier memory figure)');
 }
 
