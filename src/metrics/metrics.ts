@@ -1,4 +1,5 @@
 import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from 'prom-client';
+import { SummingCounter } from './summing-counter';
 
 // Every metric the gateway exports, in one place. Names follow Prometheus conventions
 // (`tracking_gateway_<name>_<unit>[_total]`); label values come only from the topic registry,
@@ -18,7 +19,7 @@ const LAG_BUCKETS = [0.1, 1, 5, 15, 60, 300, 900, 3600, 4 * 3600, 24 * 3600, 7 *
 export class GatewayMetrics {
   readonly registry = new Registry();
 
-  readonly httpRequests = new Counter({
+  readonly httpRequests = new SummingCounter({
     name: `${METRIC_PREFIX}http_requests_total`,
     help: 'HTTP requests answered, by route pattern, method and status code.',
     labelNames: ['route', 'method', 'status_code'] as const,
@@ -31,25 +32,25 @@ export class GatewayMetrics {
     buckets: LATENCY_BUCKETS,
     registers: [this.registry],
   });
-  readonly events = new Counter({
+  readonly events = new SummingCounter({
     name: `${METRIC_PREFIX}events_total`,
     help: 'Events received, by service, topic, schema version and outcome (accepted, invalid, rejected, dead_lettered).',
     labelNames: ['service', 'topic', 'version', 'outcome'] as const,
     registers: [this.registry],
   });
-  readonly eventsRejected = new Counter({
+  readonly eventsRejected = new SummingCounter({
     name: `${METRIC_PREFIX}events_rejected_total`,
     help: 'Events refused with a 4xx or 503 answer, by reason.',
     labelNames: ['service', 'topic', 'reason'] as const,
     registers: [this.registry],
   });
-  readonly eventsDeadLettered = new Counter({
+  readonly eventsDeadLettered = new SummingCounter({
     name: `${METRIC_PREFIX}events_dead_lettered_total`,
     help: 'Events written to the dead-letter destination instead of their route, by reason.',
     labelNames: ['service', 'topic', 'reason'] as const,
     registers: [this.registry],
   });
-  readonly eventsDropped = new Counter({
+  readonly eventsDropped = new SummingCounter({
     name: `${METRIC_PREFIX}events_dropped_total`,
     help: 'Accepted events that could not be delivered, spooled or dead-lettered (lost), by reason.',
     labelNames: ['service', 'topic', 'reason'] as const,
@@ -76,7 +77,7 @@ export class GatewayMetrics {
     buckets: [1024, 8192, 65536, 262144, 1048576, 4194304, 16777216],
     registers: [this.registry],
   });
-  readonly destinationRecords = new Counter({
+  readonly destinationRecords = new SummingCounter({
     name: `${METRIC_PREFIX}destination_records_total`,
     help: 'Records sent to a destination, by outcome (delivered, failed, throttled, too_large, fell_back; spilled: beacons written straight to the spool under memory pressure).',
     labelNames: ['destination', 'outcome'] as const,
