@@ -1,4 +1,5 @@
 import type { IncomingMessage, ServerResponse } from 'node:http';
+import type { FastifyBaseLogger } from 'fastify';
 import { performance } from 'node:perf_hooks';
 import { parse as parseQuery } from 'fast-querystring';
 import proxyAddr from '@fastify/proxy-addr';
@@ -49,6 +50,7 @@ export class PixelFastPath {
     private readonly registry: TopicRegistry,
     private readonly ingest: Ingest,
     private readonly metrics: GatewayMetrics,
+    private readonly log: FastifyBaseLogger,
   ) {
     this.duration = metrics.httpRequestDuration.labels(PIXEL_ROUTE);
     this.clientIp = config.server.trustProxy
@@ -89,6 +91,7 @@ export class PixelFastPath {
       });
     } catch (err) {
       // Accepting counted the refused event already; Fastify would count it again.
+      if (!(err instanceof GatewayError)) this.log.error({ err, method: 'GET', url }, 'unhandled error');
       const error = err instanceof GatewayError ? err : new GatewayError('INTERNAL', 'internal error');
       const answer = errorAnswer(error);
       status = answer.status;

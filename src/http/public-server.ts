@@ -22,7 +22,7 @@ export interface PublicServerParts {
 /** The public API: beacons, service events, topic discovery. */
 export function buildPublicServer(parts: PublicServerParts): FastifyInstance {
   const { config, registry, ingest, metrics } = parts;
-  const pixel = new PixelFastPath(config, registry, ingest, metrics);
+  const pixel = new PixelFastPath(config, registry, ingest, metrics, parts.log);
   const app = Fastify({
     // Plain pixel GETs are answered before Fastify routes them (pixel-fast-path.ts says why).
     serverFactory: (handler, factoryOptions) => {
