@@ -94,11 +94,17 @@ function jsonFloor(): Promise<{ events: number; seconds: number }> {
   });
 }
 
-/** Pixel beacons as the fast path takes them: query string parsed, coerced, accepted. */
-async function pixels(): Promise<{ events: number; seconds: number }> {
+/**
+ * Pixel beacons as the fast path takes them: query string parsed, coerced, accepted. With
+ * `invalid`, each has a placement outside the enum and goes to the dead letter (on disk).
+ */
+async function pixels(invalid = false): Promise<{ events: number; seconds: number }> {
   const { ingest, pixelTopic: topic, pixelVersion: version } = pipeline(new SerialisingDestination('bench'));
   const random = new Random(5);
-  const queries = Array.from({ length: 256 }, () => impressionPixelPath(impression(random)).split('?')[1]);
+  const queries = Array.from({ length: 256 }, () => {
+    const query = impressionPixelPath(impression(random)).split('?')[1];
+    return invalid ? query.replace(/placement=[A-Z]+/, 'placement=sidebar') : query;
+  });
   const source = `/v1/beacon/${topic.service}/${topic.name}`;
   return timed(async () => {
     for (const query of queries) {
@@ -146,8 +152,9 @@ async function main(): Promise<void> {
   const service = await throughput();
   const floor = await jsonFloor();
   const pixel = await pixels();
+  const invalidPixel = await pixels(true);
   const perEvent = await memoryPerEvent(200_000);
-  console.log(`pipeline on one core, no HTTP, no disk: events decoded, validated, enriched, routed and serialised as CloudEvents JSON\n`);
+  console.log(`pipeline on one core, no HTTP, no disk but the dead letter: events decoded, validated, enriched, routed and serialised as CloudEvents JSON\n`);
   const row = (name: string, r: { events: number; seconds: number }) => [name, whole(r.events / r.seconds), ((r.seconds / r.events) * 1e6).toFixed(2)];
   console.log(
     formatTable(
@@ -156,6 +163,7 @@ async function main(): Promise<void> {
         row(`service batches of ${BATCH} orders (JSON)`, service),
         row('floor: JSON.parse + JSON.stringify of the same orders, nothing else', floor),
         row('pixel beacons, one impression per query string', pixel),
+        row('invalid pixel beacons, dead-lettered', invalidPixel),
       ],
     ),
   );
