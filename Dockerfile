@@ -52,6 +52,7 @@ VOLUME ["/var/lib/tracking-gateway"]
 EXPOSE 8080 9464
 
 # Exec form so signals reach tini (a shell form would put /bin/sh in between), and node
-# is started directly rather than through `npm start`, which does not forward signals.
-ENTRYPOINT ["/usr/bin/tini", "--", "node", "dist/src/cli.js"]
+# is started directly rather than through `npm start`, which does not forward signals. Its
+# flags are those of `npm start` (load-tests/gateway-process.ts says why).
+ENTRYPOINT ["/usr/bin/tini", "--", "node", "--max-semi-space-size=32", "dist/src/cli.js"]
 CMD ["serve"]

@@ -8,6 +8,15 @@ import { join } from 'node:path';
 // free loopback ports with a temporary data directory, stopped with SIGTERM.
 
 const CLI = join(__dirname, '..', 'src', 'cli.js');
+
+/**
+ * Node flags the gateway runs with wherever it is started for real (`npm start`, the image's
+ * entrypoint; test/runtime-flags.test.ts keeps them equal). A 32 MiB semi-space instead of
+ * 16: events wait in batches for milliseconds, long enough to outlive a small young
+ * generation and be copied into the old one; with it, service batches of 100 over 32
+ * connections went from 557–627 to 696–769 requests/s, and p99 from 83–102 to 66–74 ms.
+ */
+export const GATEWAY_NODE_FLAGS = ['--max-semi-space-size=32'];
 const READY_TIMEOUT_MS = 15_000;
 
 export interface GatewayOptions {
@@ -43,7 +52,7 @@ export function freePort(): Promise<number> {
 export async function startGateway(options: GatewayOptions = {}): Promise<GatewayProcess> {
   const [port, adminPort] = [await freePort(), await freePort()];
   const dataDir = mkdtempSync(join(tmpdir(), 'tracking-gateway-load-'));
-  const args = [...(options.nodeArgs ?? []), CLI, 'serve', ...(options.configFile ? ['--config', options.configFile] : [])];
+  const args = [...GATEWAY_NODE_FLAGS, ...(options.nodeArgs ?? []), CLI, 'serve', ...(options.configFile ? ['--config', options.configFile] : [])];
   const child = spawn(process.execPath, args, {
     cwd: join(__dirname, '..', '..'),
     stdio: ['ignore', 'inherit', 'inherit'],
