@@ -124,3 +124,27 @@ t.test('over the memory bound with no spool, the fast path answers 503 with Retr
   held.unblock();
   await gateway.close();
 });
+
+t.test('behind a trusted proxy, the fast path records the client address and user agent as the route does', async (t) => {
+  const answered = watchFastPath(t);
+  const { gateway, dataDir } = testGateway({ server: { port: 0, adminPort: 0, host: '127.0.0.1', adminHost: '127.0.0.1', trustProxy: true }, envelope: { clientIp: 'full', userAgent: true } });
+  t.teardown(() => removeDir(dataDir));
+  const { port } = await gateway.start();
+  const headers = { 'x-forwarded-for': '203.0.113.7, 10.0.0.2', 'user-agent': 'Mozilla/5.0 (test)' };
+  const path = pixel(validImpression());
+  const socket = await overSocket(port, path, headers);
+  t.equal(answered.length, 1, 'answered by the fast path');
+  const injected = await gateway.publicServer.inject({ url: path, headers, remoteAddress: '127.0.0.1' });
+  t.same(socket, { status: injected.statusCode, headers: pick(injected.headers), body: injected.rawPayload.toString('latin1') });
+  await gateway.close();
+  const lines = readGzipLines(`${dataDir}/widget`);
+  t.equal(lines.length, 2);
+  t.same(
+    lines.map((line) => [line.clientip, line.useragent]),
+    [
+      ['203.0.113.7', 'Mozilla/5.0 (test)'],
+      ['203.0.113.7', 'Mozilla/5.0 (test)'],
+    ],
+    'the first forwarded address, as Fastify gives request.ip, on both paths',
+  );
+});
