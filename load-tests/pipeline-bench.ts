@@ -10,7 +10,7 @@ import { coerceParams, decodeEventsBody } from '../src/http/body-decoding';
 import { Ingest } from '../src/ingest/ingest';
 import { GatewayMetrics } from '../src/metrics/metrics';
 import { Router } from '../src/route/router';
-import { loadTopicRegistry } from '../src/topics/registry';
+import { loadTopicRegistry, type TopicVersion } from '../src/topics/registry';
 import { numberFromEnv } from './env';
 import { impression, impressionPixelPath, orderPlaced, Random } from './payloads';
 import { formatTable, whole } from './table';
@@ -18,7 +18,8 @@ import { formatTable, whole } from './table';
 // The pipeline without HTTP and disk, on one core: service batches of 100 JSON events
 // decoded, validated, enriched and handed to the route, whose destination serialises each
 // event as the file and Firehose destinations do (CloudEvents JSON) and acknowledges; the
-// same for pixel beacons, one event per query string. Beside them, the floor under any
+// same accepted only (a destination that does nothing), as JSON and as Avro datums (valid by
+// construction once decoded); pixel beacons, one event per query string. Beside them, the floor under any
 // JSON-in, JSON-out pipeline on this core: JSON.parse of the same bodies and JSON.stringify
 // of each event, and nothing else. Then the memory one buffered event costs, with the
 // destination holding everything.
@@ -27,15 +28,13 @@ const SECONDS = numberFromEnv('PIPELINE_BENCH_SECONDS', 5);
 const BATCH = 100;
 const ROOT = join(__dirname, '..', '..');
 
-/** Serialises like the file destination, keeps nothing. */
-class SerialisingDestination implements Destination {
+/** Acknowledges every batch at once and does nothing with it: what accepting costs alone. */
+class AcknowledgingDestination implements Destination {
   readonly type = 'bench';
   readonly maxRecordBytes = 1 << 24;
-  bytes = 0;
   constructor(readonly name: string) {}
   async start(): Promise<void> {}
-  async send(events: readonly GatewayEvent[]): Promise<RecordFailure[]> {
-    for (const event of events) this.bytes += toCloudEventJson(event).length;
+  async send(_events: readonly GatewayEvent[]): Promise<RecordFailure[]> {
     return [];
   }
   isHealthy(): boolean {
@@ -44,8 +43,17 @@ class SerialisingDestination implements Destination {
   async close(): Promise<void> {}
 }
 
+/** Serialises like the file destination, keeps nothing. */
+class SerialisingDestination extends AcknowledgingDestination {
+  bytes = 0;
+  async send(events: readonly GatewayEvent[]): Promise<RecordFailure[]> {
+    for (const event of events) this.bytes += toCloudEventJson(event).length;
+    return [];
+  }
+}
+
 /** Never answers: every event stays buffered. */
-class HoldingDestination extends SerialisingDestination {
+class HoldingDestination extends AcknowledgingDestination {
   send(): Promise<RecordFailure[]> {
     return new Promise(() => undefined);
   }
@@ -64,9 +72,13 @@ function pipeline(destination: Destination) {
   return { ingest, topic, version: topic.versions.get(1)!, pixelTopic, pixelVersion: pixelTopic.versions.get(pixelTopic.config.defaultVersion)! };
 }
 
-function orderBodies(): Buffer[] {
+/** 64 request bodies of BATCH orders: a JSON array, or Avro binary datums one after another. */
+function orderBodies(encoding: 'json' | 'avro' = 'json', version?: TopicVersion): Buffer[] {
   const random = new Random(7);
-  return Array.from({ length: 64 }, () => Buffer.from(JSON.stringify(Array.from({ length: BATCH }, () => orderPlaced(random)))));
+  return Array.from({ length: 64 }, () => {
+    const orders = Array.from({ length: BATCH }, () => orderPlaced(random));
+    return encoding === 'json' ? Buffer.from(JSON.stringify(orders)) : Buffer.concat(orders.map((order) => version!.type.toBuffer(order)));
+  });
 }
 
 /** Runs `round` (which returns events done) until SECONDS have passed. */
@@ -117,15 +129,17 @@ async function pixels(invalid = false): Promise<{ events: number; seconds: numbe
   });
 }
 
-async function throughput(): Promise<{ events: number; seconds: number }> {
-  const { ingest, topic, version } = pipeline(new SerialisingDestination('bench'));
-  const bodies = orderBodies();
+/** Service batches through decoding and ingest to `destination`, each request waiting for its ack. */
+async function serviceBatches(destination: Destination, encoding: 'json' | 'avro'): Promise<{ events: number; seconds: number }> {
+  const { ingest, topic, version } = pipeline(destination);
+  const bodies = orderBodies(encoding, version);
+  const mediaType = encoding === 'json' ? 'application/json' : 'avro/binary';
   return timed(async () => {
     let events = 0;
     const pending: Promise<boolean>[] = [];
     for (const body of bodies) {
-      const decoded = await decodeEventsBody('application/json', body, version);
-      const result = ingest.accept({ topic, version, events: decoded.events, prevalidated: false, bodyBytes: body.length, mode: 'service', partial: false, source: '/v1/events/shop/order-placed', clientIp: '127.0.0.1', userAgent: undefined });
+      const decoded = await decodeEventsBody(mediaType, body, version);
+      const result = ingest.accept({ topic, version, events: decoded.events, prevalidated: decoded.prevalidated, bodyBytes: body.length, mode: 'service', partial: false, source: '/v1/events/shop/order-placed', clientIp: '127.0.0.1', userAgent: undefined });
       events += result.accepted;
       pending.push(result.durable!);
     }
@@ -149,18 +163,22 @@ async function memoryPerEvent(count: number): Promise<number> {
 }
 
 async function main(): Promise<void> {
-  const service = await throughput();
+  const service = await serviceBatches(new SerialisingDestination('bench'), 'json');
+  const acceptedJson = await serviceBatches(new AcknowledgingDestination('bench'), 'json');
+  const acceptedAvro = await serviceBatches(new AcknowledgingDestination('bench'), 'avro');
   const floor = await jsonFloor();
   const pixel = await pixels();
   const invalidPixel = await pixels(true);
   const perEvent = await memoryPerEvent(200_000);
-  console.log(`pipeline on one core, no HTTP, no disk but the dead letter: events decoded, validated, enriched, routed and serialised as CloudEvents JSON\n`);
+  console.log(`pipeline on one core, no HTTP, no disk but the dead letter: events decoded, validated, enriched and routed; serialised as CloudEvents JSON where it says so\n`);
   const row = (name: string, r: { events: number; seconds: number }) => [name, whole(r.events / r.seconds), ((r.seconds / r.events) * 1e6).toFixed(2)];
   console.log(
     formatTable(
       ['measure', 'events/s', 'µs per event'],
       [
-        row(`service batches of ${BATCH} orders (JSON)`, service),
+        row(`service batches of ${BATCH} orders (JSON), serialised as CloudEvents JSON`, service),
+        row(`the same, accepted only (the destination acknowledges and does nothing)`, acceptedJson),
+        row(`the same as Avro binary datums, accepted only`, acceptedAvro),
         row('floor: JSON.parse + JSON.stringify of the same orders, nothing else', floor),
         row('pixel beacons, one impression per query string', pixel),
         row('invalid pixel beacons, dead-lettered', invalidPixel),
