@@ -18,7 +18,7 @@ export interface DeadLetterRecord {
   receivedAt: number;
   source: string;
   /** Field problems, for invalid events. */
-  errors?: { path: string; message: string }[];
+  errors?: readonly { path: string; message: string }[];
   /** What the client sent, or the CloudEvent of an accepted event. */
   payload: unknown;
 }
