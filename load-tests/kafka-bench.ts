@@ -16,6 +16,7 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import autocannon from 'autocannon';
 import { Kafka, logLevel } from 'kafkajs';
 import { KafkaBroker } from '../test/harness/kafka-broker';
+import { GATEWAY_NODE_FLAGS } from './gateway-process';
 
 const ROOT = resolve(__dirname, '..', '..');
 const SECONDS = Number(process.env.BENCH_SECONDS ?? 20);
@@ -79,7 +80,7 @@ async function main(): Promise<number> {
         destinations: { kafka: { type: 'kafka', brokers: broker.brokers, compression: process.env.BENCH_COMPRESSION ?? 'gzip' } },
       }),
     );
-    gateway = spawn(process.execPath, [join(ROOT, 'dist', 'src', 'cli.js'), 'serve', '--config', configFile], { stdio: ['ignore', 'inherit', 'inherit'] });
+    gateway = spawn(process.execPath, [...GATEWAY_NODE_FLAGS, join(ROOT, 'dist', 'src', 'cli.js'), 'serve', '--config', configFile], { stdio: ['ignore', 'inherit', 'inherit'] });
     await waitReady();
 
     const body = JSON.stringify(Array.from({ length: EVENTS_PER_POST }, (_, i) => order(i)));

@@ -40,7 +40,6 @@ interface Pixel {
 export class PixelFastPath {
   private closing = false;
   private readonly sources = new Map<Topic, string>();
-  private readonly answered = new Map<number, { inc: () => void }>();
   private readonly duration;
   /** Client address as Fastify's `request.ip` gives it, through trusted proxies when configured. */
   private readonly clientIp: (request: IncomingMessage) => string;
@@ -140,9 +139,7 @@ export class PixelFastPath {
   }
 
   private count(status: number, started: number): void {
-    let counter = this.answered.get(status);
-    if (!counter) this.answered.set(status, (counter = this.metrics.httpRequests.labels(PIXEL_ROUTE, 'GET', String(status))));
-    counter.inc();
+    this.metrics.httpRequests.labels(PIXEL_ROUTE, 'GET', String(status)).inc();
     this.duration.observe((performance.now() - started) / 1000);
   }
 }

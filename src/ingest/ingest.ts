@@ -51,8 +51,6 @@ interface CheckedEvent {
 const NO_PROBLEMS: readonly FieldProblem[] = Object.freeze([]);
 
 export class Ingest {
-  private readonly accepted = new Map<TopicVersion, { inc: (n: number) => void }>();
-
   constructor(
     private readonly config: Readonly<GatewayConfig>,
     private readonly router: Router,
@@ -171,28 +169,22 @@ export class Ingest {
         counted: true,
       });
     }
-    this.acceptedCounter(version).inc(events.length);
+    this.countAccepted(version, events.length);
     this.observeLag(events, receivedAt);
     const ack = this.router.submit(events, this.router.routeFor(topic), req.mode === 'service');
     return { accepted: events.length, errors, durable: ack?.done };
   }
 
   private spillToSpool(events: GatewayEvent[], version: TopicVersion): void {
-    this.acceptedCounter(version).inc(events.length);
+    this.countAccepted(version, events.length);
     this.metrics.destinationRecords.labels(this.spool!.name, 'spilled').inc(events.length);
     this.spool!.send(events).catch(() => {
       this.metrics.eventsDropped.labels(version.service, version.topic, 'spool_failed').inc(events.length);
     });
   }
 
-  /** `events_total{outcome="accepted"}` of a version, resolved once: it is bumped on every request. */
-  private acceptedCounter(version: TopicVersion): { inc: (n: number) => void } {
-    let counter = this.accepted.get(version);
-    if (!counter) {
-      counter = this.metrics.events.labels(version.service, version.topic, String(version.version), 'accepted');
-      this.accepted.set(version, counter);
-    }
-    return counter;
+  private countAccepted(version: TopicVersion, count: number): void {
+    this.metrics.events.labels(version.service, version.topic, String(version.version), 'accepted').inc(count);
   }
 
   /** Counts events refused as a whole (4xx/503 for the request). */

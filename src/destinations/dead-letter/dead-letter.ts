@@ -47,8 +47,6 @@ export class DeadLetter {
   /** Records written since the last append began; they leave together on the next turn. */
   private queued: DeadLetterRecord[] = [];
   private nextAppend: Promise<void> | undefined;
-  /** Counter children by service, topic, version and reason: a flood of invalid beacons resolves none. */
-  private readonly counters = new Map<string, { deadLettered: { inc: (n: number) => void }; events: { inc: (n: number) => void } }>();
 
   constructor(
     dir: string,
@@ -88,17 +86,9 @@ export class DeadLetter {
       if (group) group.n++;
       else groups.set(key, { r, n: 1 });
     }
-    for (const [key, { r, n }] of groups) {
-      let counter = this.counters.get(key);
-      if (!counter) {
-        counter = {
-          deadLettered: this.metrics.eventsDeadLettered.labels(r.service, r.topic, r.reason),
-          events: this.metrics.events.labels(r.service, r.topic, String(r.version ?? ''), 'dead_lettered'),
-        };
-        this.counters.set(key, counter);
-      }
-      counter.deadLettered.inc(n);
-      counter.events.inc(n);
+    for (const { r, n } of groups.values()) {
+      this.metrics.eventsDeadLettered.labels(r.service, r.topic, r.reason).inc(n);
+      this.metrics.events.labels(r.service, r.topic, String(r.version ?? ''), 'dead_lettered').inc(n);
     }
   }
 }
