@@ -39,11 +39,12 @@ export function checkBeaconAccess(topic: Topic, request: FastifyRequest, reply: 
   if (!isOriginAllowed(topic, origin)) {
     throw new GatewayError('ORIGIN_NOT_ALLOWED', `origin ${origin} may not send ${topic.service}/${topic.name}; it is not in the topic's allowedOrigins`);
   }
-  if (request.headers.origin) {
-    reply.header('access-control-allow-origin', request.headers.origin);
-    reply.header('access-control-allow-credentials', 'true');
-    reply.header('vary', 'Origin');
-  }
+  if (request.headers.origin) reply.headers(allowOriginHeaders(request.headers.origin));
+}
+
+/** The CORS answer to an allowed `Origin` (sendBeacon and fetch send credentials). */
+export function allowOriginHeaders(origin: string): Record<string, string> {
+  return { 'access-control-allow-origin': origin, 'access-control-allow-credentials': 'true', vary: 'Origin' };
 }
 
 /** Answers a CORS preflight (fetch with keepalive and application/json sends one). */

@@ -1,17 +1,18 @@
 import type { IncomingMessage, ServerResponse } from 'node:http';
-import type { FastifyBaseLogger } from 'fastify';
 import { performance } from 'node:perf_hooks';
-import { parse as parseQuery } from 'fast-querystring';
 import proxyAddr from '@fastify/proxy-addr';
+import { parse as parseQuery } from 'fast-querystring';
+import type { FastifyBaseLogger } from 'fastify';
 import type { GatewayConfig } from '../config/config';
 import { GatewayError } from '../errors';
 import type { Ingest } from '../ingest/ingest';
 import type { GatewayMetrics } from '../metrics/metrics';
 import type { Topic, TopicRegistry, TopicVersion } from '../topics/registry';
 import { coerceParams } from './body-decoding';
-import { isOriginAllowed, requestOrigin } from './cors';
+import { allowOriginHeaders, isOriginAllowed, requestOrigin } from './cors';
 import { errorAnswer } from './error-handler';
-import { TRANSPARENT_GIF } from './pixel';
+import { PIXEL_CACHE_CONTROL, TRANSPARENT_GIF } from './pixel';
+import { BEACON_ROUTE } from './routes/beacon';
 import { versionOf } from './topic-lookup';
 
 // The pixel GET is the gateway's hottest request, and Fastify's routing, hooks and reply
@@ -22,11 +23,10 @@ import { versionOf } from './topic-lookup';
 // route names the error. Nothing is accepted before that decision, so the handover changes
 // no count. The answer is the route's, header for header (test/http/pixel-fast-path.test.ts).
 
-export const PIXEL_ROUTE = '/v1/beacon/:service/:topic';
 const PREFIX = '/v1/beacon/';
 
-const GIF_HEADERS = { 'content-type': 'image/gif', 'cache-control': 'no-store, max-age=0', 'content-length': String(TRANSPARENT_GIF.length) };
-const NO_CONTENT_HEADERS = { 'cache-control': 'no-store, max-age=0' };
+const GIF_HEADERS = { 'content-type': 'image/gif', 'cache-control': PIXEL_CACHE_CONTROL, 'content-length': String(TRANSPARENT_GIF.length) };
+const NO_CONTENT_HEADERS = { 'cache-control': PIXEL_CACHE_CONTROL };
 
 interface Pixel {
   topic: Topic;
@@ -51,7 +51,7 @@ export class PixelFastPath {
     private readonly metrics: GatewayMetrics,
     private readonly log: FastifyBaseLogger,
   ) {
-    this.duration = metrics.httpRequestDuration.labels(PIXEL_ROUTE);
+    this.duration = metrics.httpRequestDuration.labels(BEACON_ROUTE);
     this.clientIp = config.server.trustProxy
       ? (request) => {
           const addresses = proxyAddr.all(request, () => true);
@@ -99,9 +99,7 @@ export class PixelFastPath {
       return true;
     }
     if (pixel.origin !== undefined) {
-      response.setHeader('access-control-allow-origin', pixel.origin);
-      response.setHeader('access-control-allow-credentials', 'true');
-      response.setHeader('vary', 'Origin');
+      for (const [name, value] of Object.entries(allowOriginHeaders(pixel.origin))) response.setHeader(name, value);
     }
     if (status === 204) response.writeHead(204, NO_CONTENT_HEADERS).end();
     else response.writeHead(200, GIF_HEADERS).end(TRANSPARENT_GIF);
@@ -139,7 +137,7 @@ export class PixelFastPath {
   }
 
   private count(status: number, started: number): void {
-    this.metrics.httpRequests.labels(PIXEL_ROUTE, 'GET', String(status)).inc();
+    this.metrics.httpRequests.labels(BEACON_ROUTE, 'GET', String(status)).inc();
     this.duration.observe((performance.now() - started) / 1000);
   }
 }

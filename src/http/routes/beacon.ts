@@ -3,32 +3,35 @@ import type { Ingest } from '../../ingest/ingest';
 import type { Topic, TopicRegistry, TopicVersion } from '../../topics/registry';
 import { coerceParams, decodeBeaconBody, mediaTypeOf } from '../body-decoding';
 import { answerPreflight, checkBeaconAccess } from '../cors';
-import { TRANSPARENT_GIF } from '../pixel';
+import { PIXEL_CACHE_CONTROL, TRANSPARENT_GIF } from '../pixel';
 import { tallyOf } from '../request-context';
 import { lookupTopic, lookupVersion, type TopicParams } from '../topic-lookup';
 
 // Browser beacons: answered at once, whatever happens downstream. Invalid events are
 // dead-lettered with the reason rather than answered with an error the page never reads.
 
+/** The beacon endpoints' route pattern, also the `route` label of their request metrics. */
+export const BEACON_ROUTE = '/v1/beacon/:service/:topic';
+
 export function beaconRoutes(app: FastifyInstance, registry: TopicRegistry, ingest: Ingest): void {
-  app.get<{ Params: TopicParams }>('/v1/beacon/:service/:topic', (request, reply) => {
+  app.get<{ Params: TopicParams }>(BEACON_ROUTE, (request, reply) => {
     const { topic, version } = resolve(request, reply);
     const query = request.query as Record<string, string>;
     const event = coerceParams(Object.entries(query), version);
     accept(request, topic, version, [event], (request.raw.url ?? '').length);
-    reply.header('cache-control', 'no-store, max-age=0');
+    reply.header('cache-control', PIXEL_CACHE_CONTROL);
     if (query.$status === '204') return reply.code(204).send();
     return reply.type('image/gif').send(TRANSPARENT_GIF);
   });
 
-  app.post<{ Params: TopicParams; Body: Buffer }>('/v1/beacon/:service/:topic', (request, reply) => {
+  app.post<{ Params: TopicParams; Body: Buffer }>(BEACON_ROUTE, (request, reply) => {
     const { topic, version } = resolve(request, reply);
     const decoded = decodeBeaconBody(mediaTypeOf(request.headers['content-type']), request.body ?? Buffer.alloc(0), version);
     accept(request, topic, version, decoded.events, request.body?.length ?? 0);
     return reply.code(204).header('cache-control', 'no-store').send();
   });
 
-  app.options<{ Params: TopicParams }>('/v1/beacon/:service/:topic', (request, reply) => {
+  app.options<{ Params: TopicParams }>(BEACON_ROUTE, (request, reply) => {
     answerPreflight(lookupTopic(registry, request.params), request, reply);
   });
 
