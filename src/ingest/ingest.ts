@@ -80,7 +80,7 @@ export class Ingest {
 
     for (let index = 0; index < raw.length; index++) {
       const input = raw[index] as Record<string, unknown>;
-      // Decoded Avro is valid by construction: no check, and nothing allocated to say so.
+      // Decoded Avro is valid by construction: no check, and no problem list allocated.
       const problems = req.prevalidated ? { data: input, list: NO_PROBLEMS } : this.checkEvent(input, version);
       const data = problems.data;
       let size = averageSize;
