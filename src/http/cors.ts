@@ -26,20 +26,33 @@ export function isOriginAllowed(topic: Topic, origin: string): boolean {
   return allowed.includes('*') || allowed.includes(origin);
 }
 
+/**
+ * Whether a beacon with these headers may be sent to a topic: the error that refuses it
+ * (service-only topic, foreign origin), else the `Origin` to echo in CORS headers, if any.
+ * The Fastify route and the pixel fast path both decide with this.
+ */
+export function beaconAccess(topic: Topic, headers: IncomingHttpHeaders): { refusal?: GatewayError; corsOrigin?: string } {
+  if (topic.config.access !== 'public') {
+    return {
+      refusal: new GatewayError(
+        'SERVICE_ONLY_TOPIC',
+        `topic ${topic.service}/${topic.name} is service-only: send it to POST /v1/events/${topic.service}/${topic.name}, not as a beacon`,
+      ),
+    };
+  }
+  const origin = requestOrigin(headers);
+  if (origin === undefined) return {};
+  if (!isOriginAllowed(topic, origin)) {
+    return { refusal: new GatewayError('ORIGIN_NOT_ALLOWED', `origin ${origin} may not send ${topic.service}/${topic.name}; it is not in the topic's allowedOrigins`) };
+  }
+  return { corsOrigin: headers.origin || undefined };
+}
+
 /** Refuses service-only topics and foreign origins; sets CORS headers for allowed ones. */
 export function checkBeaconAccess(topic: Topic, request: FastifyRequest, reply: FastifyReply): void {
-  if (topic.config.access !== 'public') {
-    throw new GatewayError(
-      'SERVICE_ONLY_TOPIC',
-      `topic ${topic.service}/${topic.name} is service-only: send it to POST /v1/events/${topic.service}/${topic.name}, not as a beacon`,
-    );
-  }
-  const origin = requestOrigin(request.headers);
-  if (origin === undefined) return;
-  if (!isOriginAllowed(topic, origin)) {
-    throw new GatewayError('ORIGIN_NOT_ALLOWED', `origin ${origin} may not send ${topic.service}/${topic.name}; it is not in the topic's allowedOrigins`);
-  }
-  if (request.headers.origin) reply.headers(allowOriginHeaders(request.headers.origin));
+  const { refusal, corsOrigin } = beaconAccess(topic, request.headers);
+  if (refusal) throw refusal;
+  if (corsOrigin) reply.headers(allowOriginHeaders(corsOrigin));
 }
 
 /** The CORS answer to an allowed `Origin` (sendBeacon and fetch send credentials). */

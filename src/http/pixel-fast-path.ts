@@ -9,10 +9,10 @@ import type { Ingest } from '../ingest/ingest';
 import type { GatewayMetrics } from '../metrics/metrics';
 import type { Topic, TopicRegistry, TopicVersion } from '../topics/registry';
 import { coerceParams } from './body-decoding';
-import { allowOriginHeaders, isOriginAllowed, requestOrigin } from './cors';
+import { allowOriginHeaders, beaconAccess } from './cors';
 import { errorAnswer } from './error-handler';
 import { PIXEL_CACHE_CONTROL, TRANSPARENT_GIF } from './pixel';
-import { BEACON_ROUTE } from './routes/beacon';
+import { BEACON_ROUTE, beaconSource } from './routes/beacon';
 import { versionOf } from './topic-lookup';
 
 // The pixel GET is the gateway's hottest request, and Fastify's routing, hooks and reply
@@ -39,7 +39,6 @@ interface Pixel {
 
 export class PixelFastPath {
   private closing = false;
-  private readonly sources = new Map<Topic, string>();
   private readonly duration;
   /** Client address as Fastify's `request.ip` gives it, through trusted proxies when configured. */
   private readonly clientIp: (request: IncomingMessage) => string;
@@ -84,7 +83,7 @@ export class PixelFastPath {
         bodyBytes: url.length,
         mode: 'beacon',
         partial: true,
-        source: this.sourceOf(topic),
+        source: beaconSource(topic),
         clientIp: this.config.envelope.clientIp === 'none' ? '' : this.clientIp(request),
         userAgent: request.headers['user-agent'],
       });
@@ -115,25 +114,18 @@ export class PixelFastPath {
     // Escaped or extra path segments: Fastify's router decides what they mean.
     if (slash <= 0 || path.indexOf('/', slash + 1) !== -1 || path.includes('%')) return undefined;
     const topic = this.registry.get(path.slice(0, slash), path.slice(slash + 1));
-    if (topic === undefined || topic.config.access !== 'public') return undefined;
+    if (topic === undefined) return undefined;
     const headers = request.headers;
-    const origin = requestOrigin(headers);
-    if (origin !== undefined && !isOriginAllowed(topic, origin)) return undefined;
+    const access = beaconAccess(topic, headers);
+    if (access.refusal) return undefined;
     try {
       const query = (queryStart === -1 ? {} : parseQuery(url.slice(queryStart + 1))) as Record<string, string>;
       const version = versionOf(topic, query.v, headers);
       const event = coerceParams(Object.entries(query), version);
-      const allowedOrigin = headers.origin && origin !== undefined ? headers.origin : undefined;
-      return { topic, version, event, status: query.$status === '204' ? 204 : 200, origin: allowedOrigin };
+      return { topic, version, event, status: query.$status === '204' ? 204 : 200, origin: access.corsOrigin };
     } catch {
       return undefined;
     }
-  }
-
-  private sourceOf(topic: Topic): string {
-    let source = this.sources.get(topic);
-    if (source === undefined) this.sources.set(topic, (source = `${PREFIX}${topic.service}/${topic.name}`));
-    return source;
   }
 
   private count(status: number, started: number): void {

@@ -13,6 +13,11 @@ import { lookupTopic, lookupVersion, type TopicParams } from '../topic-lookup';
 /** The beacon endpoints' route pattern, also the `route` label of their request metrics. */
 export const BEACON_ROUTE = '/v1/beacon/:service/:topic';
 
+/** CloudEvents `source` of a topic's beacons: the endpoint path that took them. */
+export function beaconSource(topic: Topic): string {
+  return `/v1/beacon/${topic.service}/${topic.name}`;
+}
+
 export function beaconRoutes(app: FastifyInstance, registry: TopicRegistry, ingest: Ingest): void {
   app.get<{ Params: TopicParams }>(BEACON_ROUTE, (request, reply) => {
     const { topic, version } = resolve(request, reply);
@@ -46,7 +51,7 @@ export function beaconRoutes(app: FastifyInstance, registry: TopicRegistry, inge
       bodyBytes,
       mode: 'beacon',
       partial: true,
-      source: `/v1/beacon/${topic.service}/${topic.name}`,
+      source: beaconSource(topic),
       clientIp: request.ip,
       userAgent: request.headers['user-agent'],
     });
