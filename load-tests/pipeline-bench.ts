@@ -1,3 +1,4 @@
+import pino from 'pino';
 import { join } from 'node:path';
 import { MemoryBudget } from '../src/buffer/memory-budget';
 import { buildConfig } from '../src/config/config';
@@ -5,8 +6,8 @@ import { DeadLetter } from '../src/destinations/dead-letter/dead-letter';
 import type { Destination, RecordFailure } from '../src/destinations/destination';
 import type { GatewayEvent } from '../src/envelope/envelope';
 import { toCloudEventJson } from '../src/envelope/envelope';
-import { parse as parseQuery } from 'fast-querystring';
 import { coerceParams, decodeEventsBody } from '../src/http/body-decoding';
+import { readQuery } from '../src/http/query';
 import { Ingest } from '../src/ingest/ingest';
 import { GatewayMetrics } from '../src/metrics/metrics';
 import { Router } from '../src/route/router';
@@ -14,6 +15,9 @@ import { loadTopicRegistry, type TopicVersion } from '../src/topics/registry';
 import { numberFromEnv } from './env';
 import { impression, impressionPixelPath, orderPlaced, Random } from './payloads';
 import { formatTable, whole } from './table';
+
+/** The gateway's default request limits. */
+const LIMITS = { maxEvents: 10_000, maxDecodedBytes: 16 * 1024 * 1024 };
 
 // The pipeline without HTTP and disk, on one core: service batches of 100 JSON events
 // decoded, validated, enriched and handed to the route, whose destination serialises each
@@ -63,7 +67,7 @@ function pipeline(destination: Destination) {
   const config = buildConfig({ topicsDir: join(ROOT, 'topics'), dataDir: '/tmp/pipeline-bench', destinations: { [destination.name]: { type: 'file' } }, spool: { enabled: false }, buffer: { maxBytes: 8 * 1024 * 1024 * 1024 }, batch: { maxRecords: 1000, lingerMs: 1 } }, {});
   const metrics = new GatewayMetrics();
   const budget = new MemoryBudget(config.buffer.maxBytes, metrics);
-  const deadLetter = new DeadLetter('/tmp/pipeline-bench/dead', metrics);
+  const deadLetter = new DeadLetter('/tmp/pipeline-bench/dead', config.deadLetter, metrics, pino({ level: 'silent' }));
   const router = new Router([destination], undefined, config, deadLetter, budget, metrics);
   const ingest = new Ingest(config, router, budget, deadLetter, undefined, metrics);
   const registry = loadTopicRegistry(config.topicsDir);
@@ -120,7 +124,7 @@ async function pixels(invalid = false): Promise<{ events: number; seconds: numbe
   const source = `/v1/beacon/${topic.service}/${topic.name}`;
   return timed(async () => {
     for (const query of queries) {
-      const event = coerceParams(Object.entries(parseQuery(query) as Record<string, string>), version);
+      const event = coerceParams(readQuery(`?${query}`), version);
       ingest.accept({ topic, version, events: [event], prevalidated: false, bodyBytes: query.length + 30, mode: 'beacon', partial: true, source, clientIp: '127.0.0.1', userAgent: undefined });
     }
     // Lets the batches leave, as the event loop would between requests.
@@ -138,7 +142,7 @@ async function serviceBatches(destination: Destination, encoding: 'json' | 'avro
     let events = 0;
     const pending: Promise<boolean>[] = [];
     for (const body of bodies) {
-      const decoded = await decodeEventsBody(mediaType, body, version);
+      const decoded = await decodeEventsBody(mediaType, body, version, LIMITS);
       const result = ingest.accept({ topic, version, events: decoded.events, prevalidated: decoded.prevalidated, bodyBytes: body.length, mode: 'service', partial: false, source: '/v1/events/shop/order-placed', clientIp: '127.0.0.1', userAgent: undefined });
       events += result.accepted;
       pending.push(result.durable!);
@@ -155,7 +159,7 @@ async function memoryPerEvent(count: number): Promise<number> {
   global.gc?.();
   const before = process.memoryUsage().heapUsed;
   for (let accepted = 0; accepted < count; accepted += BATCH) {
-    const decoded = await decodeEventsBody('application/json', body, version);
+    const decoded = await decodeEventsBody('application/json', body, version, LIMITS);
     ingest.accept({ topic, version, events: decoded.events, prevalidated: false, bodyBytes: body.length, mode: 'beacon', partial: true, source: '/v1/events/shop/order-placed', clientIp: '127.0.0.1', userAgent: undefined });
   }
   global.gc?.();

@@ -3,8 +3,9 @@
 // the HTTP layer maps it to a response in one place (http/error-handler.ts).
 
 export const ERRORS = {
+  BAD_REQUEST: { status: 400, reason: 'bad_request' },
   MALFORMED_BODY: { status: 400, reason: 'malformed' },
-  UNSUPPORTED_CONTENT_TYPE: { status: 400, reason: 'content_type' },
+  BAD_PARAMETER: { status: 400, reason: 'bad_parameter' },
   PROTOTYPE_POISONING: { status: 400, reason: 'prototype_poisoning' },
   BAD_VERSION: { status: 400, reason: 'bad_version' },
   ORIGIN_NOT_ALLOWED: { status: 403, reason: 'origin_not_allowed' },
@@ -13,9 +14,19 @@ export const ERRORS = {
   UNKNOWN_TOPIC: { status: 404, reason: 'unknown_topic' },
   UNKNOWN_VERSION: { status: 404, reason: 'unknown_version' },
   NOT_FOUND: { status: 404, reason: 'not_found' },
+  METHOD_NOT_ALLOWED: { status: 405, reason: 'method_not_allowed' },
+  REQUEST_TIMEOUT: { status: 408, reason: 'request_timeout' },
   BODY_TOO_LARGE: { status: 413, reason: 'body_too_large' },
+  DECODED_TOO_LARGE: { status: 413, reason: 'decoded_too_large' },
+  TOO_MANY_EVENTS: { status: 413, reason: 'too_many_events' },
   EVENT_TOO_LARGE: { status: 413, reason: 'event_too_large' },
+  TOO_COMPLEX: { status: 413, reason: 'too_complex' },
+  URI_TOO_LONG: { status: 414, reason: 'uri_too_long' },
+  UNSUPPORTED_CONTENT_TYPE: { status: 415, reason: 'content_type' },
+  UNSUPPORTED_CHARSET: { status: 415, reason: 'charset' },
+  UNSUPPORTED_ENCODING: { status: 415, reason: 'content_encoding' },
   INVALID_EVENTS: { status: 422, reason: 'invalid' },
+  HEADERS_TOO_LARGE: { status: 431, reason: 'headers_too_large' },
   OVERLOADED: { status: 503, reason: 'overloaded' },
   SHUTTING_DOWN: { status: 503, reason: 'shutting_down' },
   DELIVERY_FAILED: { status: 503, reason: 'delivery_failed' },
@@ -36,17 +47,20 @@ export class GatewayError extends Error {
   readonly status: number;
   readonly reason: string;
   readonly events?: EventError[];
+  /** Per-event problems left out of `events` (server.maxErrorsReturned). */
+  readonly moreErrors?: number;
   readonly retryAfterSeconds?: number;
   /** The refused events were already counted where the error was raised. */
   readonly counted: boolean;
 
-  constructor(code: ErrorCode, message: string, extra: { events?: EventError[]; retryAfterSeconds?: number; counted?: boolean } = {}) {
+  constructor(code: ErrorCode, message: string, extra: { events?: EventError[]; moreErrors?: number; retryAfterSeconds?: number; counted?: boolean } = {}) {
     super(message);
     this.name = 'GatewayError';
     this.code = code;
     this.status = ERRORS[code].status;
     this.reason = ERRORS[code].reason;
     this.events = extra.events;
+    this.moreErrors = extra.moreErrors || undefined;
     this.retryAfterSeconds = extra.retryAfterSeconds;
     this.counted = extra.counted ?? false;
   }

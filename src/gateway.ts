@@ -43,7 +43,7 @@ export class Gateway {
     this.log = pino({ level: config.logLevel, base: { name: 'tracking-gateway' } });
     this.registry = loadTopicRegistry(config.topicsDir);
     this.destinations = destinations ?? Object.entries(config.destinations).map(([name, entry]) => createDestination(name, entry, config, this.metrics));
-    this.deadLetter = new DeadLetter(deadLetterDir(config), this.metrics);
+    this.deadLetter = new DeadLetter(deadLetterDir(config), config.deadLetter, this.metrics, this.log);
     const budget = new MemoryBudget(config.buffer.maxBytes, this.metrics);
     if (config.spool.enabled) this.spool = new Spool('spool', spoolDir(config), config.spool.maxBytes, config.spool.segmentBytes, this.metrics);
     this.router = new Router(this.destinations, this.spool, config, this.deadLetter, budget, this.metrics);
@@ -56,7 +56,7 @@ export class Gateway {
       this.connections.add(socket);
       socket.once('close', () => this.connections.delete(socket));
     });
-    this.adminServer = buildAdminServer(this.metrics, () => this.readiness());
+    this.adminServer = buildAdminServer(config, this.metrics, this.log, () => this.readiness());
     this.metrics.ready.sample = () => (this.readiness().ready ? 1 : 0);
   }
 

@@ -37,6 +37,19 @@ export interface GatewayConfig {
     retryAfterSeconds: number;
     /** How long a service request waits for its events to become durable before a 503. */
     ackTimeoutMs: number;
+    /** Largest body after Content-Encoding (and an Avro container's block codec) is undone. */
+    maxDecodedBytes: number;
+    maxEventsPerRequest: number;
+    /** Per-event problems listed in a 422; the answer says how many more there were. */
+    maxErrorsReturned: number;
+    maxUrlBytes: number;
+    maxHeaderBytes: number;
+    /** Whole request, headers and body (408 after it). */
+    requestTimeoutMs: number;
+    headersTimeoutMs: number;
+    keepAliveTimeoutMs: number;
+    /** Open connections one process takes; further ones are closed at once. */
+    maxConnections: number;
   };
   topicsDir: string;
   dataDir: string;
@@ -52,7 +65,13 @@ export interface GatewayConfig {
   destinations: Record<string, DestinationConfig>;
   /** Destination names in fallback order, for topics whose config names no route. */
   defaultRoute: string[];
-  deadLetter: { dir?: string };
+  deadLetter: {
+    dir?: string;
+    /** A dead letter's payload is cut to this; its original size and digest are kept. */
+    maxPayloadBytes: number;
+    /** Disk the dead letter may take; past it dead letters are counted and dropped. */
+    maxBytes: number;
+  };
   /** The disk spool at the end of every route. */
   spool: { enabled: boolean; dir?: string; maxBytes: number; segmentBytes: number };
   shutdown: { graceMs: number };
@@ -92,6 +111,15 @@ export const configSchema = {
         bodyLimitBytes: { type: 'integer', minimum: 1024, maximum: 64 * 1024 * 1024, default: 4 * 1024 * 1024 },
         retryAfterSeconds: { type: 'integer', minimum: 1, maximum: 3600, default: 1 },
         ackTimeoutMs: { type: 'integer', minimum: 100, maximum: 600000, default: 10000 },
+        maxDecodedBytes: { type: 'integer', minimum: 1024, maximum: 256 * 1024 * 1024 },
+        maxEventsPerRequest: { type: 'integer', minimum: 1, maximum: 1000000, default: 10000 },
+        maxErrorsReturned: { type: 'integer', minimum: 1, maximum: 100000, default: 100 },
+        maxUrlBytes: { type: 'integer', minimum: 256, maximum: 65536, default: 8192 },
+        maxHeaderBytes: { type: 'integer', minimum: 1024, maximum: 1024 * 1024, default: 16384 },
+        requestTimeoutMs: { type: 'integer', minimum: 100, maximum: 3600000, default: 30000 },
+        headersTimeoutMs: { type: 'integer', minimum: 100, maximum: 3600000, default: 10000 },
+        keepAliveTimeoutMs: { type: 'integer', minimum: 100, maximum: 3600000, default: 72000 },
+        maxConnections: { type: 'integer', minimum: 1, maximum: 1000000, default: 10000 },
       },
     },
     topicsDir: { type: 'string', minLength: 1, default: './topics' },
@@ -139,7 +167,11 @@ export const configSchema = {
       type: 'object',
       additionalProperties: false,
       default: {},
-      properties: { dir: { type: 'string', minLength: 1 } },
+      properties: {
+        dir: { type: 'string', minLength: 1 },
+        maxPayloadBytes: { type: 'integer', minimum: 256, maximum: 1024 * 1024, default: 8192 },
+        maxBytes: { type: 'integer', minimum: 1048576, default: 1024 * 1024 * 1024 },
+      },
     },
     spool: {
       type: 'object',
@@ -170,11 +202,16 @@ export const ENV_OVERRIDES: Record<string, string> = {
   GATEWAY_ADMIN_PORT: 'server.adminPort',
   GATEWAY_TRUST_PROXY: 'server.trustProxy',
   GATEWAY_BODY_LIMIT_BYTES: 'server.bodyLimitBytes',
+  GATEWAY_MAX_DECODED_BYTES: 'server.maxDecodedBytes',
+  GATEWAY_MAX_EVENTS_PER_REQUEST: 'server.maxEventsPerRequest',
+  GATEWAY_REQUEST_TIMEOUT_MS: 'server.requestTimeoutMs',
+  GATEWAY_MAX_CONNECTIONS: 'server.maxConnections',
   GATEWAY_TOPICS_DIR: 'topicsDir',
   GATEWAY_DATA_DIR: 'dataDir',
   GATEWAY_CLIENT_IP: 'envelope.clientIp',
   GATEWAY_USER_AGENT: 'envelope.userAgent',
   GATEWAY_BUFFER_MAX_BYTES: 'buffer.maxBytes',
+  GATEWAY_DEAD_LETTER_MAX_BYTES: 'deadLetter.maxBytes',
   GATEWAY_SPOOL_DIR: 'spool.dir',
   GATEWAY_SPOOL_MAX_BYTES: 'spool.maxBytes',
   GATEWAY_SHUTDOWN_GRACE_MS: 'shutdown.graceMs',
@@ -229,6 +266,7 @@ export function buildConfig(raw: unknown, env: NodeJS.ProcessEnv = process.env):
     throw new ConfigError(`invalid config:\n  ${problems.join('\n  ')}`);
   }
   const config = input as unknown as GatewayConfig;
+  checkServerLimits(config.server);
   config.destinations ??= {};
   if (Object.keys(config.destinations).length === 0) {
     // The embedded default: no Kafka, no AWS, gzip NDJSON files under dataDir.
@@ -247,6 +285,18 @@ export function buildConfig(raw: unknown, env: NodeJS.ProcessEnv = process.env):
 
 export function loadConfig(path: string | undefined, env: NodeJS.ProcessEnv = process.env): Readonly<GatewayConfig> {
   return buildConfig(path ? readConfigFile(path) : {}, env);
+}
+
+/** Limits that depend on each other: derived defaults, then their order checked. */
+function checkServerLimits(server: GatewayConfig['server']): void {
+  // Compressed tracking batches inflate 5–20×; four times the body limit keeps the worst
+  // case of one request a small multiple of what an uncompressed body may take anyway.
+  server.maxDecodedBytes ??= Math.min(4 * server.bodyLimitBytes, 256 * 1024 * 1024);
+  const problems: string[] = [];
+  if (server.maxDecodedBytes < server.bodyLimitBytes) problems.push('server.maxDecodedBytes must be at least server.bodyLimitBytes');
+  if (server.maxUrlBytes > server.maxHeaderBytes) problems.push('server.maxUrlBytes must be at most server.maxHeaderBytes (the URL counts as header bytes)');
+  if (server.headersTimeoutMs > server.requestTimeoutMs) problems.push('server.headersTimeoutMs must be at most server.requestTimeoutMs');
+  if (problems.length > 0) throw new ConfigError(`invalid config:\n  ${problems.join('\n  ')}`);
 }
 
 /**

@@ -71,6 +71,24 @@ export interface Destination {
   close(): Promise<void>;
 }
 
+/**
+ * Encodes each event of a batch on its own. An event its encoder cannot represent fails
+ * alone, as `malformed` (so the route dead-letters it with the reason): one bad record never
+ * fails its batch-mates or marks the destination down. Validation should have refused such a
+ * value already; this is the second line.
+ */
+export function encodeEach<T>(events: readonly GatewayEvent[], encode: (event: GatewayEvent) => T, failures: RecordFailure[]): { index: number; value: T }[] {
+  const encoded: { index: number; value: T }[] = [];
+  for (let index = 0; index < events.length; index++) {
+    try {
+      encoded.push({ index, value: encode(events[index]) });
+    } catch (err) {
+      failures.push({ index, kind: 'malformed', message: `cannot encode event ${events[index].id}: ${err instanceof Error ? err.message : String(err)}` });
+    }
+  }
+  return encoded;
+}
+
 /** Classifies anything a send threw: its own DestinationError, else unavailable. */
 export function toDestinationError(err: unknown): DestinationError {
   if (err instanceof DestinationError) return err;

@@ -27,20 +27,37 @@ export interface GatewayEvent {
 
 const MAX_ID_LENGTH = 128;
 
+/**
+ * The latest event time every destination can carry: CloudEvents `time` is RFC 3339, whose
+ * year has four digits (`Date` itself would go on to +275760 and print `+010000-…`).
+ * https://www.rfc-editor.org/rfc/rfc3339#section-5.6
+ */
+export const MAX_EVENT_TIME_MS = Date.UTC(9999, 11, 31, 23, 59, 59, 999);
+const RFC_3339 = /^\d{4}-\d{2}-\d{2}[Tt ]\d{2}:\d{2}:\d{2}(?:\.\d{1,9})?(?:[Zz]|[+-]\d{2}:\d{2})$/;
+const EPOCH_MS_TEXT = /^\d{1,16}$/;
+
 /** Reads `$id`; returns an error message when present but unusable. */
 export function clientEventId(raw: unknown): string | undefined | Error {
   if (raw === undefined) return undefined;
-  if (typeof raw !== 'string' || raw.length === 0 || raw.length > MAX_ID_LENGTH) {
-    return new Error(`$id must be a non-empty string of at most ${MAX_ID_LENGTH} characters`);
+  if (typeof raw !== 'string' || raw.length === 0 || raw.length > MAX_ID_LENGTH || !raw.isWellFormed()) {
+    return new Error(`$id must be a non-empty string of Unicode text of at most ${MAX_ID_LENGTH} characters`);
   }
   return raw;
 }
 
-/** Reads `$time`: ms since the epoch or an RFC 3339 string. */
+/**
+ * Reads `$time`: integer ms since the epoch (a number or its digits) or an RFC 3339 string,
+ * from 1970 to the end of 9999. Anything else is refused here, naming the field, rather than
+ * failing later in an encoder that cannot represent it.
+ */
 export function clientEventTime(raw: unknown): number | undefined | Error {
   if (raw === undefined) return undefined;
-  const ms = typeof raw === 'number' ? raw : typeof raw === 'string' ? (/^\d+$/.test(raw) ? Number(raw) : Date.parse(raw)) : NaN;
-  if (!Number.isSafeInteger(ms) || ms < 0) return new Error('$time must be ms since the epoch or an RFC 3339 timestamp');
+  let ms = NaN;
+  if (typeof raw === 'number') ms = raw;
+  else if (typeof raw === 'string') ms = EPOCH_MS_TEXT.test(raw) ? Number(raw) : RFC_3339.test(raw) ? Date.parse(raw) : NaN;
+  if (!Number.isInteger(ms) || ms < 0 || ms > MAX_EVENT_TIME_MS) {
+    return new Error('$time must be integer ms since the epoch or an RFC 3339 timestamp, from 1970-01-01T00:00:00Z to 9999-12-31T23:59:59.999Z');
+  }
   return ms;
 }
 

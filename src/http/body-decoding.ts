@@ -1,12 +1,21 @@
-import { Readable } from 'node:stream';
-import avro from 'avsc';
+import { isUtf8 } from 'node:buffer';
 import sjson from 'secure-json-parse';
+import { decodeAvroContainer } from '../decoding/avro-container';
+import { decodeAvroDatums } from '../decoding/avro-datums';
+import { checkJsonShape, CONTAINERS_PER_EVENT } from '../decoding/json-shape';
 import { GatewayError } from '../errors';
 import type { TopicVersion } from '../topics/registry';
+import { QUERY_CONTROL_PARAMS, readQuery, type Query } from './query';
 
 // Request bodies → a list of raw events, by content type. Malformed input and prototype
 // poisoning (`__proto__`, `constructor.prototype`) are refused here with 400, in every
 // content type that carries JSON — including sendBeacon's text/plain.
+
+/** What one request may make a decoder produce. */
+export interface DecodeLimits {
+  maxEvents: number;
+  maxDecodedBytes: number;
+}
 
 export interface DecodedBody {
   events: unknown[];
@@ -25,24 +34,33 @@ export const EVENTS_CONTENT_TYPES = ['application/json', 'application/x-ndjson',
 /** Keys that would reach an object's prototype if copied naively. */
 export const FORBIDDEN_KEYS = new Set(['__proto__', 'constructor', 'prototype']);
 
+/** The media type of a Content-Type header, lower-cased; a charset other than UTF-8 is refused. */
 export function mediaTypeOf(contentType: string | undefined): string {
   if (!contentType) return '';
   const semi = contentType.indexOf(';');
-  return (semi === -1 ? contentType : contentType.slice(0, semi)).trim().toLowerCase();
+  if (semi === -1) return contentType.trim().toLowerCase();
+  const charset = /(?:^|;)\s*charset\s*=\s*"?([^";\s]*)/i.exec(contentType.slice(semi))?.[1].toLowerCase();
+  if (charset !== undefined && charset !== 'utf-8' && charset !== 'utf8') {
+    throw new GatewayError('UNSUPPORTED_CHARSET', `charset "${charset.slice(0, 40)}" is not accepted; send UTF-8 (or no charset)`);
+  }
+  return contentType.slice(0, semi).trim().toLowerCase();
 }
 
 /** Beacon POST: sendBeacon's text/plain JSON, application/json, or a form. */
-export function decodeBeaconBody(mediaType: string, body: Buffer, version: TopicVersion): DecodedBody {
-  if (JSON_TYPES.has(mediaType) || mediaType === '') return { events: parseJsonEvents(body), prevalidated: false };
-  if (mediaType === FORM_TYPE) return { events: [coerceParams(new URLSearchParams(body.toString('utf8')), version)], prevalidated: false };
+export function decodeBeaconBody(mediaType: string, body: Buffer, version: TopicVersion, limits: DecodeLimits): DecodedBody {
+  if (JSON_TYPES.has(mediaType) || mediaType === '') return { events: parseJsonEvents(body, limits), prevalidated: false };
+  if (mediaType === FORM_TYPE) return { events: [coerceParams(readForm(body), version)], prevalidated: false };
   throw unsupported(mediaType, BEACON_CONTENT_TYPES);
 }
 
 /** Service POST: JSON object or array, NDJSON, or Avro. */
-export async function decodeEventsBody(mediaType: string, body: Buffer, version: TopicVersion): Promise<DecodedBody> {
-  if (JSON_TYPES.has(mediaType)) return { events: parseJsonEvents(body), prevalidated: false };
-  if (NDJSON_TYPES.has(mediaType)) return { events: parseNdjson(body), prevalidated: false };
-  if (AVRO_TYPES.has(mediaType)) return { events: await decodeAvro(body, version), prevalidated: true };
+export async function decodeEventsBody(mediaType: string, body: Buffer, version: TopicVersion, limits: DecodeLimits): Promise<DecodedBody> {
+  if (JSON_TYPES.has(mediaType)) return { events: parseJsonEvents(body, limits), prevalidated: false };
+  if (NDJSON_TYPES.has(mediaType)) return { events: parseNdjson(body, limits), prevalidated: false };
+  if (AVRO_TYPES.has(mediaType)) {
+    if (body.length >= 4 && body.subarray(0, 4).equals(OCF_MAGIC)) return { events: await decodeAvroContainer(body, version, limits), prevalidated: true };
+    return { events: decodeAvroDatums(body, version, limits), prevalidated: true };
+  }
   throw unsupported(mediaType, EVENTS_CONTENT_TYPES);
 }
 
@@ -65,23 +83,43 @@ function parseJson(text: string, where: string): unknown {
   }
 }
 
-function parseJsonEvents(body: Buffer): unknown[] {
+/** Text bodies must be UTF-8 as sent: a decoder would swap bad bytes for U+FFFD silently. */
+function utf8Text(body: Buffer): string {
+  if (!isUtf8(body)) throw new GatewayError('MALFORMED_BODY', 'body: not valid UTF-8');
+  return body.toString('utf8');
+}
+
+function tooMany(count: string | number, limits: DecodeLimits): GatewayError {
+  return new GatewayError('TOO_MANY_EVENTS', `the request holds ${count} events; send at most ${limits.maxEvents} per request (server.maxEventsPerRequest)`);
+}
+
+function parseJsonEvents(body: Buffer, limits: DecodeLimits): unknown[] {
   if (body.length === 0) throw new GatewayError('MALFORMED_BODY', 'body: empty; send a JSON object or an array of objects');
-  const value = parseJson(body.toString('utf8'), 'body');
+  checkJsonShape(body, limits.maxEvents * CONTAINERS_PER_EVENT);
+  const value = parseJson(utf8Text(body), 'body');
   if (Array.isArray(value)) {
     if (value.length === 0) throw new GatewayError('MALFORMED_BODY', 'body: an empty array holds no event');
+    if (value.length > limits.maxEvents) throw tooMany(value.length, limits);
     return value;
   }
   if (typeof value === 'object' && value !== null) return [value];
   throw new GatewayError('MALFORMED_BODY', 'body: must be a JSON object or an array of objects');
 }
 
-function parseNdjson(body: Buffer): unknown[] {
+function parseNdjson(body: Buffer, limits: DecodeLimits): unknown[] {
+  checkJsonShape(body, limits.maxEvents * CONTAINERS_PER_EVENT);
+  const text = utf8Text(body);
   const events: unknown[] = [];
-  const lines = body.toString('utf8').split('\n');
-  for (let i = 0; i < lines.length; i++) {
-    const line = lines[i].trim();
-    if (line !== '') events.push(parseJson(line, `line ${i + 1}`));
+  let line = 1;
+  for (let start = 0; start < text.length; line++) {
+    let end = text.indexOf('\n', start);
+    if (end === -1) end = text.length;
+    const trimmed = text.slice(start, end).trim();
+    start = end + 1;
+    if (trimmed === '') continue;
+    // Stop at the first line past the limit: the rest is neither parsed nor kept.
+    if (events.length === limits.maxEvents) throw tooMany('more than that many', limits);
+    events.push(parseJson(trimmed, `line ${line}`));
   }
   if (events.length === 0) throw new GatewayError('MALFORMED_BODY', 'body: no NDJSON lines');
   return events;
@@ -89,70 +127,26 @@ function parseNdjson(body: Buffer): unknown[] {
 
 const OCF_MAGIC = Buffer.from('Obj\x01', 'latin1');
 
-async function decodeAvro(body: Buffer, version: TopicVersion): Promise<unknown[]> {
-  if (body.length >= 4 && body.subarray(0, 4).equals(OCF_MAGIC)) return decodeContainerFile(body, version);
-  // A run of binary datums written with the requested version's schema.
-  const events: unknown[] = [];
-  let offset = 0;
-  while (offset < body.length) {
-    let decoded: { value: unknown; offset: number };
-    try {
-      decoded = version.type.decode(body, offset);
-    } catch (err) {
-      throw new GatewayError('MALFORMED_BODY', `Avro datum ${events.length} at byte ${offset}: cannot decode with v${version.version} (${(err as Error).message})`);
-    }
-    if (decoded.offset < 0) {
-      throw new GatewayError('MALFORMED_BODY', `Avro datum ${events.length} at byte ${offset}: truncated (not a complete v${version.version} datum)`);
-    }
-    events.push(decoded.value);
-    offset = decoded.offset;
-  }
-  if (events.length === 0) throw new GatewayError('MALFORMED_BODY', 'body: no Avro datum');
-  return events;
-}
-
-/** An Object Container File carries its writer schema; its records are resolved to the requested version. */
-function decodeContainerFile(body: Buffer, version: TopicVersion): Promise<unknown[]> {
-  return new Promise((resolve, reject) => {
-    const events: unknown[] = [];
-    let resolver: avro.Resolver | undefined;
-    const decoder = new avro.streams.BlockDecoder({ noDecode: true });
-    const fail = (message: string) => reject(new GatewayError('MALFORMED_BODY', `Avro container file: ${message}`));
-    decoder.on('metadata', (writerType: avro.Type) => {
-      try {
-        resolver = version.type.createResolver(writerType);
-      } catch (err) {
-        decoder.destroy();
-        fail(`its schema cannot be read as v${version.version} (${(err as Error).message})`);
-      }
-    });
-    decoder.on('data', (datum: Buffer) => {
-      try {
-        events.push(version.type.fromBuffer(datum, resolver));
-      } catch (err) {
-        decoder.destroy();
-        fail(`record ${events.length}: ${(err as Error).message}`);
-      }
-    });
-    decoder.on('error', (err: Error) => fail(err.message));
-    decoder.on('end', () => (events.length === 0 ? fail('no records') : resolve(events)));
-    Readable.from([body]).pipe(decoder);
-  });
+/** A form body, read as a query string is: once per name, UTF-8, the documented `$` names only. */
+function readForm(body: Buffer): Query {
+  return readQuery(`?${utf8Text(body)}`);
 }
 
 /**
  * Query strings and forms: one event from `field=value` pairs, each value coerced to its
  * field's type; `$d` may carry the whole (nested) event as base64url JSON. `v` picks the
- * version; `cb` and `_` are cache busters; other `$` names are envelope attributes.
+ * version; `cb` and `_` are cache busters; `$status` is the pixel's; `$id` and `$time` are
+ * envelope attributes. `readQuery` has refused repeated and unknown `$` names already.
  */
-export function coerceParams(params: Iterable<[string, string]>, version: TopicVersion): Record<string, unknown> {
+export function coerceParams(query: Query, version: TopicVersion): Record<string, unknown> {
   // A null-prototype object: a `__proto__` parameter must not reach Object.prototype.
   const event: Record<string, unknown> = Object.create(null);
-  for (const [key, value] of params) {
+  for (const key in query) {
+    const value = query[key];
     if (FORBIDDEN_KEYS.has(key)) {
       throw new GatewayError('PROTOTYPE_POISONING', `parameter "${key}" is not allowed`);
     }
-    if (key === 'v' || key === 'cb' || key === '_') continue;
+    if (QUERY_CONTROL_PARAMS.has(key) || key === '$status') continue;
     if (key === '$d') {
       Object.assign(event, decodePayloadParam(value));
       continue;
@@ -164,8 +158,9 @@ export function coerceParams(params: Iterable<[string, string]>, version: TopicV
 }
 
 function decodePayloadParam(value: string): Record<string, unknown> {
-  const text = Buffer.from(value, 'base64url').toString('utf8');
-  const payload = parseJson(text, 'parameter $d (base64url JSON)');
+  const bytes = Buffer.from(value, 'base64url');
+  if (!isUtf8(bytes)) throw new GatewayError('BAD_PARAMETER', 'parameter $d: the base64url text does not decode to UTF-8 JSON');
+  const payload = parseJson(bytes.toString('utf8'), 'parameter $d (base64url JSON)');
   if (typeof payload !== 'object' || payload === null || Array.isArray(payload)) {
     throw new GatewayError('MALFORMED_BODY', 'parameter $d: must be base64url of a JSON object');
   }

@@ -1,7 +1,6 @@
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import { performance } from 'node:perf_hooks';
 import proxyAddr from '@fastify/proxy-addr';
-import { parse as parseQuery } from 'fast-querystring';
 import type { FastifyBaseLogger } from 'fastify';
 import type { GatewayConfig } from '../config/config';
 import { GatewayError } from '../errors';
@@ -12,6 +11,7 @@ import { coerceParams } from './body-decoding';
 import { allowOriginHeaders, beaconAccess } from './cors';
 import { errorAnswer } from './error-handler';
 import { PIXEL_CACHE_CONTROL, TRANSPARENT_GIF } from './pixel';
+import { readQuery } from './query';
 import { BEACON_ROUTE, beaconSource } from './routes/beacon';
 import { versionOf } from './topic-lookup';
 
@@ -67,7 +67,8 @@ export class PixelFastPath {
   /** Answers a plain pixel GET and returns true; returns false for Fastify to answer. */
   answer(request: IncomingMessage, response: ServerResponse): boolean {
     const url = request.url ?? '';
-    if (this.closing || request.method !== 'GET' || !url.startsWith(PREFIX)) return false;
+    // Over-long URLs go to Fastify too, whose onRequest hook answers 414.
+    if (this.closing || request.method !== 'GET' || !url.startsWith(PREFIX) || url.length > this.config.server.maxUrlBytes) return false;
     const started = performance.now();
     const pixel = this.read(url, request);
     if (pixel === undefined) return false;
@@ -119,9 +120,9 @@ export class PixelFastPath {
     const access = beaconAccess(topic, headers);
     if (access.refusal) return undefined;
     try {
-      const query = (queryStart === -1 ? {} : parseQuery(url.slice(queryStart + 1))) as Record<string, string>;
+      const query = readQuery(url);
       const version = versionOf(topic, query.v, headers);
-      const event = coerceParams(Object.entries(query), version);
+      const event = coerceParams(query, version);
       return { topic, version, event, status: query.$status === '204' ? 204 : 200, origin: access.corsOrigin };
     } catch {
       return undefined;

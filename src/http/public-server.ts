@@ -1,10 +1,11 @@
-import { createServer } from 'node:http';
-import Fastify, { type FastifyBaseLogger, type FastifyInstance } from 'fastify';
+import Fastify, { type FastifyBaseLogger, type FastifyInstance, type FastifyRequest } from 'fastify';
 import type { GatewayConfig } from '../config/config';
 import type { Ingest } from '../ingest/ingest';
 import type { GatewayMetrics } from '../metrics/metrics';
 import type { TopicRegistry } from '../topics/registry';
-import { installErrorHandling } from './error-handler';
+import { decodeContentEncoding } from './content-encoding';
+import { frameworkErrorHandler, installErrorHandling } from './error-handler';
+import { clientErrorHandler, createLimitedServer } from './http-server';
 import { PixelFastPath } from './pixel-fast-path';
 import { installRequestMetrics } from './request-metrics';
 import { beaconRoutes } from './routes/beacon';
@@ -23,17 +24,11 @@ export interface PublicServerParts {
 export function buildPublicServer(parts: PublicServerParts): FastifyInstance {
   const { config, registry, ingest, metrics } = parts;
   const pixel = new PixelFastPath(config, registry, ingest, metrics, parts.log);
+  const limits = { maxEvents: config.server.maxEventsPerRequest, maxDecodedBytes: config.server.maxDecodedBytes };
   const app = Fastify({
     // Plain pixel GETs are answered before Fastify routes them (pixel-fast-path.ts says why).
-    serverFactory: (handler, factoryOptions) => {
-      const options = factoryOptions as { keepAliveTimeout?: number; requestTimeout?: number; connectionTimeout?: number };
-      const server = createServer((request, response) => pixel.answer(request, response) || handler(request, response));
-      // What Fastify does to the server it makes itself, which a factory replaces.
-      server.keepAliveTimeout = options.keepAliveTimeout ?? 72_000;
-      server.requestTimeout = options.requestTimeout ?? 0;
-      server.setTimeout(options.connectionTimeout ?? 0);
-      return server;
-    },
+    serverFactory: (handler) => createLimitedServer(config.server, (request, response) => pixel.answer(request, response) || handler(request, response)),
+    clientErrorHandler: clientErrorHandler(metrics),
     // No request logger: fastify would make a child logger per request, which costs more
     // than the beacon itself. Metrics count requests; errors go to the gateway's log.
     logger: false,
@@ -41,7 +36,11 @@ export function buildPublicServer(parts: PublicServerParts): FastifyInstance {
     trustProxy: config.server.trustProxy,
     // Keep-alive clients must not hold shutdown open.
     forceCloseConnections: 'idle',
-    return503OnClosing: true,
+    // Requests that arrive while closing get SHUTTING_DOWN from the error handler, in the
+    // documented shape, rather than Fastify's own 503 body.
+    return503OnClosing: false,
+    // A path Fastify's router cannot decode (`%zz`) is answered in our shape too, not echoed.
+    frameworkErrors: frameworkErrorHandler(metrics),
     // A HEAD of the pixel (link checkers, prefetchers) must not record an impression.
     exposeHeadRoutes: false,
   });
@@ -49,16 +48,21 @@ export function buildPublicServer(parts: PublicServerParts): FastifyInstance {
   // Every body is read as bytes and decoded per endpoint and content type (body-decoding.ts),
   // so that each error is ours and named.
   app.removeAllContentTypeParsers();
-  app.addContentTypeParser('*', { parseAs: 'buffer' }, (_request, body, done) => done(null, body));
+  // Content-Encoding is undone here, bounded by server.maxDecodedBytes (content-encoding.ts).
+  app.addContentTypeParser('*', { parseAs: 'buffer' }, (request: FastifyRequest, body: Buffer) =>
+    decodeContentEncoding(request.headers['content-encoding'], body, limits.maxDecodedBytes),
+  );
 
+  let closing = false;
   app.addHook('preClose', (done) => {
+    closing = true;
     pixel.close();
     done();
   });
   installRequestMetrics(app, metrics);
-  installErrorHandling(app, registry, metrics, parts.log);
-  beaconRoutes(app, registry, ingest);
-  eventsRoutes(app, registry, ingest, config.server.ackTimeoutMs);
+  installErrorHandling(app, { metrics, log: parts.log, maxUrlBytes: config.server.maxUrlBytes, registry, isClosing: () => closing, retryAfterSeconds: config.server.retryAfterSeconds });
+  beaconRoutes(app, registry, ingest, limits);
+  eventsRoutes(app, registry, ingest, limits, config.server.ackTimeoutMs);
   topicsRoutes(app, registry);
   return app;
 }

@@ -3,6 +3,7 @@ import type { FastifyRequest } from 'fastify';
 import { GatewayError } from '../errors';
 import type { Topic, TopicRegistry, TopicVersion } from '../topics/registry';
 import { SCHEMA_VERSION_HEADER } from './cors';
+import type { Query } from './query';
 
 export interface TopicParams {
   service: string;
@@ -20,13 +21,14 @@ export function lookupTopic(registry: TopicRegistry, params: TopicParams): Topic
 }
 
 /** The schema version: `?v=N`, else the `X-Schema-Version` header, else the topic's default. */
-export function lookupVersion(topic: Topic, request: FastifyRequest): TopicVersion {
-  return versionOf(topic, (request.query as Record<string, string | undefined>).v, request.headers);
+export function lookupVersion(topic: Topic, query: Query, request: FastifyRequest): TopicVersion {
+  return versionOf(topic, query.v, request.headers);
 }
 
 /** The version asked for by a `v` query value or the header, else the topic's default. */
 export function versionOf(topic: Topic, queryValue: string | undefined, headers: IncomingHttpHeaders): TopicVersion {
-  const raw = queryValue ?? (headers[SCHEMA_VERSION_HEADER] as string | undefined);
+  const header = headers[SCHEMA_VERSION_HEADER];
+  const raw = queryValue ?? (Array.isArray(header) ? header.join(',') : header);
   let number = topic.config.defaultVersion;
   if (raw !== undefined) {
     if (!/^[1-9][0-9]{0,5}$/.test(raw)) throw new GatewayError('BAD_VERSION', `schema version "${truncate(raw)}" is not a positive integer`);

@@ -1,3 +1,4 @@
+import { setImmediate } from 'node:timers/promises';
 import type { GatewayConfig } from '../config/config';
 import type { MemoryBudget } from '../buffer/memory-budget';
 import type { DeadLetter, DeadLetterRecord } from '../destinations/dead-letter/dead-letter';
@@ -35,8 +36,12 @@ export interface IngestRequest {
 
 export interface IngestResult {
   accepted: number;
-  /** Problems of the events not accepted (partial acceptance). */
+  /** Events not accepted (partial acceptance). */
+  rejected: number;
+  /** Problems of the events not accepted, at most `server.maxErrorsReturned`. */
   errors: EventError[];
+  /** Problems left out of `errors` by that cap. */
+  moreErrors: number;
   /** Resolves once accepted events are durable (service mode). */
   durable?: Promise<boolean>;
 }
@@ -50,6 +55,27 @@ interface CheckedEvent {
 
 const NO_PROBLEMS: readonly FieldProblem[] = Object.freeze([]);
 
+/**
+ * Events checked in one turn of the event loop. A batch of 10,000 takes some milliseconds
+ * to validate; between slices, other requests (a pixel) are answered.
+ */
+export const EVENTS_PER_SLICE = 500;
+
+/** One request on its way through `accept`: what has been checked so far. */
+interface Acceptance {
+  req: IngestRequest;
+  receivedAt: number;
+  measureEach: boolean;
+  averageSize: number;
+  errors: EventError[];
+  moreErrors: number;
+  deadLetters: DeadLetterRecord[];
+  events: GatewayEvent[];
+  invalid: number;
+  tooLarge: number;
+  totalBytes: number;
+}
+
 export class Ingest {
   constructor(
     private readonly config: Readonly<GatewayConfig>,
@@ -60,49 +86,78 @@ export class Ingest {
     private readonly metrics: GatewayMetrics,
   ) {}
 
+  /** Checks and accepts a request's events in one turn: for requests of one slice or less (a pixel). */
   accept(req: IngestRequest): IngestResult {
+    const state = this.begin(req);
+    this.check(state, 0, req.events.length);
+    return this.finish(state);
+  }
+
+  /** The same, for a batch of any size: checks it slice by slice, yielding the event loop between. */
+  async acceptBatch(req: IngestRequest): Promise<IngestResult> {
+    const state = this.begin(req);
+    const count = req.events.length;
+    for (let from = 0; from < count; from += EVENTS_PER_SLICE) {
+      if (from > 0) await setImmediate();
+      this.check(state, from, Math.min(count, from + EVENTS_PER_SLICE));
+    }
+    return this.finish(state);
+  }
+
+  private begin(req: IngestRequest): Acceptance {
+    const maxEvents = this.config.server.maxEventsPerRequest;
+    if (req.events.length > maxEvents) {
+      throw new GatewayError('TOO_MANY_EVENTS', `the request holds ${req.events.length} events; send at most ${maxEvents} per request (server.maxEventsPerRequest)`);
+    }
+    return {
+      req,
+      receivedAt: Date.now(),
+      // Only a body larger than the topic's limit can hold an event over it; measure only then.
+      measureEach: req.bodyBytes > req.topic.config.maxEventBytes,
+      averageSize: Math.ceil(req.bodyBytes / Math.max(req.events.length, 1)) + ENVELOPE_OVERHEAD_BYTES,
+      errors: [],
+      moreErrors: 0,
+      deadLetters: [],
+      events: [],
+      invalid: 0,
+      tooLarge: 0,
+      totalBytes: 0,
+    };
+  }
+
+  private check(state: Acceptance, from: number, to: number): void {
+    const { req, receivedAt } = state;
     const { topic, version, events: raw } = req;
-    const service = topic.service;
-    const name = topic.name;
-    const versionLabel = String(version.version);
-    const receivedAt = Date.now();
     const maxEventBytes = topic.config.maxEventBytes;
-    // Only a body larger than the topic's limit can hold an event over it; measure only then.
-    const measureEach = req.bodyBytes > maxEventBytes;
-    const averageSize = Math.ceil(req.bodyBytes / Math.max(raw.length, 1)) + ENVELOPE_OVERHEAD_BYTES;
-
-    const errors: EventError[] = [];
-    const deadLetters: DeadLetterRecord[] = [];
-    const events: GatewayEvent[] = [];
-    let invalid = 0;
-    let tooLarge = 0;
-    let totalBytes = 0;
-
-    for (let index = 0; index < raw.length; index++) {
+    const maxErrors = this.config.server.maxErrorsReturned;
+    for (let index = from; index < to; index++) {
       const input = raw[index] as Record<string, unknown>;
       // Decoded Avro is valid by construction: no check, and no problem list allocated.
       const problems = req.prevalidated ? { data: input, list: NO_PROBLEMS } : this.checkEvent(input, version);
       const data = problems.data;
-      let size = averageSize;
+      let size = state.averageSize;
       let isTooLarge = false;
-      if (problems.list.length === 0 && measureEach) {
+      if (problems.list.length === 0 && state.measureEach) {
         const bytes = Buffer.byteLength(JSON.stringify(data, version.jsonReplacer));
         if (bytes > maxEventBytes) {
           isTooLarge = true;
-          tooLarge++;
-          problems.list = [{ path: '', message: `event is ${bytes} bytes; topic ${service}/${name} takes at most ${maxEventBytes}` }];
+          state.tooLarge++;
+          problems.list = [{ path: '', message: `event is ${bytes} bytes; topic ${topic.service}/${topic.name} takes at most ${maxEventBytes}` }];
         }
         size = bytes + ENVELOPE_OVERHEAD_BYTES;
       }
       if (problems.list.length > 0) {
-        if (!isTooLarge) invalid++;
-        for (const p of problems.list) errors.push({ index, path: p.path, message: p.message });
+        if (!isTooLarge) state.invalid++;
+        for (const p of problems.list) {
+          if (state.errors.length < maxErrors) state.errors.push({ index, path: p.path, message: p.message });
+          else state.moreErrors++;
+        }
         if (req.mode === 'beacon') {
-          deadLetters.push({
+          state.deadLetters.push({
             reason: isTooLarge ? 'event_too_large' : 'invalid',
             message: problems.list.map((p) => (p.path ? `${p.path}: ${p.message}` : p.message)).join('; '),
-            service,
-            topic: name,
+            service: topic.service,
+            topic: topic.name,
             version: version.version,
             receivedAt,
             source: req.source,
@@ -112,9 +167,8 @@ export class Ingest {
         }
         continue;
       }
-      const id = problems.id ?? newEventId();
       const event: GatewayEvent = {
-        id,
+        id: problems.id ?? newEventId(),
         schema: version,
         source: req.source,
         receivedAt,
@@ -128,11 +182,19 @@ export class Ingest {
       if (this.config.envelope.userAgent && req.userAgent !== undefined) event.userAgent = req.userAgent;
       const partitionKey = topic.config.partitionKey;
       if (partitionKey !== undefined) event.key = String((data as Record<string, unknown>)[partitionKey]);
-      events.push(event);
-      totalBytes += size;
+      state.events.push(event);
+      state.totalBytes += size;
     }
+  }
 
-    if (errors.length > 0 && req.mode === 'service') {
+  private finish(state: Acceptance): IngestResult {
+    const { req, events, errors, invalid, tooLarge, receivedAt } = state;
+    const { topic, version } = req;
+    const service = topic.service;
+    const name = topic.name;
+    const versionLabel = String(version.version);
+    const rejected = invalid + tooLarge;
+    if (rejected > 0 && req.mode === 'service') {
       if (invalid > 0) this.metrics.events.labels(service, name, versionLabel, 'invalid').inc(invalid);
       if (invalid > 0) this.metrics.eventsRejected.labels(service, name, 'invalid').inc(invalid);
       if (tooLarge > 0) {
@@ -144,24 +206,21 @@ export class Ingest {
         const onlyTooLarge = invalid === 0;
         throw new GatewayError(
           onlyTooLarge ? 'EVENT_TOO_LARGE' : 'INVALID_EVENTS',
-          `${new Set(errors.map((e) => e.index)).size} of ${raw.length} events ${onlyTooLarge ? 'too large' : 'invalid'}; nothing was accepted (send ?partial=true to accept the valid ones)`,
-          { events: errors, counted: true },
+          `${rejected} of ${req.events.length} events ${onlyTooLarge ? 'too large' : 'invalid'}; nothing was accepted (send ?partial=true to accept the valid ones)`,
+          { events: errors, moreErrors: state.moreErrors, counted: true },
         );
       }
     }
-    if (deadLetters.length > 0) {
-      // The browser is answered as always; the reason is kept, not lost.
-      this.deadLetter.write(deadLetters).catch(() => {
-        this.metrics.eventsDropped.labels(service, name, 'dead_letter_failed').inc(deadLetters.length);
-      });
-    }
-    if (events.length === 0) return { accepted: 0, errors };
+    // The browser is answered as always; the reason is kept (or its loss counted), not lost silently.
+    if (state.deadLetters.length > 0) void this.deadLetter.write(state.deadLetters);
+    const result: IngestResult = { accepted: events.length, rejected, errors, moreErrors: state.moreErrors };
+    if (events.length === 0) return result;
 
-    if (!this.budget.tryReserve(totalBytes)) {
+    if (!this.budget.tryReserve(state.totalBytes)) {
       // Beacons under memory pressure go straight to the disk spool rather than being dropped.
-      if (req.mode === 'beacon' && this.spool?.hasRoomFor(totalBytes)) {
+      if (req.mode === 'beacon' && this.spool?.hasRoomFor(state.totalBytes)) {
         this.spillToSpool(events, version);
-        return { accepted: events.length, errors };
+        return result;
       }
       this.reject(topic, versionLabel, events.length, 'overloaded');
       throw new GatewayError('OVERLOADED', 'the gateway is holding as many undelivered events as its memory bound allows; retry later', {
@@ -172,15 +231,18 @@ export class Ingest {
     this.countAccepted(version, events.length);
     this.observeLag(events, receivedAt);
     const ack = this.router.submit(events, this.router.routeFor(topic), req.mode === 'service');
-    return { accepted: events.length, errors, durable: ack?.done };
+    result.durable = ack?.done;
+    return result;
   }
 
   private spillToSpool(events: GatewayEvent[], version: TopicVersion): void {
     this.countAccepted(version, events.length);
     this.metrics.destinationRecords.labels(this.spool!.name, 'spilled').inc(events.length);
-    this.spool!.send(events).catch(() => {
-      this.metrics.eventsDropped.labels(version.service, version.topic, 'spool_failed').inc(events.length);
-    });
+    const dropped = (count: number) => count > 0 && this.metrics.eventsDropped.labels(version.service, version.topic, 'spool_failed').inc(count);
+    this.spool!.send(events).then(
+      (failures) => dropped(failures.length),
+      () => dropped(events.length),
+    );
   }
 
   private countAccepted(version: TopicVersion, count: number): void {

@@ -143,6 +143,15 @@ export class GatewayMetrics {
     name: `${METRIC_PREFIX}spool_records`,
     help: 'Events in the disk spool, waiting to be replayed.',
   });
+  readonly deadLetterBytes = this.sampledGauge({
+    name: `${METRIC_PREFIX}dead_letter_bytes`,
+    help: 'Bytes the dead letter holds on disk (what it found at start plus what it wrote since, counted before gzip).',
+  });
+  readonly deadLetterLimitBytes = new Gauge({
+    name: `${METRIC_PREFIX}dead_letter_limit_bytes`,
+    help: 'The configured bound on dead_letter_bytes (deadLetter.maxBytes).',
+    registers: [this.registry],
+  });
   readonly spoolLimitBytes = new Gauge({
     name: `${METRIC_PREFIX}spool_limit_bytes`,
     help: 'The configured bound on spool_bytes (spool.maxBytes).',

@@ -13,6 +13,18 @@ import { DestinationHealth } from './destination-health';
 import type { PendingEvent } from './pending-event';
 import { Route, type Hop } from './route';
 
+/**
+ * The event as its destinations would carry it; when even that cannot be encoded (the reason
+ * it is dead-lettered), its envelope and the encoder's complaint instead.
+ */
+function cloudEventOrEnvelope(event: GatewayEvent): unknown {
+  try {
+    return JSON.parse(toCloudEventJson(event));
+  } catch (err) {
+    return { id: event.id, type: event.schema.cloudEventType, source: event.source, receivedAt: event.receivedAt, eventTime: event.eventTime, unencodable: (err as Error).message };
+  }
+}
+
 /** Backoff before a route whose every hop failed is tried again from its head. */
 const RETRY_BASE_MS = 100;
 const RETRY_MAX_MS = 5_000;
@@ -214,15 +226,13 @@ export class Router {
       version: item.event.schema.version,
       receivedAt: item.event.receivedAt,
       source: item.event.source,
-      payload: JSON.parse(toCloudEventJson(item.event)),
+      payload: cloudEventOrEnvelope(item.event),
     }));
-    this.deadLetter.write(records).then(
-      () => items.forEach((item) => this.settle(item)),
-      () => this.drop(items, 'dead_letter_failed'),
-    );
+    // A dead letter that could not be written was counted and logged as dropped there.
+    void this.deadLetter.write(records).then((written) => items.forEach((item) => this.settle(item, written)));
   }
 
-  private drop(items: PendingEvent[], reason: 'shutdown' | 'dead_letter_failed'): void {
+  private drop(items: PendingEvent[], reason: 'shutdown'): void {
     for (const item of items) {
       this.metrics.eventsDropped.labels(item.event.schema.service, item.event.schema.topic, reason).inc();
       this.settle(item, false);

@@ -50,6 +50,13 @@ function isPlainObject(value: unknown): value is Record<string, unknown> {
 
 const INT_MIN = -2147483648;
 const INT_MAX = 2147483647;
+/**
+ * The longs avsc encodes faithfully from a JS number: up to two short of 2^53 (its
+ * `isSafeLong`; beyond, it throws and the record would fail at the destination), and down to
+ * -2^52 (below, its zig-zag encoding flips the sign, silently: -(2^52+1) is read back as 2^52).
+ */
+export const LONG_MAX = 9007199254740990;
+export const LONG_MIN = -4503599627370496;
 
 interface FieldPlan {
   name: string;
@@ -59,10 +66,10 @@ interface FieldPlan {
 }
 
 /**
- * @param reservedPrefix keys starting with it are envelope attributes (`$id`, `$time`), not
- *   schema fields; Avro names cannot start with `$`, so they never collide. Top level only.
+ * @param reservedKeys envelope attributes (`$id`, `$time`) the top-level record may carry
+ *   besides its fields; Avro names cannot start with `$`, so they never collide.
  */
-export function compileNormalizer(type: Type, reservedPrefix?: string): Normalizer {
+export function compileNormalizer(type: Type, reservedKeys?: ReadonlySet<string>): Normalizer {
   const t = type as Type & Record<string, any>;
   switch (t.typeName as string) {
     case 'null':
@@ -76,13 +83,18 @@ export function compileNormalizer(type: Type, reservedPrefix?: string): Normaliz
           : ctx.fail(`expected int (32-bit integer), got ${describe(v)}`);
     case 'long':
       return (v, ctx) =>
-        typeof v === 'number' && Number.isSafeInteger(v) ? v : ctx.fail(`expected long (safe integer), got ${describe(v)}`);
+        typeof v === 'number' && Number.isInteger(v) && v >= LONG_MIN && v <= LONG_MAX
+          ? v
+          : ctx.fail(`expected long (integer from ${LONG_MIN} to ${LONG_MAX}), got ${describe(v)}`);
     case 'float':
     case 'double':
       return (v, ctx) =>
         typeof v === 'number' && Number.isFinite(v) ? v : ctx.fail(`expected ${t.typeName} (finite number), got ${describe(v)}`);
     case 'string':
-      return (v, ctx) => (typeof v === 'string' ? v : ctx.fail(`expected string, got ${describe(v)}`));
+      // A lone surrogate (from a JSON `\ud800` escape) has no UTF-8 form: Avro, Kafka headers
+      // and files would each replace it differently, so it is refused rather than changed.
+      return (v, ctx) =>
+        typeof v !== 'string' ? ctx.fail(`expected string, got ${describe(v)}`) : v.isWellFormed() ? v : ctx.fail('string holds a lone UTF-16 surrogate (not Unicode text)');
     case 'bytes':
       return (v, ctx) => {
         if (Buffer.isBuffer(v)) return v;
@@ -123,6 +135,7 @@ export function compileNormalizer(type: Type, reservedPrefix?: string): Normaliz
         const out: Record<string, unknown> = {};
         for (const key of Object.keys(v)) {
           ctx.path.push(key);
+          if (!key.isWellFormed()) ctx.fail('map key holds a lone UTF-16 surrogate (not Unicode text)');
           out[key] = value(v[key], ctx);
           ctx.path.pop();
         }
@@ -135,13 +148,13 @@ export function compileNormalizer(type: Type, reservedPrefix?: string): Normaliz
       return compileWrappedUnion(t.types as Type[]);
     case 'record':
     case 'error':
-      return compileRecord(t, reservedPrefix);
+      return compileRecord(t, reservedKeys);
     default:
       throw new Error(`unsupported Avro type ${String(t.typeName)}`);
   }
 }
 
-function compileRecord(t: Record<string, any>, reservedPrefix: string | undefined): Normalizer {
+function compileRecord(t: Record<string, any>, reservedKeys: ReadonlySet<string> | undefined): Normalizer {
   const plans: FieldPlan[] = (t.fields as any[]).map((field) => ({
     name: field.name as string,
     normalize: compileNormalizer(field.type),
@@ -149,7 +162,8 @@ function compileRecord(t: Record<string, any>, reservedPrefix: string | undefine
     defaultValue: () => field.defaultValue(),
   }));
   const known = new Set(plans.map((p) => p.name));
-  const reservedCode = reservedPrefix === undefined ? -1 : reservedPrefix.charCodeAt(0);
+  for (const key of reservedKeys ?? []) known.add(key);
+  const reservedList = [...(reservedKeys ?? [])].join(', ');
   return (v, ctx) => {
     if (!isPlainObject(v)) return ctx.fail(`expected object (record ${t.name}), got ${describe(v)}`);
     const out: Record<string, unknown> = {};
@@ -165,9 +179,11 @@ function compileRecord(t: Record<string, any>, reservedPrefix: string | undefine
       ctx.path.pop();
     }
     for (const key in v) {
-      if (!known.has(key) && key.charCodeAt(0) !== reservedCode) {
+      if (!known.has(key)) {
         ctx.path.push(key);
-        ctx.fail(`unknown field (not in ${t.name}'s schema)`);
+        // A misspelt `$id` must not pass unnoticed: deduplication would be lost silently.
+        if (key.charCodeAt(0) === 36 /* $ */ && reservedKeys) ctx.fail(`unknown reserved key (the reserved keys are ${reservedList})`);
+        else ctx.fail(`unknown field (not in ${t.name}'s schema)`);
         ctx.path.pop();
       }
     }

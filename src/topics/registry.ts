@@ -12,7 +12,8 @@ import { checkTopicConfig, TOPIC_CONFIG_FILES, type TopicConfig } from './topic-
 // Loading it checks everything `topics check` promises, so a gateway never starts on a
 // tree that check would refuse.
 
-export const RESERVED_KEY_PREFIX = '$';
+/** Envelope attributes an event may carry beside its fields (Avro names cannot start with `$`). */
+export const EVENT_RESERVED_KEYS: ReadonlySet<string> = new Set(['$id', '$time']);
 
 export interface TopicVersion {
   service: string;
@@ -214,7 +215,7 @@ function readVersion(file: string, service: string, topic: string, version: numb
     version,
     schema,
     type,
-    normalize: compileNormalizer(type, RESERVED_KEY_PREFIX),
+    normalize: compileNormalizer(type, EVENT_RESERVED_KEYS),
     coercers: compileFieldCoercers(type),
     dataschema: `/v1/topics/${service}/${topic}/versions/${version}`,
     cloudEventType: `${service}.${topic}`,

@@ -72,7 +72,8 @@ t.test('invalid beacons are answered as always and dead-lettered with the reason
 t.test('a HEAD of the pixel records nothing', async (t) => {
   const { app, gateway } = injectableGateway(t);
   const res = await app.inject({ method: 'HEAD', url: `/v1/beacon/widget/impression?${query(validImpression())}` });
-  t.equal(res.statusCode, 404);
+  t.equal(res.statusCode, 405);
+  t.equal(res.headers.allow, 'GET, OPTIONS, POST');
   t.equal(metricValue(await gateway.metrics.render(), 'tracking_gateway_events_total', { outcome: 'accepted' }), 0);
 });
 

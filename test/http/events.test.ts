@@ -53,7 +53,7 @@ t.test('NDJSON, Avro binary datums and an Avro Object Container File', async (t)
 
   const truncated = await app.inject({ method: 'POST', url: URL_ORDERS, headers: { 'content-type': 'avro/binary' }, payload: datums.subarray(0, datums.length - 3) });
   t.equal(truncated.statusCode, 400);
-  t.match(truncated.json().error.message, /Avro datum 1 at byte \d+: truncated/);
+  t.match(truncated.json().error.message, /Avro datum 1 at byte \d+: .*runs past the end/);
 
   const lines = readGzipLines(dataDir);
   t.same(lines.map((l) => l.data.orderId).sort(), ['d1', 'd2', 'f1', 'f2', 'n1', 'n2']);
@@ -102,12 +102,12 @@ t.test('413 for a body over the limit and for an event over the topic max size',
   t.match(tooBig.json().error.events[0].message, /takes at most 65536/);
 });
 
-t.test('400s: malformed JSON, wrong content type, prototype poisoning; 404s name what is unknown', async (t) => {
+t.test('400s: malformed JSON, prototype poisoning; 415 for a wrong content type; prototype poisoning; 404s name what is unknown', async (t) => {
   const { app } = injectableGateway(t);
   const cases: [Record<string, unknown>, number, string, RegExp][] = [
     [{ headers: { 'content-type': 'application/json' }, payload: '[{"orderId": }]' }, 400, 'MALFORMED_BODY', /malformed JSON/],
     [{ headers: { 'content-type': 'application/x-ndjson' }, payload: '{"a":1}\n{oops\n' }, 400, 'MALFORMED_BODY', /line 2: malformed JSON/],
-    [{ headers: { 'content-type': 'application/xml' }, payload: '<order/>' }, 400, 'UNSUPPORTED_CONTENT_TYPE', /"application\/xml" is not accepted here/],
+    [{ headers: { 'content-type': 'application/xml' }, payload: '<order/>' }, 415, 'UNSUPPORTED_CONTENT_TYPE', /"application\/xml" is not accepted here/],
     [{ headers: { 'content-type': 'application/json' }, payload: '{"orderId":"x","__proto__":{"admin":true}}' }, 400, 'PROTOTYPE_POISONING', /__proto__/],
     [{ headers: { 'content-type': 'application/json' }, payload: '[{"constructor":{"prototype":{"admin":true}}}]' }, 400, 'PROTOTYPE_POISONING', /constructor\.prototype/],
     [{ headers: { 'content-type': 'application/json' }, payload: '42' }, 400, 'MALFORMED_BODY', /object or an array/],

@@ -56,5 +56,10 @@ t.test('a record the broker refuses as too large is dead-lettered; its batch-mat
   t.equal(more.length, 0);
   t.equal(dead.reason, 'too_large');
   t.match(dead.message, /^kafka: .*(larger|too large|MESSAGE_TOO_LARGE|size)/i, 'the reason names the destination and what the broker said');
-  t.equal(dead.payload.data.orderId, 'big');
+  // 40 KB of CloudEvent is over deadLetter.maxPayloadBytes (8 KiB): cut, with its size and digest.
+  t.equal(dead.payload, undefined);
+  t.ok(dead.payloadBytes > 40_000, 'the original size is kept');
+  t.match(dead.payloadTruncated, /^\{"specversion":"1.0".*"orderId":"big"/);
+  t.equal(Buffer.byteLength(dead.payloadTruncated), 8192);
+  t.match(dead.payloadSha256, /^[0-9a-f]{64}$/);
 });

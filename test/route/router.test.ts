@@ -1,3 +1,4 @@
+import pino from 'pino';
 import { setTimeout as sleep } from 'node:timers/promises';
 import t, { type Test } from 'tap';
 import { MemoryBudget } from '../../src/buffer/memory-budget';
@@ -25,7 +26,7 @@ function setup(t: Test, destinations: Destination[], batch = { maxRecords: 10, l
   });
   const metrics = new GatewayMetrics();
   const budget = new MemoryBudget(10_000_000, metrics);
-  const deadLetter = new DeadLetter(`${dir}/dead`, metrics);
+  const deadLetter = new DeadLetter(`${dir}/dead`, config.deadLetter, metrics, pino({ level: 'silent' }));
   const router = new Router(destinations, undefined, config, deadLetter, budget, metrics);
   return { router, budget, metrics, deadDir: `${dir}/dead` };
 }

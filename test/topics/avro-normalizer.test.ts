@@ -19,7 +19,7 @@ const type = avro.Type.forSchema({
     { name: 'bytes', type: 'bytes', default: '' },
   ],
 });
-const normalize = compileNormalizer(type, '$');
+const normalize = compileNormalizer(type, new Set(['$id', '$time']));
 
 function run(value: unknown) {
   const ctx = new NormalizeContext();

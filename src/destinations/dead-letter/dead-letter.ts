@@ -1,10 +1,19 @@
+import { createHash } from 'node:crypto';
+import type { FastifyBaseLogger } from 'fastify';
 import { MinuteFiles } from '../file/minute-files';
+import { listFilesUnder } from '../file/disk-usage';
 import type { GatewayMetrics } from '../../metrics/metrics';
+import { LogLimiter } from '../../log/log-limiter';
 
 // Where events go that no route may carry: invalid beacons (the browser was answered as
 // always) and accepted events too big or malformed for every destination. Each record keeps
 // the reason and the payload, as gzip NDJSON under
 // <dir>/<service>/<topic>/<YYYY-MM-DD>/<HH-mm>.ndjson.gz, and is counted.
+//
+// Anyone on the internet can make a dead letter (an invalid beacon needs no key), so both
+// what one record stores and what all of them take on disk are bounded: a payload over
+// `maxPayloadBytes` is cut, keeping its size and SHA-256; past `maxBytes` on disk new dead
+// letters are counted as dropped (`dead_letter_full`) and logged, never written.
 
 /** Bounded `reason` label values for dead letters. */
 export type DeadLetterReason = 'invalid' | 'event_too_large' | 'too_large' | 'malformed';
@@ -23,72 +32,130 @@ export interface DeadLetterRecord {
   payload: unknown;
 }
 
-/** What goes on disk for one record. */
-function toLine(r: DeadLetterRecord): { folder: string; timeMs: number; line: string } {
-  return {
-    folder: `${r.service}/${r.topic}`,
-    timeMs: r.receivedAt,
-    line: JSON.stringify({
-      reason: r.reason,
-      message: r.message,
-      service: r.service,
-      topic: r.topic,
-      version: r.version,
-      receivedtime: new Date(r.receivedAt).toISOString(),
-      source: r.source,
-      errors: r.errors,
-      payload: r.payload,
-    }),
-  };
+export interface DeadLetterLimits {
+  maxPayloadBytes: number;
+  maxBytes: number;
+}
+
+/** Problems kept per record: enough to fix the event, not a copy of a garbage object. */
+const MAX_ERRORS_PER_RECORD = 20;
+
+/** The JSON text of a payload, or a note saying why it has none (too deep, unserialisable). */
+function payloadText(payload: unknown): string {
+  if (typeof payload === 'string') return JSON.stringify(payload);
+  try {
+    return JSON.stringify(payload) ?? 'null';
+  } catch (err) {
+    return JSON.stringify(`[payload not serialisable: ${(err as Error).message}]`);
+  }
+}
+
+/** What goes on disk for one record: the payload whole when it fits, else cut with its size and digest. */
+export function deadLetterLine(r: DeadLetterRecord, maxPayloadBytes: number): string {
+  const text = payloadText(r.payload);
+  const bytes = Buffer.byteLength(text);
+  const fits = bytes <= maxPayloadBytes;
+  const head = JSON.stringify({
+    reason: r.reason,
+    message: r.message.length > 1024 ? `${r.message.slice(0, 1024)}…` : r.message,
+    service: r.service,
+    topic: r.topic,
+    version: r.version,
+    receivedtime: new Date(r.receivedAt).toISOString(),
+    source: r.source,
+    errors: r.errors?.slice(0, MAX_ERRORS_PER_RECORD),
+    payloadBytes: bytes,
+    payloadTruncated: fits ? undefined : Buffer.from(text).subarray(0, maxPayloadBytes).toString('utf8'),
+    payloadSha256: fits ? undefined : createHash('sha256').update(text).digest('hex'),
+  });
+  // The payload's JSON text is spliced in as it is rather than parsed back and stringified again.
+  return fits ? `${head.slice(0, -1)},"payload":${text}}` : head;
 }
 
 export class DeadLetter {
   private readonly files: MinuteFiles;
-  /** Records written since the last append began; they leave together on the next turn. */
-  private queued: DeadLetterRecord[] = [];
-  private nextAppend: Promise<void> | undefined;
+  /** Lines written since the last append began, and their records; they leave together on the next turn. */
+  private queued: { folder: string; timeMs: number; line: string }[] = [];
+  private pending: (readonly DeadLetterRecord[])[] = [];
+  private nextAppend: Promise<boolean> | undefined;
+  /** Bytes on disk at start plus the bytes of every line written since (before gzip). */
+  private usedBytes: number;
+  private readonly logLimiter = new LogLimiter(10_000);
 
   constructor(
-    dir: string,
+    private readonly dir: string,
+    private readonly limits: DeadLetterLimits,
     private readonly metrics: GatewayMetrics,
+    private readonly log: FastifyBaseLogger,
   ) {
     this.files = new MinuteFiles(dir);
+    this.usedBytes = listFilesUnder(dir).reduce((sum, f) => sum + f.bytes, 0);
+    metrics.deadLetterBytes.sample = () => this.usedBytes;
+    metrics.deadLetterLimitBytes.set(limits.maxBytes);
   }
 
   /**
-   * Counts the records and writes them; resolves once fsynced. Records written in the same
-   * turn of the event loop (one per invalid beacon) share one append.
+   * Counts the records and writes them; resolves true once fsynced, false when they were
+   * dropped (disk bound reached, or the write failed: counted in events_dropped_total and
+   * logged). Records written in the same turn of the event loop (one per invalid beacon)
+   * share one append.
    */
-  write(records: readonly DeadLetterRecord[]): Promise<void> {
-    if (records.length === 0) return Promise.resolve();
+  write(records: readonly DeadLetterRecord[]): Promise<boolean> {
+    if (records.length === 0) return Promise.resolve(true);
+    const lines = records.map((r) => ({ folder: `${r.service}/${r.topic}`, timeMs: r.receivedAt, line: deadLetterLine(r, this.limits.maxPayloadBytes) }));
+    const bytes = lines.reduce((sum, l) => sum + l.line.length + 1, 0);
+    if (this.usedBytes + bytes > this.limits.maxBytes) {
+      this.drop(records, 'dead_letter_full', `the dead letter holds ${this.usedBytes} bytes of its ${this.limits.maxBytes} (deadLetter.maxBytes)`);
+      return Promise.resolve(false);
+    }
+    this.usedBytes += bytes;
     this.count(records);
-    for (const r of records) this.queued.push(r);
+    for (const line of lines) this.queued.push(line);
+    this.pending.push(records);
     this.nextAppend ??= new Promise<void>((resolve) => setImmediate(resolve)).then(() => {
       const batch = this.queued;
+      const batchRecords = this.pending.flat();
       this.queued = [];
+      this.pending = [];
       this.nextAppend = undefined;
-      return this.files.appendLines(batch.map(toLine));
+      return this.files.appendLines(batch).then(
+        () => true,
+        (err: Error) => {
+          this.drop(batchRecords, 'dead_letter_failed', `write under ${this.dir} failed: ${err.message}`);
+          return false;
+        },
+      );
     });
     return this.nextAppend;
   }
 
   async close(): Promise<void> {
-    await this.nextAppend?.catch(() => undefined);
+    await this.nextAppend;
     await this.files.close();
+  }
+
+  private drop(records: readonly DeadLetterRecord[], reason: 'dead_letter_full' | 'dead_letter_failed', why: string): void {
+    for (const { r, n } of groupsOf(records)) this.metrics.eventsDropped.labels(r.service, r.topic, reason).inc(n);
+    // Anonymous beacons can cause this at any rate: the reason is logged, not every time.
+    this.logLimiter.run(reason, (suppressed) => this.log.error({ reason, records: records.length, suppressed }, `dead letters dropped: ${why}`));
   }
 
   /** Counted once per service, topic, version and reason in the batch, not per record. */
   private count(records: readonly DeadLetterRecord[]): void {
-    const groups = new Map<string, { r: DeadLetterRecord; n: number }>();
-    for (const r of records) {
-      const key = `${r.service}\0${r.topic}\0${r.version ?? ''}\0${r.reason}`;
-      const group = groups.get(key);
-      if (group) group.n++;
-      else groups.set(key, { r, n: 1 });
-    }
-    for (const { r, n } of groups.values()) {
+    for (const { r, n } of groupsOf(records)) {
       this.metrics.eventsDeadLettered.labels(r.service, r.topic, r.reason).inc(n);
       this.metrics.events.labels(r.service, r.topic, String(r.version ?? ''), 'dead_lettered').inc(n);
     }
   }
+}
+
+function groupsOf(records: readonly DeadLetterRecord[]): Iterable<{ r: DeadLetterRecord; n: number }> {
+  const groups = new Map<string, { r: DeadLetterRecord; n: number }>();
+  for (const r of records) {
+    const key = `${r.service}\0${r.topic}\0${r.version ?? ''}\0${r.reason}`;
+    const group = groups.get(key);
+    if (group) group.n++;
+    else groups.set(key, { r, n: 1 });
+  }
+  return groups.values();
 }

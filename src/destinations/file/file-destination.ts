@@ -1,5 +1,5 @@
 import { toCloudEventJson, type GatewayEvent } from '../../envelope/envelope';
-import { DestinationError, type Destination, type RecordFailure } from '../destination';
+import { DestinationError, encodeEach, type Destination, type RecordFailure } from '../destination';
 import { MinuteFiles } from './minute-files';
 
 /**
@@ -24,11 +24,13 @@ export class FileDestination implements Destination {
   async start(): Promise<void> {}
 
   async send(events: readonly GatewayEvent[]): Promise<RecordFailure[]> {
-    const lines = events.map((event) => ({ folder: `${event.schema.service}/${event.schema.topic}`, timeMs: event.receivedAt, line: toCloudEventJson(event) }));
+    const failures: RecordFailure[] = [];
+    const encoded = encodeEach(events, toCloudEventJson, failures);
+    const lines = encoded.map(({ index, value }) => ({ folder: `${events[index].schema.service}/${events[index].schema.topic}`, timeMs: events[index].receivedAt, line: value }));
     try {
-      await this.files.appendLines(lines);
+      if (lines.length > 0) await this.files.appendLines(lines);
       this.lastWriteFailed = false;
-      return [];
+      return failures;
     } catch (err) {
       this.lastWriteFailed = true;
       throw new DestinationError('unavailable', `file write failed: ${(err as Error).message}`);

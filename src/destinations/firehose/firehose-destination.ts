@@ -1,7 +1,7 @@
 import { FirehoseClient, PutRecordBatchCommand, type PutRecordBatchCommandOutput } from '@aws-sdk/client-firehose';
 import { toCloudEventJson, type GatewayEvent } from '../../envelope/envelope';
 import type { GatewayMetrics } from '../../metrics/metrics';
-import { DestinationError, type Destination, type FailureKind, type RecordFailure } from '../destination';
+import { DestinationError, encodeEach, type Destination, type FailureKind, type RecordFailure } from '../destination';
 import { ThroughputLimiter } from '../util/throughput-limiter';
 import type { FirehoseDestinationConfig } from './config';
 import { MAX_BYTES_PER_CALL, MAX_RECORD_BYTES, MAX_RECORDS_PER_CALL } from './limits';
@@ -41,14 +41,13 @@ export class FirehoseDestination implements Destination {
   async send(events: readonly GatewayEvent[]): Promise<RecordFailure[]> {
     const failures: RecordFailure[] = [];
     const lines: { index: number; line: Buffer }[] = [];
-    events.forEach((event, index) => {
-      const line = Buffer.from(`${toCloudEventJson(event)}\n`);
+    for (const { index, value: line } of encodeEach(events, (event) => Buffer.from(`${toCloudEventJson(event)}\n`), failures)) {
       if (line.length > MAX_RECORD_BYTES) {
         failures.push({ index, kind: 'too_large', message: `event is ${line.length} bytes; a Firehose record takes at most ${MAX_RECORD_BYTES}` });
       } else {
         lines.push({ index, line });
       }
-    });
+    }
     const records = packRecords(lines, this.config.packRecordBytes);
     const calls = splitIntoCalls(records, MAX_RECORDS_PER_CALL, MAX_BYTES_PER_CALL);
     const results = await Promise.all(calls.map((call) => this.sendCall(call)));

@@ -2,7 +2,7 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import { CompressionTypes, Kafka, logLevel, type Message, type Producer, type SASLOptions, type TopicMessages } from 'kafkajs';
 import type { GatewayEvent } from '../../envelope/envelope';
 import type { GatewayMetrics } from '../../metrics/metrics';
-import { DestinationError, RETRYABLE, type Destination, type DestinationContext, type DestinationLog, type RecordFailure } from '../destination';
+import { DestinationError, encodeEach, RETRYABLE, type Destination, type DestinationContext, type DestinationLog, type RecordFailure } from '../destination';
 import { DEFAULT_CLIENT_ID, DEFAULT_TOPIC_TEMPLATE, type KafkaDestinationConfig } from './config';
 import { classifyKafkaError, kafkaErrorMessage } from './kafka-errors';
 import { kafkaTopicName, kafkaTopicOf, recordBytes, toKafkaMessage } from './kafka-message';
@@ -92,14 +92,12 @@ export class KafkaDestination implements Destination {
     if (!this.connected) throw new DestinationError('unavailable', `Kafka ${this.name}: ${this.problem ?? 'not connected'}`);
     const failures: RecordFailure[] = [];
     const records: OutgoingRecord[] = [];
-    for (let index = 0; index < events.length; index++) {
-      const event = events[index];
-      const message = toKafkaMessage(event);
+    for (const { index, value: message } of encodeEach(events, toKafkaMessage, failures)) {
       const bytes = recordBytes(message);
       if (bytes > this.maxRecordBytes) {
         failures.push({ index, kind: 'too_large', message: `record of ${bytes} bytes is over the brokers' message.max.bytes (${this.maxRecordBytes})` });
       } else {
-        records.push({ index, topic: this.kafkaTopicFor(event), message });
+        records.push({ index, topic: this.kafkaTopicFor(events[index]), message });
       }
     }
     await this.produce(records, failures);

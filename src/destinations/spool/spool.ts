@@ -2,7 +2,7 @@ import { mkdir, open, readdir, readFile, truncate, unlink, type FileHandle } fro
 import { join } from 'node:path';
 import type { GatewayEvent } from '../../envelope/envelope';
 import type { GatewayMetrics } from '../../metrics/metrics';
-import { DestinationError, type Destination, type RecordFailure } from '../destination';
+import { DestinationError, encodeEach, type Destination, type RecordFailure } from '../destination';
 import { encodeSpoolEntry } from './spool-entry';
 import { frameRecord, scanSegment } from './segment-file';
 
@@ -101,7 +101,9 @@ export class Spool implements Destination {
   }
 
   async send(events: readonly GatewayEvent[]): Promise<RecordFailure[]> {
-    const frames = events.map((event) => frameRecord(encodeSpoolEntry(event)));
+    const failures: RecordFailure[] = [];
+    const frames = encodeEach(events, (event) => frameRecord(encodeSpoolEntry(event)), failures).map((e) => e.value);
+    if (frames.length === 0) return failures;
     const bytes = frames.reduce((sum, f) => sum + f.length, 0);
     if (!this.hasRoomFor(bytes)) {
       this.metrics.spoolFullRejections.inc(events.length);
@@ -109,22 +111,22 @@ export class Spool implements Destination {
     }
     // Counted at once, so that concurrent sends see the room already taken.
     this.totalBytes += bytes;
-    this.totalRecords += events.length;
-    this.appendedRecords += events.length;
+    this.totalRecords += frames.length;
+    this.appendedRecords += frames.length;
     this.queuedBytes += bytes;
     try {
       await new Promise<void>((resolve, reject) => {
-        this.queue.push({ frames, records: events.length, resolve, reject });
+        this.queue.push({ frames, records: frames.length, resolve, reject });
         this.writing ??= this.writeLoop();
       });
     } catch (err) {
       this.totalBytes -= bytes;
-      this.totalRecords -= events.length;
+      this.totalRecords -= frames.length;
       throw new DestinationError('unavailable', `spool write failed: ${(err as Error).message}`);
     } finally {
       this.queuedBytes -= bytes;
     }
-    return [];
+    return failures;
   }
 
   isHealthy(): boolean {

@@ -1,9 +1,10 @@
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
-import type { Ingest } from '../../ingest/ingest';
+import type { Ingest, IngestRequest } from '../../ingest/ingest';
 import type { Topic, TopicRegistry, TopicVersion } from '../../topics/registry';
-import { coerceParams, decodeBeaconBody, mediaTypeOf } from '../body-decoding';
+import { coerceParams, decodeBeaconBody, mediaTypeOf, type DecodeLimits } from '../body-decoding';
 import { answerPreflight, checkBeaconAccess } from '../cors';
 import { PIXEL_CACHE_CONTROL, TRANSPARENT_GIF } from '../pixel';
+import { readQuery, type Query } from '../query';
 import { tallyOf } from '../request-context';
 import { lookupTopic, lookupVersion, type TopicParams } from '../topic-lookup';
 
@@ -18,21 +19,21 @@ export function beaconSource(topic: Topic): string {
   return `/v1/beacon/${topic.service}/${topic.name}`;
 }
 
-export function beaconRoutes(app: FastifyInstance, registry: TopicRegistry, ingest: Ingest): void {
+export function beaconRoutes(app: FastifyInstance, registry: TopicRegistry, ingest: Ingest, limits: DecodeLimits): void {
   app.get<{ Params: TopicParams }>(BEACON_ROUTE, (request, reply) => {
-    const { topic, version } = resolve(request, reply);
-    const query = request.query as Record<string, string>;
-    const event = coerceParams(Object.entries(query), version);
-    accept(request, topic, version, [event], (request.raw.url ?? '').length);
+    const query = readQuery(request.url);
+    const { topic, version } = resolve(request, query, reply);
+    const event = coerceParams(query, version);
+    ingest.accept(beaconRequest(request, topic, version, [event], request.url.length));
     reply.header('cache-control', PIXEL_CACHE_CONTROL);
     if (query.$status === '204') return reply.code(204).send();
     return reply.type('image/gif').send(TRANSPARENT_GIF);
   });
 
-  app.post<{ Params: TopicParams; Body: Buffer }>(BEACON_ROUTE, (request, reply) => {
-    const { topic, version } = resolve(request, reply);
-    const decoded = decodeBeaconBody(mediaTypeOf(request.headers['content-type']), request.body ?? Buffer.alloc(0), version);
-    accept(request, topic, version, decoded.events, request.body?.length ?? 0);
+  app.post<{ Params: TopicParams; Body: Buffer }>(BEACON_ROUTE, async (request, reply) => {
+    const { topic, version } = resolve(request, readQuery(request.url), reply);
+    const decoded = decodeBeaconBody(mediaTypeOf(request.headers['content-type']), request.body ?? Buffer.alloc(0), version, limits);
+    await ingest.acceptBatch(beaconRequest(request, topic, version, decoded.events, request.body?.length ?? 0));
     return reply.code(204).header('cache-control', 'no-store').send();
   });
 
@@ -41,9 +42,9 @@ export function beaconRoutes(app: FastifyInstance, registry: TopicRegistry, inge
   });
 
   /** Beacons are accepted whatever their validity: invalid ones go to the dead letter. */
-  function accept(request: FastifyRequest, topic: Topic, version: TopicVersion, events: unknown[], bodyBytes: number): void {
+  function beaconRequest(request: FastifyRequest, topic: Topic, version: TopicVersion, events: unknown[], bodyBytes: number): IngestRequest {
     tallyOf(request).events = events.length;
-    ingest.accept({
+    return {
       topic,
       version,
       events,
@@ -54,14 +55,14 @@ export function beaconRoutes(app: FastifyInstance, registry: TopicRegistry, inge
       source: beaconSource(topic),
       clientIp: request.ip,
       userAgent: request.headers['user-agent'],
-    });
+    };
   }
 
-  function resolve(request: FastifyRequest<{ Params: TopicParams }>, reply: FastifyReply) {
+  function resolve(request: FastifyRequest<{ Params: TopicParams }>, query: Query, reply: FastifyReply) {
     const tally = tallyOf(request);
     const topic = (tally.topic = lookupTopic(registry, request.params));
     checkBeaconAccess(topic, request, reply);
-    const version = lookupVersion(topic, request);
+    const version = lookupVersion(topic, query, request);
     tally.version = version.version;
     return { topic, version };
   }

@@ -2,29 +2,31 @@ import type { FastifyInstance } from 'fastify';
 import type { Ingest } from '../../ingest/ingest';
 import { GatewayError } from '../../errors';
 import type { TopicRegistry } from '../../topics/registry';
-import { decodeEventsBody, mediaTypeOf } from '../body-decoding';
+import { decodeEventsBody, mediaTypeOf, type DecodeLimits } from '../body-decoding';
+import { readQuery } from '../query';
 import { tallyOf } from '../request-context';
 import { lookupTopic, lookupVersion, type TopicParams } from '../topic-lookup';
 
 // Backend services: a 2xx means every accepted event is durable at its destination.
 
-export function eventsRoutes(app: FastifyInstance, registry: TopicRegistry, ingest: Ingest, ackTimeoutMs: number): void {
-  app.post<{ Params: TopicParams; Body: Buffer; Querystring: { partial?: string } }>('/v1/events/:service/:topic', async (request, reply) => {
+export function eventsRoutes(app: FastifyInstance, registry: TopicRegistry, ingest: Ingest, limits: DecodeLimits, ackTimeoutMs: number): void {
+  app.post<{ Params: TopicParams; Body: Buffer }>('/v1/events/:service/:topic', async (request, reply) => {
     const tally = tallyOf(request);
     const topic = (tally.topic = lookupTopic(registry, request.params));
-    const version = lookupVersion(topic, request);
+    const query = readQuery(request.url);
+    const version = lookupVersion(topic, query, request);
     tally.version = version.version;
     const body = request.body ?? Buffer.alloc(0);
-    const decoded = await decodeEventsBody(mediaTypeOf(request.headers['content-type']), body, version);
+    const decoded = await decodeEventsBody(mediaTypeOf(request.headers['content-type']), body, version, limits);
     tally.events = decoded.events.length;
-    const result = ingest.accept({
+    const result = await ingest.acceptBatch({
       topic,
       version,
       events: decoded.events,
       prevalidated: decoded.prevalidated,
       bodyBytes: body.length,
       mode: 'service',
-      partial: request.query.partial === 'true' || request.query.partial === '1',
+      partial: query.partial === 'true' || query.partial === '1',
       source: `/v1/events/${topic.service}/${topic.name}`,
       clientIp: request.ip,
       userAgent: request.headers['user-agent'],
@@ -36,7 +38,7 @@ export function eventsRoutes(app: FastifyInstance, registry: TopicRegistry, inge
         { retryAfterSeconds: 1 },
       );
     }
-    return reply.code(200).send({ accepted: result.accepted, rejected: new Set(result.errors.map((e) => e.index)).size, errors: result.errors });
+    return reply.code(200).send({ accepted: result.accepted, rejected: result.rejected, errors: result.errors, moreErrors: result.moreErrors || undefined });
   });
 }
 
