@@ -20,11 +20,19 @@ const OPEN_BRACKET = 0x5b;
 const CLOSE_BRACE = 0x7d;
 const CLOSE_BRACKET = 0x5d;
 
-/** Throws when JSON text (one value, or NDJSON lines) nests too deep or holds too many objects and arrays. */
-export function checkJsonShape(body: Buffer, maxContainers: number): void {
+/**
+ * Throws when JSON text nests too deep, holds more events than `maxEvents` (objects and arrays
+ * opened at the event level: inside a top-level array, or at the top of each NDJSON line), or
+ * more objects and arrays in all than CONTAINERS_PER_EVENT per allowed event.
+ */
+export function checkJsonShape(body: Buffer, maxEvents: number, format: 'json' | 'ndjson'): void {
   if (body.length < SCAN_FROM_BYTES) return;
+  const maxContainers = maxEvents * CONTAINERS_PER_EVENT;
+  // A single JSON object is one event however many objects it holds; only an array is a batch.
+  const eventDepth = format === 'ndjson' ? 0 : firstByte(body) === OPEN_BRACKET ? 1 : -1;
   let depth = 0;
   let containers = 0;
+  let events = 0;
   let inString = false;
   for (let i = 0; i < body.length; i++) {
     const byte = body[i];
@@ -34,6 +42,9 @@ export function checkJsonShape(body: Buffer, maxContainers: number): void {
     } else if (byte === QUOTE) {
       inString = true;
     } else if (byte === OPEN_BRACE || byte === OPEN_BRACKET) {
+      if (depth === eventDepth && ++events > maxEvents) {
+        throw new GatewayError('TOO_MANY_EVENTS', `body: more than ${maxEvents} events; send at most ${maxEvents} per request (server.maxEventsPerRequest); nothing was parsed`);
+      }
       if (++depth > MAX_JSON_DEPTH) {
         throw new GatewayError('MALFORMED_BODY', `body: JSON nested deeper than ${MAX_JSON_DEPTH} levels (at byte ${i})`);
       }
@@ -44,4 +55,9 @@ export function checkJsonShape(body: Buffer, maxContainers: number): void {
       depth--;
     }
   }
+}
+
+function firstByte(body: Buffer): number {
+  for (const byte of body) if (byte !== 0x20 && byte !== 0x0a && byte !== 0x0d && byte !== 0x09) return byte;
+  return -1;
 }

@@ -2,7 +2,7 @@ import { isUtf8 } from 'node:buffer';
 import sjson from 'secure-json-parse';
 import { decodeAvroContainer } from '../decoding/avro-container';
 import { decodeAvroDatums } from '../decoding/avro-datums';
-import { checkJsonShape, CONTAINERS_PER_EVENT } from '../decoding/json-shape';
+import { checkJsonShape } from '../decoding/json-shape';
 import { GatewayError } from '../errors';
 import type { TopicVersion } from '../topics/registry';
 import { QUERY_CONTROL_PARAMS, readQuery, type Query } from './query';
@@ -95,7 +95,7 @@ function tooMany(count: string | number, limits: DecodeLimits): GatewayError {
 
 function parseJsonEvents(body: Buffer, limits: DecodeLimits): unknown[] {
   if (body.length === 0) throw new GatewayError('MALFORMED_BODY', 'body: empty; send a JSON object or an array of objects');
-  checkJsonShape(body, limits.maxEvents * CONTAINERS_PER_EVENT);
+  checkJsonShape(body, limits.maxEvents, 'json');
   const value = parseJson(utf8Text(body), 'body');
   if (Array.isArray(value)) {
     if (value.length === 0) throw new GatewayError('MALFORMED_BODY', 'body: an empty array holds no event');
@@ -107,7 +107,7 @@ function parseJsonEvents(body: Buffer, limits: DecodeLimits): unknown[] {
 }
 
 function parseNdjson(body: Buffer, limits: DecodeLimits): unknown[] {
-  checkJsonShape(body, limits.maxEvents * CONTAINERS_PER_EVENT);
+  checkJsonShape(body, limits.maxEvents, 'ndjson');
   const text = utf8Text(body);
   const events: unknown[] = [];
   let line = 1;

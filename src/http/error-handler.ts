@@ -60,6 +60,11 @@ export function installErrorHandling(app: FastifyInstance, parts: ErrorHandlingP
       done(new GatewayError('SHUTTING_DOWN', 'the gateway is shutting down; retry, another replica takes the request', { retryAfterSeconds: parts.retryAfterSeconds }));
       return;
     }
+    // RFC 9112 §3.2: a server MUST answer 400 to an HTTP/1.1 request without Host.
+    if (request.raw.httpVersion === '1.1' && request.headers.host === undefined) {
+      done(new GatewayError('BAD_REQUEST', 'an HTTP/1.1 request must carry a Host header'));
+      return;
+    }
     if (request.url.length > maxUrlBytes) {
       done(new GatewayError('URI_TOO_LONG', `the URL is ${request.url.length} bytes; the gateway takes at most ${maxUrlBytes} (server.maxUrlBytes)`));
       return;

@@ -29,6 +29,9 @@ export function createLimitedServer(limits: ServerLimits, listener: RequestListe
       headersTimeout: limits.headersTimeoutMs,
       keepAliveTimeout: limits.keepAliveTimeoutMs,
       connectionsCheckingInterval: Math.min(MAX_TIMEOUT_CHECK_MS, limits.headersTimeoutMs),
+      // Node would answer a missing Host with a bare 400 of its own; the error handler answers
+      // it instead, in the documented shape and counted (error-handler.ts).
+      requireHostHeader: false,
     },
     listener,
   );

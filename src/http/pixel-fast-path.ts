@@ -67,8 +67,9 @@ export class PixelFastPath {
   /** Answers a plain pixel GET and returns true; returns false for Fastify to answer. */
   answer(request: IncomingMessage, response: ServerResponse): boolean {
     const url = request.url ?? '';
-    // Over-long URLs go to Fastify too, whose onRequest hook answers 414.
-    if (this.closing || request.method !== 'GET' || !url.startsWith(PREFIX) || url.length > this.config.server.maxUrlBytes) return false;
+    if (this.closing || request.method !== 'GET' || !url.startsWith(PREFIX)) return false;
+    // Over-long URLs and a missing Host go to Fastify too, whose onRequest hook refuses them.
+    if (url.length > this.config.server.maxUrlBytes || (request.headers.host === undefined && request.httpVersion === '1.1')) return false;
     const started = performance.now();
     const pixel = this.read(url, request);
     if (pixel === undefined) return false;
