@@ -49,6 +49,10 @@ export function freePort(): Promise<number> {
   });
 }
 
+/** The service key every load-tested gateway takes (GATEWAY_KEYS), and the header that sends it. */
+export const LOAD_TEST_KEY = 'load-test-key';
+export const LOAD_TEST_AUTH = { authorization: `Bearer ${LOAD_TEST_KEY}` };
+
 export async function startGateway(options: GatewayOptions = {}): Promise<GatewayProcess> {
   const [port, adminPort] = [await freePort(), await freePort()];
   const dataDir = mkdtempSync(join(tmpdir(), 'tracking-gateway-load-'));
@@ -64,6 +68,7 @@ export async function startGateway(options: GatewayOptions = {}): Promise<Gatewa
       GATEWAY_ADMIN_PORT: String(adminPort),
       GATEWAY_DATA_DIR: dataDir,
       GATEWAY_LOG_LEVEL: 'warn',
+      GATEWAY_KEYS: `${LOAD_TEST_KEY}=*`,
       ...options.env,
     },
   });

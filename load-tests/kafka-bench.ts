@@ -16,7 +16,7 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import autocannon from 'autocannon';
 import { Kafka, logLevel } from 'kafkajs';
 import { KafkaBroker } from '../test/harness/kafka-broker';
-import { GATEWAY_NODE_FLAGS } from './gateway-process';
+import { GATEWAY_NODE_FLAGS, LOAD_TEST_AUTH, LOAD_TEST_KEY } from './gateway-process';
 
 const ROOT = resolve(__dirname, '..', '..');
 const SECONDS = Number(process.env.BENCH_SECONDS ?? 20);
@@ -80,7 +80,10 @@ async function main(): Promise<number> {
         destinations: { kafka: { type: 'kafka', brokers: broker.brokers, compression: process.env.BENCH_COMPRESSION ?? 'gzip' } },
       }),
     );
-    gateway = spawn(process.execPath, [...GATEWAY_NODE_FLAGS, join(ROOT, 'dist', 'src', 'cli.js'), 'serve', '--config', configFile], { stdio: ['ignore', 'inherit', 'inherit'] });
+    gateway = spawn(process.execPath, [...GATEWAY_NODE_FLAGS, join(ROOT, 'dist', 'src', 'cli.js'), 'serve', '--config', configFile], {
+      stdio: ['ignore', 'inherit', 'inherit'],
+      env: { ...process.env, GATEWAY_KEYS: `${LOAD_TEST_KEY}=*` },
+    });
     await waitReady();
 
     const body = JSON.stringify(Array.from({ length: EVENTS_PER_POST }, (_, i) => order(i)));
@@ -88,7 +91,7 @@ async function main(): Promise<number> {
     const service = await run({
       url: `http://127.0.0.1:${PORT}/v1/events/shop/order-placed`,
       method: 'POST',
-      headers: { 'content-type': 'application/json' },
+      headers: { ...LOAD_TEST_AUTH, 'content-type': 'application/json' },
       body,
       connections: CONNECTIONS,
       duration: SECONDS,

@@ -1,3 +1,4 @@
+import { LOAD_TEST_AUTH } from './gateway-process';
 import { avroDatums, impression, impressionPixelPath, orderPlaced, Random, type OrderPlaced } from './payloads';
 
 // What each load scenario sends, and what it must achieve. A scenario is a pool of distinct
@@ -37,7 +38,7 @@ const BROWSER_HEADERS = {
   'user-agent': 'Mozilla/5.0 (X11; Linux x86_64) AppleWebKit/537.36 (KHTML, like Gecko) Chrome/126.0 Safari/537.36',
   'accept-language': 'en-GB,en;q=0.9',
 };
-const SERVICE_HEADERS = { 'user-agent': 'checkout-service/4.2 (node)' };
+const SERVICE_HEADERS = { 'user-agent': 'checkout-service/4.2 (node)', ...LOAD_TEST_AUTH };
 const ORDERS_PATH = '/v1/events/shop/order-placed';
 const BATCH_SIZE = 100;
 

@@ -65,6 +65,8 @@ async function serve(configPath: string | undefined): Promise<number> {
   };
   process.on('SIGTERM', () => stop('SIGTERM'));
   process.on('SIGINT', () => stop('SIGINT'));
+  // Rotation: the keys file is read again without a restart (it is also watched for changes).
+  process.on('SIGHUP', () => gateway.reloadKeys());
   await gateway.start();
   return -1; // keep running until a signal
 }

@@ -8,6 +8,9 @@ export const ERRORS = {
   BAD_PARAMETER: { status: 400, reason: 'bad_parameter' },
   PROTOTYPE_POISONING: { status: 400, reason: 'prototype_poisoning' },
   BAD_VERSION: { status: 400, reason: 'bad_version' },
+  UNAUTHORIZED: { status: 401, reason: 'unauthorized' },
+  PUBLISHABLE_KEY_REQUIRED: { status: 401, reason: 'publishable_key' },
+  FORBIDDEN_SCOPE: { status: 403, reason: 'forbidden' },
   ORIGIN_NOT_ALLOWED: { status: 403, reason: 'origin_not_allowed' },
   SERVICE_ONLY_TOPIC: { status: 403, reason: 'service_only' },
   UNKNOWN_SERVICE: { status: 404, reason: 'unknown_topic' },
@@ -26,6 +29,7 @@ export const ERRORS = {
   UNSUPPORTED_CHARSET: { status: 415, reason: 'charset' },
   UNSUPPORTED_ENCODING: { status: 415, reason: 'content_encoding' },
   INVALID_EVENTS: { status: 422, reason: 'invalid' },
+  RATE_LIMITED: { status: 429, reason: 'rate_limited' },
   HEADERS_TOO_LARGE: { status: 431, reason: 'headers_too_large' },
   OVERLOADED: { status: 503, reason: 'overloaded' },
   SHUTTING_DOWN: { status: 503, reason: 'shutting_down' },
@@ -50,10 +54,12 @@ export class GatewayError extends Error {
   /** Per-event problems left out of `events` (server.maxErrorsReturned). */
   readonly moreErrors?: number;
   readonly retryAfterSeconds?: number;
+  /** Headers the answer carries besides the error's own (RateLimit-*, WWW-Authenticate). */
+  readonly headers?: Record<string, string>;
   /** The refused events were already counted where the error was raised. */
   readonly counted: boolean;
 
-  constructor(code: ErrorCode, message: string, extra: { events?: EventError[]; moreErrors?: number; retryAfterSeconds?: number; counted?: boolean } = {}) {
+  constructor(code: ErrorCode, message: string, extra: { events?: EventError[]; moreErrors?: number; retryAfterSeconds?: number; headers?: Record<string, string>; counted?: boolean } = {}) {
     super(message);
     this.name = 'GatewayError';
     this.code = code;
@@ -62,6 +68,7 @@ export class GatewayError extends Error {
     this.events = extra.events;
     this.moreErrors = extra.moreErrors || undefined;
     this.retryAfterSeconds = extra.retryAfterSeconds;
+    this.headers = extra.headers;
     this.counted = extra.counted ?? false;
   }
 }

@@ -1,6 +1,7 @@
 import type { FastifyBaseLogger, FastifyInstance } from 'fastify';
 import pino from 'pino';
 import type { AddressInfo, Socket } from 'node:net';
+import { KeyRing, keysFromConfig } from './auth/service-keys';
 import { MemoryBudget } from './buffer/memory-budget';
 import type { GatewayConfig } from './config/config';
 import { createDestination, deadLetterDir, spoolDir } from './destinations/create-destination';
@@ -27,6 +28,7 @@ export class Gateway {
   readonly publicServer: FastifyInstance;
   readonly adminServer: FastifyInstance;
   private readonly destinations: Destination[];
+  private readonly keys: KeyRing;
   private readonly deadLetter: DeadLetter;
   private readonly router: Router;
   private readonly spool: Spool | undefined;
@@ -51,7 +53,9 @@ export class Gateway {
     // Resolve every topic's route now, so that a route naming an unknown destination stops the start.
     for (const topic of this.registry.list()) this.router.routeFor(topic);
     const ingest = new Ingest(config, this.router, budget, this.deadLetter, this.spool, this.metrics);
-    this.publicServer = buildPublicServer({ config, registry: this.registry, ingest, metrics: this.metrics, log: this.log });
+    this.keys = new KeyRing(keysFromConfig(config.auth.keys), config.auth.keysFile, this.log);
+    this.metrics.serviceKeys.sample = () => this.keys.size;
+    this.publicServer = buildPublicServer({ config, registry: this.registry, ingest, metrics: this.metrics, keys: this.keys, log: this.log });
     this.publicServer.server.on('connection', (socket: Socket) => {
       this.connections.add(socket);
       socket.once('close', () => this.connections.delete(socket));
@@ -69,6 +73,7 @@ export class Gateway {
     await this.spool?.start();
     await Promise.all(this.destinations.map((d) => d.start({ topics: this.topicsRoutedTo(d), log })));
     this.replay?.start();
+    this.keys.watch(() => this.reloadKeys());
     const port = await this.listen(this.publicServer, server.host, server.port);
     this.state = 'ready';
     this.log.info({ port, adminPort, topics: this.registry.list().length, destinations: this.destinations.map((d) => `${d.name} (${d.type})`) }, 'tracking-gateway ready');
@@ -82,6 +87,7 @@ export class Gateway {
   async close(): Promise<void> {
     if (this.state === 'closing' || this.state === 'closed') return;
     this.state = 'closing';
+    this.keys.close();
     // A keep-alive connection whose request was in flight when close() began becomes idle
     // only after its answer; close those as they go idle rather than at the client's timeout.
     // Node's closeIdleConnections leaves connections that never sent a byte (a browser's
@@ -99,6 +105,13 @@ export class Gateway {
     await this.deadLetter.close();
     await this.adminServer.close();
     this.state = 'closed';
+  }
+
+  /** Reads the keys file again (SIGHUP, or it changed): rotation without a restart. */
+  reloadKeys(): boolean {
+    const ok = this.keys.reload();
+    this.metrics.serviceKeyReloads.labels(ok ? 'ok' : 'failed').inc();
+    return ok;
   }
 
   private topicsRoutedTo(destination: Destination): Topic[] {

@@ -1,7 +1,9 @@
 import { readFileSync } from 'node:fs';
 import Ajv from 'ajv';
 import YAML from 'yaml';
+import { keysFromConfig, parseKeyLines, type ConfiguredKey } from '../auth/service-keys';
 import { ConfigError } from '../errors';
+import type { RateRule } from '../limits/token-buckets';
 import { fileDestinationSchema, type FileDestinationConfig } from '../destinations/file/config';
 import { firehoseDestinationSchema, firehoseStreamDestinations, type FirehoseDestinationConfig } from '../destinations/firehose/config';
 import { MAX_BYTES_PER_CALL } from '../destinations/firehose/limits';
@@ -30,8 +32,11 @@ export interface GatewayConfig {
     port: number;
     adminHost: string;
     adminPort: number;
-    /** Take the client address from X-Forwarded-For; only behind a proxy you run. */
-    trustProxy: boolean;
+    /**
+     * Take the client address from X-Forwarded-For: `true` trusts every hop, a list trusts
+     * those addresses or CIDRs (the load balancers you run); only behind a proxy you run.
+     */
+    trustProxy: boolean | string[];
     bodyLimitBytes: number;
     /** Retry-After on 503 answers. */
     retryAfterSeconds: number;
@@ -76,6 +81,21 @@ export interface GatewayConfig {
   spool: { enabled: boolean; dir?: string; maxBytes: number; segmentBytes: number };
   shutdown: { graceMs: number };
   logLevel: 'fatal' | 'error' | 'warn' | 'info' | 'debug' | 'trace' | 'silent';
+  auth: {
+    /** Service keys; plain `key`s are replaced by their `sha256` when the config is built. */
+    keys: ConfiguredKey[];
+    /** `key=scope` lines, read again on SIGHUP and when it changes (a mounted Secret). */
+    keysFile?: string;
+  };
+  rateLimit: {
+    /** Every request to the public port, by client address (per topic: its `rateLimit.perIp`). */
+    perIp: RateRule;
+    /** Service requests, by key, unless the key's class has its own. */
+    perKey: RateRule;
+    keyClasses: Record<string, RateRule>;
+    /** Buckets kept at once; the least recently used client's goes first. */
+    maxClients: number;
+  };
 }
 
 // One schema per destination type, each kept in its destination's folder.
@@ -94,6 +114,17 @@ const batchSchema = {
   },
 } as const;
 
+/** One token bucket: `requestsPerSecond` 0 turns it off; `burst` 0 means one second's worth. */
+export const rateRuleSchema = {
+  $id: 'rateRule',
+  type: 'object',
+  additionalProperties: false,
+  properties: {
+    requestsPerSecond: { type: 'number', minimum: 0, maximum: 1e9, default: 0 },
+    burst: { type: 'integer', minimum: 0, maximum: 1e9, default: 0 },
+  },
+} as const;
+
 export const configSchema = {
   type: 'object',
   additionalProperties: false,
@@ -107,7 +138,7 @@ export const configSchema = {
         port: { type: 'integer', minimum: 0, maximum: 65535, default: 8080 },
         adminHost: { type: 'string', default: '0.0.0.0' },
         adminPort: { type: 'integer', minimum: 0, maximum: 65535, default: 9464 },
-        trustProxy: { type: 'boolean', default: false },
+        trustProxy: { anyOf: [{ type: 'boolean' }, { type: 'array', items: { type: 'string', minLength: 1 } }], default: false },
         bodyLimitBytes: { type: 'integer', minimum: 1024, maximum: 64 * 1024 * 1024, default: 4 * 1024 * 1024 },
         retryAfterSeconds: { type: 'integer', minimum: 1, maximum: 3600, default: 1 },
         ackTimeoutMs: { type: 'integer', minimum: 100, maximum: 600000, default: 10000 },
@@ -191,6 +222,41 @@ export const configSchema = {
       properties: { graceMs: { type: 'integer', minimum: 0, default: 20000 } },
     },
     logLevel: { enum: ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'], default: 'info' },
+    auth: {
+      type: 'object',
+      additionalProperties: false,
+      default: {},
+      properties: {
+        keys: {
+          type: 'array',
+          default: [],
+          items: {
+            type: 'object',
+            additionalProperties: false,
+            required: ['scopes'],
+            properties: {
+              key: { type: 'string', minLength: 1, maxLength: 256 },
+              sha256: { type: 'string', pattern: '^(sha256:)?[0-9a-fA-F]{64}$' },
+              scopes: { type: 'array', minItems: 1, items: { type: 'string' } },
+              class: { type: 'string', pattern: '^[A-Za-z0-9_-]{1,64}$' },
+              name: { type: 'string', pattern: '^[A-Za-z0-9_.:-]{1,64}$' },
+            },
+          },
+        },
+        keysFile: { type: 'string', minLength: 1 },
+      },
+    },
+    rateLimit: {
+      type: 'object',
+      additionalProperties: false,
+      default: {},
+      properties: {
+        perIp: { $ref: 'rateRule', default: {} },
+        perKey: { $ref: 'rateRule', default: {} },
+        keyClasses: { type: 'object', default: {}, propertyNames: { pattern: '^[A-Za-z0-9_-]{1,64}$' }, additionalProperties: { $ref: 'rateRule' } },
+        maxClients: { type: 'integer', minimum: 1, maximum: 10000000, default: 100000 },
+      },
+    },
   },
 } as const;
 
@@ -216,10 +282,16 @@ export const ENV_OVERRIDES: Record<string, string> = {
   GATEWAY_SPOOL_MAX_BYTES: 'spool.maxBytes',
   GATEWAY_SHUTDOWN_GRACE_MS: 'shutdown.graceMs',
   GATEWAY_LOG_LEVEL: 'logLevel',
+  GATEWAY_KEYS_FILE: 'auth.keysFile',
+  GATEWAY_RATE_LIMIT_IP_RPS: 'rateLimit.perIp.requestsPerSecond',
+  GATEWAY_RATE_LIMIT_IP_BURST: 'rateLimit.perIp.burst',
+  GATEWAY_RATE_LIMIT_KEY_RPS: 'rateLimit.perKey.requestsPerSecond',
+  GATEWAY_RATE_LIMIT_KEY_BURST: 'rateLimit.perKey.burst',
 };
 
 const ajv = new Ajv({ allErrors: true, useDefaults: true, coerceTypes: true, discriminator: true });
 ajv.addSchema(batchSchema);
+ajv.addSchema(rateRuleSchema);
 const validateConfig = ajv.compile(configSchema);
 
 export function readConfigFile(path: string): unknown {
@@ -249,6 +321,11 @@ export function buildConfig(raw: unknown, env: NodeJS.ProcessEnv = process.env):
     if (value !== undefined && value !== '') setPath(input, key, value);
   }
   applyKafkaEnv(input, env);
+  // GATEWAY_TRUST_PROXY: true/false, or a comma-separated list of proxy addresses or CIDRs.
+  const server = input.server as Record<string, unknown> | undefined;
+  if (typeof server?.trustProxy === 'string' && !/^(true|false)$/i.test(server.trustProxy)) {
+    server.trustProxy = server.trustProxy.split(',').map((s) => s.trim()).filter(Boolean);
+  }
   // FIREHOSE_STREAMS=a,b,c, when the file names no destinations: a chain of streams, after
   // Kafka when KAFKA_BROKERS is set too.
   if (!destinationsFromFile && env.FIREHOSE_STREAMS) {
@@ -267,6 +344,8 @@ export function buildConfig(raw: unknown, env: NodeJS.ProcessEnv = process.env):
   }
   const config = input as unknown as GatewayConfig;
   checkServerLimits(config.server);
+  config.auth.keys = hashedKeys(config.auth.keys, env.GATEWAY_KEYS);
+  fillBursts(config.rateLimit);
   config.destinations ??= {};
   if (Object.keys(config.destinations).length === 0) {
     // The embedded default: no Kafka, no AWS, gzip NDJSON files under dataDir.
@@ -285,6 +364,22 @@ export function buildConfig(raw: unknown, env: NodeJS.ProcessEnv = process.env):
 
 export function loadConfig(path: string | undefined, env: NodeJS.ProcessEnv = process.env): Readonly<GatewayConfig> {
   return buildConfig(path ? readConfigFile(path) : {}, env);
+}
+
+/**
+ * The config's keys and GATEWAY_KEYS, each held as its SHA-256 from here on: the frozen config,
+ * which a debug dump or a heap snapshot may show, carries no key. Errors name the entry, not the key.
+ */
+function hashedKeys(entries: ConfiguredKey[], fromEnv: string | undefined): ConfiguredKey[] {
+  const keys = [...keysFromConfig(entries), ...(fromEnv ? parseKeyLines(fromEnv, 'GATEWAY_KEYS') : [])];
+  return keys.map((k) => ({ sha256: k.digest.toString('hex'), scopes: [...k.scopes], class: k.keyClass, name: k.name }));
+}
+
+/** A burst of 0 means one second's worth of the rate. */
+function fillBursts(rateLimit: GatewayConfig['rateLimit']): void {
+  for (const rule of [rateLimit.perIp, rateLimit.perKey, ...Object.values(rateLimit.keyClasses)]) {
+    if (rule.burst === 0) rule.burst = Math.max(1, Math.ceil(rule.requestsPerSecond));
+  }
 }
 
 /** Limits that depend on each other: derived defaults, then their order checked. */

@@ -2,12 +2,15 @@ import type { IncomingHttpHeaders } from 'node:http';
 import type { FastifyReply, FastifyRequest } from 'fastify';
 import { GatewayError } from '../errors';
 import type { Topic } from '../topics/registry';
+import type { Query } from './query';
 
 // Who may send a public topic's beacons: its allowedOrigins. Browsers send `Origin` on POST
 // and on fetch; an <img> pixel sends none, so there the Referer's origin is checked. A request
 // with neither (curl, a privacy proxy) is let through: there is no origin to hold against it.
 
 export const SCHEMA_VERSION_HEADER = 'x-schema-version';
+/** Where a beacon may carry its topic's publishable key, besides `?k=`. */
+export const PUBLISHABLE_KEY_HEADER = 'x-publishable-key';
 
 export function requestOrigin(headers: IncomingHttpHeaders): string | undefined {
   const origin = headers.origin;
@@ -28,10 +31,10 @@ export function isOriginAllowed(topic: Topic, origin: string): boolean {
 
 /**
  * Whether a beacon with these headers may be sent to a topic: the error that refuses it
- * (service-only topic, foreign origin), else the `Origin` to echo in CORS headers, if any.
- * The Fastify route and the pixel fast path both decide with this.
+ * (service-only topic, foreign origin, missing publishable key), else the `Origin` to echo in
+ * CORS headers, if any. The Fastify route and the pixel fast path both decide with this.
  */
-export function beaconAccess(topic: Topic, headers: IncomingHttpHeaders): { refusal?: GatewayError; corsOrigin?: string } {
+export function beaconAccess(topic: Topic, headers: IncomingHttpHeaders, query: Query | undefined): { refusal?: GatewayError; corsOrigin?: string } {
   if (topic.config.access !== 'public') {
     return {
       refusal: new GatewayError(
@@ -39,6 +42,19 @@ export function beaconAccess(topic: Topic, headers: IncomingHttpHeaders): { refu
         `topic ${topic.service}/${topic.name} is service-only: send it to POST /v1/events/${topic.service}/${topic.name}, not as a beacon`,
       ),
     };
+  }
+  const publishable = topic.config.publishableKeys;
+  // A preflight (no query) carries no key of its own: the request it announces is checked for one.
+  if (publishable.length > 0 && query !== undefined) {
+    const key = query.k ?? headers[PUBLISHABLE_KEY_HEADER];
+    if (typeof key !== 'string' || !publishable.includes(key)) {
+      return {
+        refusal: new GatewayError(
+          'PUBLISHABLE_KEY_REQUIRED',
+          `topic ${topic.service}/${topic.name} takes beacons that name one of its publishable keys (?k= or ${PUBLISHABLE_KEY_HEADER})`,
+        ),
+      };
+    }
   }
   const origin = requestOrigin(headers);
   if (origin === undefined) return {};
@@ -48,9 +64,9 @@ export function beaconAccess(topic: Topic, headers: IncomingHttpHeaders): { refu
   return { corsOrigin: headers.origin || undefined };
 }
 
-/** Refuses service-only topics and foreign origins; sets CORS headers for allowed ones. */
-export function checkBeaconAccess(topic: Topic, request: FastifyRequest, reply: FastifyReply): void {
-  const { refusal, corsOrigin } = beaconAccess(topic, request.headers);
+/** Refuses service-only topics, foreign origins and missing publishable keys; sets CORS headers for allowed ones. */
+export function checkBeaconAccess(topic: Topic, request: FastifyRequest, query: Query | undefined, reply: FastifyReply): void {
+  const { refusal, corsOrigin } = beaconAccess(topic, request.headers, query);
   if (refusal) throw refusal;
   if (corsOrigin) reply.headers(allowOriginHeaders(corsOrigin));
 }
@@ -62,10 +78,10 @@ export function allowOriginHeaders(origin: string): Record<string, string> {
 
 /** Answers a CORS preflight (fetch with keepalive and application/json sends one). */
 export function answerPreflight(topic: Topic, request: FastifyRequest, reply: FastifyReply): void {
-  checkBeaconAccess(topic, request, reply);
+  checkBeaconAccess(topic, request, undefined, reply);
   reply
     .header('access-control-allow-methods', 'GET, POST')
-    .header('access-control-allow-headers', `content-type, ${SCHEMA_VERSION_HEADER}`)
+    .header('access-control-allow-headers', `content-type, ${SCHEMA_VERSION_HEADER}, ${PUBLISHABLE_KEY_HEADER}`)
     .header('access-control-max-age', '86400')
     .code(204)
     .send();

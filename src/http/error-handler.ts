@@ -29,7 +29,7 @@ function fromFastifyError(err: FastifyError): GatewayError {
 
 /** The answer to an error: status, headers and the JSON body every refusal has. */
 export function errorAnswer(error: GatewayError): { status: number; headers: Record<string, string>; body: string } {
-  const headers: Record<string, string> = { 'content-type': 'application/json; charset=utf-8' };
+  const headers: Record<string, string> = { ...error.headers, 'content-type': 'application/json; charset=utf-8' };
   if (error.retryAfterSeconds !== undefined) headers['retry-after'] = String(error.retryAfterSeconds);
   return {
     status: error.status,

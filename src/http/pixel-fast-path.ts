@@ -12,6 +12,7 @@ import { allowOriginHeaders, beaconAccess } from './cors';
 import { errorAnswer } from './error-handler';
 import { PIXEL_CACHE_CONTROL, TRANSPARENT_GIF } from './pixel';
 import { readQuery } from './query';
+import type { RateLimits } from './rate-limits';
 import { BEACON_ROUTE, beaconSource } from './routes/beacon';
 import { versionOf } from './topic-lookup';
 
@@ -48,15 +49,15 @@ export class PixelFastPath {
     private readonly registry: TopicRegistry,
     private readonly ingest: Ingest,
     private readonly metrics: GatewayMetrics,
+    private readonly rateLimits: RateLimits,
     private readonly log: FastifyBaseLogger,
   ) {
     this.duration = metrics.httpRequestDuration.labels(BEACON_ROUTE);
-    this.clientIp = config.server.trustProxy
-      ? (request) => {
-          const addresses = proxyAddr.all(request, () => true);
-          return addresses[addresses.length - 1];
-        }
-      : (request) => request.socket.remoteAddress ?? '';
+    const trusted = config.server.trustProxy;
+    // What Fastify's `request.ip` gives for the same `trustProxy`: the address before the
+    // trusted hops (every hop when it is true).
+    const trust = trusted === true ? () => true : Array.isArray(trusted) ? proxyAddr.compile(trusted) : undefined;
+    this.clientIp = trust ? (request) => proxyAddr(request, trust) : (request) => request.socket.remoteAddress ?? '';
   }
 
   /** From now on every request goes to Fastify, which answers 503 while it closes. */
@@ -76,7 +77,11 @@ export class PixelFastPath {
     const { topic, version } = pixel;
 
     let status: number = pixel.status;
+    const needsAddress = this.config.envelope.clientIp !== 'none' || this.rateLimits.clientRule(topic) !== undefined;
+    const clientIp = needsAddress ? this.clientIp(request) : '';
     try {
+      // The same limit the Fastify hook applies (public-server.ts): the fast path skips no check.
+      this.rateLimits.checkClient(clientIp, topic);
       this.ingest.accept({
         topic,
         version,
@@ -86,13 +91,14 @@ export class PixelFastPath {
         mode: 'beacon',
         partial: true,
         source: beaconSource(topic),
-        clientIp: this.config.envelope.clientIp === 'none' ? '' : this.clientIp(request),
+        clientIp,
         userAgent: request.headers['user-agent'],
       });
     } catch (err) {
-      // Accepting counted the refused event already; Fastify would count it again.
-      if (!(err instanceof GatewayError)) this.log.error({ err, method: 'GET', url }, 'unhandled error');
+      // Accepting counted a refused event already (OVERLOADED); a rate-limited one is counted here.
+      if (!(err instanceof GatewayError)) this.log.error({ err, method: 'GET', url: url.slice(0, 200) }, 'unhandled error');
       const error = err instanceof GatewayError ? err : new GatewayError('INTERNAL', 'internal error');
+      if (!error.counted) this.ingest.reject(topic, String(version.version), 1, error.reason);
       const answer = errorAnswer(error);
       status = answer.status;
       response.writeHead(status, { ...answer.headers, 'content-length': String(Buffer.byteLength(answer.body)) }).end(answer.body);
@@ -118,10 +124,10 @@ export class PixelFastPath {
     const topic = this.registry.get(path.slice(0, slash), path.slice(slash + 1));
     if (topic === undefined) return undefined;
     const headers = request.headers;
-    const access = beaconAccess(topic, headers);
-    if (access.refusal) return undefined;
     try {
       const query = readQuery(url);
+      const access = beaconAccess(topic, headers, query);
+      if (access.refusal) return undefined;
       const version = versionOf(topic, query.v, headers);
       const event = coerceParams(query, version);
       return { topic, version, event, status: query.$status === '204' ? 204 : 200, origin: access.corsOrigin };

@@ -2,28 +2,33 @@ import Fastify, { type FastifyBaseLogger, type FastifyInstance, type FastifyRequ
 import type { GatewayConfig } from '../config/config';
 import type { Ingest } from '../ingest/ingest';
 import type { GatewayMetrics } from '../metrics/metrics';
+import type { KeyRing } from '../auth/service-keys';
 import type { TopicRegistry } from '../topics/registry';
 import { decodeContentEncoding } from './content-encoding';
 import { frameworkErrorHandler, installErrorHandling } from './error-handler';
 import { clientErrorHandler, createLimitedServer } from './http-server';
 import { PixelFastPath } from './pixel-fast-path';
+import { RateLimits } from './rate-limits';
 import { installRequestMetrics } from './request-metrics';
 import { beaconRoutes } from './routes/beacon';
 import { eventsRoutes } from './routes/events';
 import { topicsRoutes } from './routes/topics';
+import type { TopicParams } from './topic-lookup';
 
 export interface PublicServerParts {
   config: Readonly<GatewayConfig>;
   registry: TopicRegistry;
   ingest: Ingest;
   metrics: GatewayMetrics;
+  keys: KeyRing;
   log: FastifyBaseLogger;
 }
 
 /** The public API: beacons, service events, topic discovery. */
 export function buildPublicServer(parts: PublicServerParts): FastifyInstance {
   const { config, registry, ingest, metrics } = parts;
-  const pixel = new PixelFastPath(config, registry, ingest, metrics, parts.log);
+  const rateLimits = new RateLimits(config.rateLimit, metrics);
+  const pixel = new PixelFastPath(config, registry, ingest, metrics, rateLimits, parts.log);
   const limits = { maxEvents: config.server.maxEventsPerRequest, maxDecodedBytes: config.server.maxDecodedBytes };
   const app = Fastify({
     // Plain pixel GETs are answered before Fastify routes them (pixel-fast-path.ts says why).
@@ -61,8 +66,20 @@ export function buildPublicServer(parts: PublicServerParts): FastifyInstance {
   });
   installRequestMetrics(app, metrics);
   installErrorHandling(app, { metrics, log: parts.log, maxUrlBytes: config.server.maxUrlBytes, registry, isClosing: () => closing, retryAfterSeconds: config.server.retryAfterSeconds });
+  // Every request, by client address; the pixel fast path calls the same check.
+  app.addHook('onRequest', (request, _reply, done) => {
+    const params = request.params as Partial<TopicParams> | undefined;
+    const topic = params?.service && params.topic ? registry.get(params.service, params.topic) : undefined;
+    try {
+      rateLimits.checkClient(request.ip, topic);
+    } catch (err) {
+      done(err as Error);
+      return;
+    }
+    done();
+  });
   beaconRoutes(app, registry, ingest, limits);
-  eventsRoutes(app, registry, ingest, limits, config.server.ackTimeoutMs);
+  eventsRoutes(app, { registry, ingest, limits, ackTimeoutMs: config.server.ackTimeoutMs, keys: parts.keys, rateLimits });
   topicsRoutes(app, registry);
   return app;
 }

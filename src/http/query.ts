@@ -5,8 +5,8 @@ import { GatewayError } from '../errors';
 // most once, percent-encoding that decodes to valid UTF-8, and only the `$` names the API
 // documents. Anything else is a 400 naming the parameter, never a silently changed value.
 
-/** Names with a meaning of their own rather than a schema field's. */
-export const QUERY_CONTROL_PARAMS = new Set(['v', 'cb', '_']);
+/** Names with a meaning of their own rather than a schema field's: version, cache busters, publishable key. */
+export const QUERY_CONTROL_PARAMS = new Set(['v', 'cb', '_', 'k']);
 /** The `$` names a query or form may carry: envelope attributes and the pixel's own. */
 export const RESERVED_PARAMS = new Set(['$id', '$time', '$d', '$status']);
 

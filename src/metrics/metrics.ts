@@ -56,6 +56,22 @@ export class GatewayMetrics {
     labelNames: ['service', 'topic', 'reason'] as const,
     registers: [this.registry],
   });
+  readonly rateLimited = new SummingCounter({
+    name: `${METRIC_PREFIX}rate_limited_requests_total`,
+    help: 'Requests answered 429, by the limit they were over (ip: the client address, key: the service key).',
+    labelNames: ['limit'] as const,
+    registers: [this.registry],
+  });
+  readonly serviceKeys = this.sampledGauge({
+    name: `${METRIC_PREFIX}service_keys`,
+    help: 'Service keys in force (config, GATEWAY_KEYS and the keys file).',
+  });
+  readonly serviceKeyReloads = new Counter({
+    name: `${METRIC_PREFIX}service_key_reloads_total`,
+    help: 'Reloads of the keys file (SIGHUP or a change), by outcome (ok, failed: the previous keys stay).',
+    labelNames: ['outcome'] as const,
+    registers: [this.registry],
+  });
   readonly eventLag = new Histogram({
     name: `${METRIC_PREFIX}event_lag_seconds`,
     help: 'Receive time minus the client event time ($time), for events that carry one.',

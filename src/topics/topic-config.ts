@@ -1,4 +1,5 @@
 import Ajv from 'ajv';
+import type { RateRule } from '../limits/token-buckets';
 
 // The topic config file (`topic.yaml`, `topic.yml` or `topic.json`) beside a topic's schemas.
 
@@ -18,6 +19,13 @@ export interface TopicConfig {
   route: string[];
   /** Kafka topic name; `<service>.<topic>` when absent. */
   kafkaTopic?: string;
+  /**
+   * Public topics: when set, a beacon must name one (`?k=` or `X-Publishable-Key`). It only
+   * says which site sent it — a key in a page is public — so origins are still checked.
+   */
+  publishableKeys: string[];
+  /** This topic's own per-client-address limit, instead of the gateway's `rateLimit.perIp`. */
+  rateLimit?: { perIp: RateRule };
 }
 
 export const TOPIC_CONFIG_FILES = ['topic.yaml', 'topic.yml', 'topic.json'];
@@ -40,6 +48,20 @@ export const topicConfigSchema = {
     maxEventBytes: { type: 'integer', minimum: 64, maximum: MAX_EVENT_BYTES_LIMIT, default: DEFAULT_MAX_EVENT_BYTES },
     route: { type: 'array', items: { type: 'string', minLength: 1 }, default: [] },
     kafkaTopic: { type: 'string', pattern: '^[A-Za-z0-9._-]{1,249}$' },
+    publishableKeys: { type: 'array', items: { type: 'string', pattern: '^[A-Za-z0-9_-]{8,128}$' }, default: [] },
+    rateLimit: {
+      type: 'object',
+      additionalProperties: false,
+      required: ['perIp'],
+      properties: {
+        perIp: {
+          type: 'object',
+          additionalProperties: false,
+          required: ['requestsPerSecond'],
+          properties: { requestsPerSecond: { type: 'number', minimum: 0 }, burst: { type: 'integer', minimum: 0, default: 0 } },
+        },
+      },
+    },
   },
   if: { properties: { access: { const: 'public' } } },
   then: { required: ['allowedOrigins'], properties: { allowedOrigins: { type: 'array', minItems: 1 } } },

@@ -12,7 +12,7 @@ import { loadTopicRegistry } from '../../src/topics/registry';
 import { kafkaBrokersForTests } from '../harness/kafka-global';
 import { setupStreams } from '../helpers/firehose';
 import { RecordingDestination } from '../helpers/destinations';
-import { injectableGateway, metricValue, readGzipLines, removeDir, tempDir, testGateway, TOPICS_DIR, validImpression, validOrder } from '../helpers/gateway';
+import { injectableGateway, metricValue, readGzipLines, removeDir, tempDir, testGateway, TOPICS_DIR, validImpression, validOrder, SERVICE_AUTH } from '../helpers/gateway';
 import { consumeAll, uniquePrefix } from '../kafka/kafka-helpers';
 
 // "A value that validates can always be delivered": an edge-value corpus goes through the
@@ -59,7 +59,7 @@ t.test('edge values: every answer is 200 or 4xx, and every accepted event encode
   ];
   const statuses = new Map<number, number>();
   for (const [label, body] of bodies) {
-    const res = await app.inject({ method: 'POST', url: '/v1/events/shop/order-placed', headers: { 'content-type': 'application/json' }, payload: JSON.stringify(body) });
+    const res = await app.inject({ method: 'POST', url: '/v1/events/shop/order-placed', headers: { ...SERVICE_AUTH, 'content-type': 'application/json' }, payload: JSON.stringify(body) });
     statuses.set(res.statusCode, (statuses.get(res.statusCode) ?? 0) + 1);
     t.ok(res.statusCode === 200 || res.statusCode === 422, `${label} → ${res.statusCode}`);
     if (res.statusCode === 422) t.ok(res.json().error.events.length > 0, 'the refusal names the field');

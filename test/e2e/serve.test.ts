@@ -2,7 +2,7 @@ import { once } from 'node:events';
 import { join } from 'node:path';
 import t from 'tap';
 import { startServe } from '../helpers/process';
-import { metricValue, readGzipLines, removeDir, tempDir, validImpression, validOrder } from '../helpers/gateway';
+import { metricValue, readGzipLines, removeDir, tempDir, validImpression, validOrder, SERVICE_AUTH, TEST_KEYS_ENV } from '../helpers/gateway';
 
 // The gateway as users run it: `node dist/src/cli.js serve` (what `npm start` runs) with no
 // config file, real sockets, SIGTERM at the end.
@@ -10,7 +10,7 @@ import { metricValue, readGzipLines, removeDir, tempDir, validImpression, validO
 t.test('beacon GET, sendBeacon POST and service POST end up in the gzip files; SIGTERM exits 0', async (t) => {
   const dataDir = tempDir();
   t.teardown(() => removeDir(dataDir));
-  const { child, output, base, admin } = await startServe({ GATEWAY_DATA_DIR: dataDir });
+  const { child, output, base, admin } = await startServe({ GATEWAY_DATA_DIR: dataDir, ...TEST_KEYS_ENV });
   t.teardown(() => child.kill('SIGKILL'));
 
   t.equal((await fetch(`${admin}/healthz`)).status, 200);
@@ -25,12 +25,12 @@ t.test('beacon GET, sendBeacon POST and service POST end up in the gzip files; S
   const beacon = await fetch(`${base}/v1/beacon/widget/impression`, { method: 'POST', headers: { 'content-type': 'text/plain;charset=UTF-8', origin: 'https://publisher.example' }, body: JSON.stringify(validImpression({ widgetId: 'beacon' })) });
   t.equal(beacon.status, 204);
 
-  const orders = await fetch(`${base}/v1/events/shop/order-placed`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify([validOrder({ orderId: 'e2e-1' }), validOrder({ orderId: 'e2e-2' })]) });
+  const orders = await fetch(`${base}/v1/events/shop/order-placed`, { method: 'POST', headers: { ...SERVICE_AUTH, 'content-type': 'application/json' }, body: JSON.stringify([validOrder({ orderId: 'e2e-1' }), validOrder({ orderId: 'e2e-2' })]) });
   t.equal(orders.status, 200);
   t.equal(((await orders.json()) as any).accepted, 2);
   t.same(readGzipLines(join(dataDir, 'shop')).map((l) => l.data.orderId).sort(), ['e2e-1', 'e2e-2'], 'durable before the answer');
 
-  const invalid = await fetch(`${base}/v1/events/shop/order-placed`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: '{"orderId": 1}' });
+  const invalid = await fetch(`${base}/v1/events/shop/order-placed`, { method: 'POST', headers: { ...SERVICE_AUTH, 'content-type': 'application/json' }, body: '{"orderId": 1}' });
   t.equal(invalid.status, 422);
 
   const metrics = await (await fetch(`${admin}/metrics`)).text();

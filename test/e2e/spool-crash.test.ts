@@ -2,7 +2,7 @@ import { appendFileSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import t from 'tap';
-import { metricValue, readGzipLines, removeDir, tempDir, validOrder } from '../helpers/gateway';
+import { metricValue, readGzipLines, removeDir, tempDir, validOrder, SERVICE_AUTH, TEST_KEYS_ENV } from '../helpers/gateway';
 import { startServe } from '../helpers/process';
 
 // kill -9 with events in the spool; restart; they are delivered.
@@ -17,10 +17,10 @@ t.test('events spooled before a kill -9 are replayed after restart; a torn tail 
   const configFile = join(dir, 'gateway.yaml');
   writeFileSync(configFile, `dataDir: ${join(dir, 'data')}\nspool:\n  dir: ${spoolDir}\ndestinations:\n  events:\n    type: file\n    dir: ${join(blocker, 'events')}\n`);
 
-  const first = await startServe({}, ['--config', configFile]);
+  const first = await startServe(TEST_KEYS_ENV, ['--config', configFile]);
   t.teardown(() => first.child.kill('SIGKILL'));
   const orders = Array.from({ length: 20 }, (_, i) => validOrder({ orderId: `crash-${i}` }));
-  const res = await fetch(`${first.base}/v1/events/shop/order-placed`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify(orders) });
+  const res = await fetch(`${first.base}/v1/events/shop/order-placed`, { method: 'POST', headers: { ...SERVICE_AUTH, 'content-type': 'application/json' }, body: JSON.stringify(orders) });
   t.equal(res.status, 200, 'durable: fsynced in the spool');
   const metrics = await (await fetch(`${first.admin}/metrics`)).text();
   t.equal(metricValue(metrics, 'tracking_gateway_spool_records'), 20);
@@ -33,7 +33,7 @@ t.test('events spooled before a kill -9 are replayed after restart; a torn tail 
   appendFileSync(join(spoolDir, segments[segments.length - 1]), Buffer.from([0, 0, 1, 0, 0xde, 0xad, 0xbe]));
 
   rmSync(blocker);
-  const second = await startServe({}, ['--config', configFile]);
+  const second = await startServe(TEST_KEYS_ENV, ['--config', configFile]);
   t.teardown(() => second.child.kill('SIGKILL'));
   let delivered: any[] = [];
   for (let i = 0; i < 100 && delivered.length < 20; i++) {

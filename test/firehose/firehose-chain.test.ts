@@ -7,7 +7,7 @@ import { scanSegment } from '../../src/destinations/spool/segment-file';
 import { Gateway } from '../../src/gateway';
 import { MAX_BYTES_PER_CALL, MAX_RECORD_BYTES, MAX_RECORDS_PER_CALL } from '../harness/firehose-quota-proxy';
 import { setupStreams } from '../helpers/firehose';
-import { metricValue, removeDir, tempDir, TOPICS_DIR, validOrder } from '../helpers/gateway';
+import { metricValue, removeDir, SERVICE_AUTH, tempDir, TEST_KEYS_ENV, TEST_SERVICE_KEY, TOPICS_DIR, validOrder } from '../helpers/gateway';
 
 // The fallback chain against the real Firehose API (moto) behind a proxy that throttles as
 // Firehose does. Reproduces the original need: streams with a quota each carrying together
@@ -22,6 +22,7 @@ function startGateway(t: any, destinations: Record<string, unknown>, extra: Reco
     dataDir,
     logLevel: 'warn',
     server: { host: '127.0.0.1', port: 0, adminHost: '127.0.0.1', adminPort: 0, ackTimeoutMs: 30000 },
+    auth: { keys: [{ key: TEST_SERVICE_KEY, scopes: ['*'] }] },
     destinations,
     ...extra,
   });
@@ -44,7 +45,7 @@ async function postOrders(gateway: Gateway, ids: string[]): Promise<number> {
   const res = await gateway.publicServer.inject({
     method: 'POST',
     url: '/v1/events/shop/order-placed',
-    headers: { 'content-type': 'application/json' },
+    headers: { ...SERVICE_AUTH, 'content-type': 'application/json' },
     payload: JSON.stringify(ids.map((id) => validOrder({ $id: id, orderId: id }))),
   });
   return res.statusCode;
@@ -129,7 +130,7 @@ t.test('small events are packed into few records; FIREHOSE_STREAMS and AWS_ENDPO
   const { proxy, streams, idsIn } = await setupStreams(t, ['packed']);
   const dataDir = tempDir();
   t.teardown(() => removeDir(dataDir));
-  const config = buildConfig({ topicsDir: TOPICS_DIR, dataDir, logLevel: 'warn', server: { host: '127.0.0.1', port: 0, adminHost: '127.0.0.1', adminPort: 0 } }, { FIREHOSE_STREAMS: streams[0] });
+  const config = buildConfig({ topicsDir: TOPICS_DIR, dataDir, logLevel: 'warn', server: { host: '127.0.0.1', port: 0, adminHost: '127.0.0.1', adminPort: 0 } }, { FIREHOSE_STREAMS: streams[0], ...TEST_KEYS_ENV });
   t.same(config.defaultRoute, [`firehose-${streams[0]}`]);
   const previous = process.env.AWS_ENDPOINT_URL_FIREHOSE;
   process.env.AWS_ENDPOINT_URL_FIREHOSE = proxy.endpoint;

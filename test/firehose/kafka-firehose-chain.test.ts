@@ -2,7 +2,7 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import t from 'tap';
 import { KafkaBroker } from '../harness/kafka-broker';
 import { setupStreams } from '../helpers/firehose';
-import { metricValue, removeDir, testGateway, validOrder } from '../helpers/gateway';
+import { metricValue, removeDir, testGateway, validOrder, SERVICE_AUTH } from '../helpers/gateway';
 import { consumeAll, uniquePrefix } from '../kafka/kafka-helpers';
 
 // A chain Kafka → Firehose with the broker stopped mid-run: what Kafka cannot take goes to
@@ -34,7 +34,7 @@ t.test('kafka → firehose: broker stopped mid-run, nothing acknowledged is lost
   const client = async () => {
     while (streaming) {
       const ids = Array.from({ length: 20 }, () => `c-${next++}`);
-      const res = await gateway.publicServer.inject({ method: 'POST', url: '/v1/events/shop/order-placed', headers: { 'content-type': 'application/json' }, payload: JSON.stringify(ids.map((id) => validOrder({ orderId: id, $id: id }))) });
+      const res = await gateway.publicServer.inject({ method: 'POST', url: '/v1/events/shop/order-placed', headers: { ...SERVICE_AUTH, 'content-type': 'application/json' }, payload: JSON.stringify(ids.map((id) => validOrder({ orderId: id, $id: id }))) });
       if (res.statusCode === 200) acknowledged.push(...ids);
       else await sleep(50);
     }

@@ -230,6 +230,17 @@ t.test('kafka with SASL reads credentials from the existing Secret', async (t) =
   }
 });
 
+t.test('service keys come from an existing Secret, mounted whole so that rotation reaches the pod', async (t) => {
+  const pod = podSpec(renderChart(helm, [path.join(ciDir, 'service-keys-values.yaml')]));
+  const container = gatewayContainer(pod);
+  t.equal(envValue(container, 'GATEWAY_KEYS_FILE'), '/etc/tracking-gateway/keys/keys');
+  const mount = container.volumeMounts?.find((m) => m.name === 'service-keys');
+  t.match(mount, { mountPath: '/etc/tracking-gateway/keys', readOnly: true });
+  t.equal(mount?.subPath, undefined, 'no subPath: the kubelet updates the file in place');
+  t.same(pod.volumes?.find((v) => v.name === 'service-keys')?.secret, { secretName: 'tracking-gateway-keys', items: [{ key: 'keys', path: 'keys' }] });
+  t.equal(gatewayContainer(podSpec(renderChart(helm, []))).env?.find((e) => e.name === 'GATEWAY_KEYS_FILE'), undefined, 'no Secret, no keys file');
+});
+
 t.test('firehose with IRSA and a PVC spool runs as an autoscaled StatefulSet', async (t) => {
   const manifests = renderChart(helm, [path.join(ciDir, 'firehose-irsa-pvc-values.yaml')]);
   t.equal(byKind(manifests, 'ServiceAccount')[0]?.metadata.annotations?.['eks.amazonaws.com/role-arn'], 'arn:aws:iam::123456789012:role/tracking-gateway');

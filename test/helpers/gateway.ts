@@ -8,6 +8,11 @@ import type { Destination } from '../../src/destinations/destination';
 import { Gateway } from '../../src/gateway';
 
 export const PROJECT_ROOT = resolve(__dirname, '..', '..', '..');
+/** The service key every test gateway knows (scope `*`), and the header that sends it. */
+export const TEST_SERVICE_KEY = 'test-service-key';
+export const SERVICE_AUTH = { authorization: `Bearer ${TEST_SERVICE_KEY}` } as const;
+/** The same key as GATEWAY_KEYS gives it to a gateway process. */
+export const TEST_KEYS_ENV = { GATEWAY_KEYS: `${TEST_SERVICE_KEY}=*` };
 export const TOPICS_DIR = join(PROJECT_ROOT, 'topics');
 
 export function tempDir(prefix = 'tg-test-'): string {
@@ -26,7 +31,15 @@ export function testGateway(
   const dataDir = tempDir();
   const destinations = doubles && { destinations: Object.fromEntries(doubles.map((d) => [d.name, { type: 'file' }])) };
   const config = buildConfig(
-    { topicsDir: TOPICS_DIR, dataDir, logLevel: 'warn', server: { port: 0, adminPort: 0, host: '127.0.0.1', adminHost: '127.0.0.1' }, ...destinations, ...overrides },
+    {
+      topicsDir: TOPICS_DIR,
+      dataDir,
+      logLevel: 'warn',
+      server: { port: 0, adminPort: 0, host: '127.0.0.1', adminHost: '127.0.0.1' },
+      auth: { keys: [{ key: TEST_SERVICE_KEY, scopes: ['*'] }] },
+      ...destinations,
+      ...overrides,
+    },
     env,
   );
   return { gateway: new Gateway(config, doubles), config, dataDir };

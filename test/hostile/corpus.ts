@@ -4,7 +4,8 @@ import { closeSync, existsSync, mkdirSync, openSync, readFileSync, renameSync, s
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { brotliCompressSync, constants as zlibConstants, createBrotliCompress, createDeflate, createDeflateRaw, createGzip, deflateRawSync, deflateSync, gzipSync } from 'node:zlib';
-import { HOSTILE_LIMITS, PROJECT_ROOT, hasMetric, httpGet, sumMetric, type HostileGateway } from './gateway-child';
+import { validImpression, validOrder } from '../helpers/gateway';
+import { HOSTILE_AUTH, HOSTILE_LIMITS, PROJECT_ROOT, hasMetric, httpGet, sumMetric, type HostileGateway } from './gateway-child';
 import { bytesUnder, gzipLinesUnder, waitForLine } from './files';
 import { exchange, jsonOf, requestBytes, type HttpSend, type Outcome, type RawAnswer } from './raw-http';
 
@@ -93,34 +94,15 @@ export function pixelPath(query = VALID_PIXEL_QUERY): string {
 /** A valid pixel GET: what a browser sends while an attack is under way. */
 export const PROBE_REQUEST: HttpSend = { method: 'GET', path: pixelPath(VALID_PIXEL_QUERY.replace('w-1', 'probe')), headers: { referer: `${ALLOWED_ORIGIN}/a` } };
 
-export const validOrder = (over: Record<string, unknown> = {}) => ({
-  orderId: 'o-1',
-  customerId: 'c-1',
-  placedAt: 1764000000000,
-  totalCents: 4599,
-  currency: 'EUR',
-  couponCode: null,
-  items: [
-    { sku: 'SKU-1', quantity: 2, unitPriceCents: 1500 },
-    { sku: 'SKU-2', quantity: 1, unitPriceCents: 1599 },
-  ],
-  ...over,
-});
-
-export const validImpression = (over: Record<string, unknown> = {}) => ({
-  widgetId: 'w-1',
-  pageUrl: 'https://publisher.example/articles/1',
-  placement: 'SIDEBAR',
-  position: 2,
-  ...over,
-});
+// The same example events as every other test.
+export { validImpression, validOrder };
 
 const unique = (prefix: string) => `${prefix}-${randomBytes(6).toString('hex')}`;
 
 const json = (value: unknown) => Buffer.from(JSON.stringify(value));
 
 function postEvents(body: Buffer, headers: Record<string, string> = {}, path = EVENTS_PATH): HttpSend {
-  return { method: 'POST', path, headers: { 'Content-Type': 'application/json', ...headers }, body };
+  return { method: 'POST', path, headers: { ...HOSTILE_AUTH, 'Content-Type': 'application/json', ...headers }, body };
 }
 
 function postBeacon(body: Buffer, headers: Record<string, string> = {}): HttpSend {
@@ -286,7 +268,7 @@ export async function buildCorpus(): Promise<CorpusCase[]> {
   const limits = HOSTILE_LIMITS;
   const cases: CorpusCase[] = [];
   const add = (c: CorpusCase) => cases.push(c);
-  const avro = (body: Buffer): HttpSend => ({ method: 'POST', path: EVENTS_PATH, headers: { 'Content-Type': 'avro/binary' }, body });
+  const avro = (body: Buffer): HttpSend => ({ method: 'POST', path: EVENTS_PATH, headers: { ...HOSTILE_AUTH, 'Content-Type': 'avro/binary' }, body });
   const refusal = (status: number, code: string, extra: Partial<Expect> = {}): Expect => ({ status, code, ...extra });
   const ok = (status = 200): Expect => ({ status, code: null });
 
@@ -648,7 +630,7 @@ export async function buildCorpus(): Promise<CorpusCase[]> {
   // --- 5. Timeouts and connection limits ----------------------------------------------------
   {
     const slowBody = Buffer.concat([
-      Buffer.from(`POST ${EVENTS_PATH} HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Type: application/json\r\nContent-Length: 1000\r\n\r\n`, 'latin1'),
+      Buffer.from(`POST ${EVENTS_PATH} HTTP/1.1\r\nHost: 127.0.0.1\r\nAuthorization: ${HOSTILE_AUTH.Authorization}\r\nContent-Type: application/json\r\nContent-Length: 1000\r\n\r\n`, 'latin1'),
       Buffer.from(JSON.stringify([validOrder()]).padEnd(1000, ' ')),
     ]);
     add({
@@ -909,13 +891,13 @@ export async function buildCorpus(): Promise<CorpusCase[]> {
     add({
       name: 'raw socket: broken chunked encoding',
       issueItem: 8,
-      send: Buffer.from(`POST ${EVENTS_PATH} HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Type: application/json\r\nTransfer-Encoding: chunked\r\n\r\nzz\r\n{}\r\n0\r\n\r\n`, 'latin1'),
+      send: Buffer.from(`POST ${EVENTS_PATH} HTTP/1.1\r\nHost: 127.0.0.1\r\nAuthorization: ${HOSTILE_AUTH.Authorization}\r\nContent-Type: application/json\r\nTransfer-Encoding: chunked\r\n\r\nzz\r\n{}\r\n0\r\n\r\n`, 'latin1'),
       expect: refusal(400, 'BAD_REQUEST', { maxBodyBytes: small }),
     });
     add({
       name: 'raw socket: two different Content-Length headers',
       issueItem: 8,
-      send: Buffer.from(`POST ${EVENTS_PATH} HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Type: application/json\r\nContent-Length: 2\r\nContent-Length: 3\r\n\r\n{}`, 'latin1'),
+      send: Buffer.from(`POST ${EVENTS_PATH} HTTP/1.1\r\nHost: 127.0.0.1\r\nAuthorization: ${HOSTILE_AUTH.Authorization}\r\nContent-Type: application/json\r\nContent-Length: 2\r\nContent-Length: 3\r\n\r\n{}`, 'latin1'),
       expect: refusal(400, 'BAD_REQUEST', { maxBodyBytes: small }),
     });
     add({

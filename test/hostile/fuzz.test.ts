@@ -2,7 +2,7 @@ import fc from 'fast-check';
 import t from 'tap';
 import { brotliCompressSync, deflateSync, gzipSync } from 'node:zlib';
 import { ALLOWED_ORIGIN, orderDatum, validImpression, validOrder } from './corpus';
-import { HOSTILE_LIMITS, startHostileGateway, type HostileGateway } from './gateway-child';
+import { HOSTILE_AUTH, HOSTILE_LIMITS, startHostileGateway, type HostileGateway } from './gateway-child';
 import { exchange, jsonOf, refusalShapeProblems, type Outcome } from './raw-http';
 
 // Property-based fuzz of the public port (issue 10, item 10): random methods, paths of real
@@ -185,10 +185,17 @@ const request: fc.Arbitrary<FuzzRequest> = fc
     encoding: fc.oneof({ weight: 5, arbitrary: fc.constant(undefined) }, { weight: 1, arbitrary: fc.tuple(contentEncoding, fc.boolean()) }),
     headers: extraHeaders,
     host: fc.oneof({ weight: 30, arbitrary: fc.constant(true) }, { weight: 1, arbitrary: fc.constant(false) }),
+    // Mostly the valid service key, so that service bodies reach the decoders; else none or a wrong one.
+    auth: fc.oneof(
+      { weight: 8, arbitrary: fc.constant(HOSTILE_AUTH.Authorization) },
+      { weight: 1, arbitrary: fc.constant(undefined) },
+      { weight: 1, arbitrary: fc.constantFrom('Bearer wrong-key', 'Basic aG9zdGlsZS10ZXN0LWtleTo=', 'Basic !!!', 'Bearer ', 'Digest x') },
+    ),
     chunked: fc.oneof({ weight: 8, arbitrary: fc.constant(false) }, { weight: 1, arbitrary: fc.constant(true) }),
   })
-  .map(({ shape, encoding, headers: extra, host, chunked }) => {
+  .map(({ shape, encoding, headers: extra, host, chunked, auth }) => {
     const headers: [string, string][] = [];
+    if (auth !== undefined) headers.push(['Authorization', auth]);
     if (shape.contentType !== undefined) headers.push(['Content-Type', shape.contentType]);
     let payload = shape.body;
     if (encoding !== undefined) {

@@ -1,4 +1,5 @@
 import { spawn, type ChildProcess } from 'node:child_process';
+import { GATEWAY_NODE_FLAGS, sumMetric } from '../../load-tests/gateway-process';
 import { once } from 'node:events';
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { request } from 'node:http';
@@ -15,9 +16,6 @@ import { join, resolve } from 'node:path';
 
 /** This project's root, from dist/test/hostile/. */
 export const PROJECT_ROOT = resolve(__dirname, '..', '..', '..');
-
-/** The node flags the gateway runs with in production (load-tests/gateway-process.ts). */
-export const GATEWAY_NODE_FLAGS = ['--max-semi-space-size=32'];
 
 const MiB = 1024 * 1024;
 
@@ -36,7 +34,11 @@ export const HOSTILE_LIMITS = {
     maxConnections: 100,
   },
   deadLetter: { maxPayloadBytes: 4096, maxBytes: 1 * MiB },
+  auth: { keys: [{ key: 'hostile-test-key', scopes: ['*'] }] },
 } as const;
+
+/** The header that carries HOSTILE_LIMITS' service key. */
+export const HOSTILE_AUTH = { Authorization: 'Bearer hostile-test-key' };
 
 export interface HostileGateway {
   child: ChildProcess;
@@ -222,21 +224,7 @@ export function sampleRss(pid: number, intervalMs = 50): { stop(): number; peak(
   };
 }
 
-/** Sum of a metric's samples whose labels include every given pair (Prometheus text). */
-export function sumMetric(text: string, name: string, labels: Record<string, string> = {}): number {
-  let sum = 0;
-  for (const line of text.split('\n')) {
-    if (!line.startsWith(name)) continue;
-    const rest = line.slice(name.length);
-    if (rest[0] !== '{' && rest[0] !== ' ') continue;
-    const close = rest.indexOf('}');
-    const labelText = rest[0] === '{' ? rest.slice(1, close) : '';
-    const pairs = labelText === '' ? [] : labelText.split(',');
-    if (!Object.entries(labels).every(([k, v]) => pairs.includes(`${k}="${v}"`))) continue;
-    sum += Number(rest.slice(rest[0] === '{' ? close + 1 : 0).trim().split(' ')[0]);
-  }
-  return sum;
-}
+export { sumMetric };
 
 /** Whether any sample of the metric is present. */
 export function hasMetric(text: string, name: string): boolean {

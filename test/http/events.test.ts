@@ -2,14 +2,14 @@ import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import avro from 'avsc';
 import t from 'tap';
-import { metricValue, readGzipLines, injectableGateway, TOPICS_DIR, validOrder } from '../helpers/gateway';
+import { metricValue, readGzipLines, injectableGateway, TOPICS_DIR, validOrder, SERVICE_AUTH } from '../helpers/gateway';
 
 const orderType = avro.Type.forSchema(JSON.parse(readFileSync(join(TOPICS_DIR, 'shop/order-placed/v1.avsc'), 'utf8')));
 const URL_ORDERS = '/v1/events/shop/order-placed';
 
 
 
-const json = (payload: unknown) => ({ method: 'POST' as const, url: URL_ORDERS, headers: { 'content-type': 'application/json' }, payload: JSON.stringify(payload) });
+const json = (payload: unknown) => ({ method: 'POST' as const, url: URL_ORDERS, headers: { ...SERVICE_AUTH, 'content-type': 'application/json' }, payload: JSON.stringify(payload) });
 
 t.test('a 2xx means the events are in the file, fsynced', async (t) => {
   const { app, dataDir } = injectableGateway(t);
@@ -29,12 +29,12 @@ t.test('a 2xx means the events are in the file, fsynced', async (t) => {
 
 t.test('NDJSON, Avro binary datums and an Avro Object Container File', async (t) => {
   const { app, dataDir } = injectableGateway(t);
-  const ndjson = await app.inject({ method: 'POST', url: URL_ORDERS, headers: { 'content-type': 'application/x-ndjson' }, payload: `${JSON.stringify(validOrder({ orderId: 'n1' }))}\n${JSON.stringify(validOrder({ orderId: 'n2' }))}\n` });
+  const ndjson = await app.inject({ method: 'POST', url: URL_ORDERS, headers: { ...SERVICE_AUTH, 'content-type': 'application/x-ndjson' }, payload: `${JSON.stringify(validOrder({ orderId: 'n1' }))}\n${JSON.stringify(validOrder({ orderId: 'n2' }))}\n` });
   t.equal(ndjson.statusCode, 200);
   t.equal(ndjson.json().accepted, 2);
 
   const datums = Buffer.concat([orderType.toBuffer(validOrder({ orderId: 'd1' })), orderType.toBuffer(validOrder({ orderId: 'd2', couponCode: 'SALE' }))]);
-  const binary = await app.inject({ method: 'POST', url: `${URL_ORDERS}?v=1`, headers: { 'content-type': 'avro/binary' }, payload: datums });
+  const binary = await app.inject({ method: 'POST', url: `${URL_ORDERS}?v=1`, headers: { ...SERVICE_AUTH, 'content-type': 'avro/binary' }, payload: datums });
   t.equal(binary.statusCode, 200, binary.body);
   t.equal(binary.json().accepted, 2);
 
@@ -47,11 +47,11 @@ t.test('NDJSON, Avro binary datums and an Avro Object Container File', async (t)
     encoder.write(validOrder({ orderId: 'f2' }));
     encoder.end();
   });
-  const ocf = await app.inject({ method: 'POST', url: URL_ORDERS, headers: { 'content-type': 'application/avro' }, payload: container });
+  const ocf = await app.inject({ method: 'POST', url: URL_ORDERS, headers: { ...SERVICE_AUTH, 'content-type': 'application/avro' }, payload: container });
   t.equal(ocf.statusCode, 200, ocf.body);
   t.equal(ocf.json().accepted, 2);
 
-  const truncated = await app.inject({ method: 'POST', url: URL_ORDERS, headers: { 'content-type': 'avro/binary' }, payload: datums.subarray(0, datums.length - 3) });
+  const truncated = await app.inject({ method: 'POST', url: URL_ORDERS, headers: { ...SERVICE_AUTH, 'content-type': 'avro/binary' }, payload: datums.subarray(0, datums.length - 3) });
   t.equal(truncated.statusCode, 400);
   t.match(truncated.json().error.message, /Avro datum 1 at byte \d+: .*runs past the end/);
 
@@ -91,7 +91,7 @@ t.test('?partial=true accepts the valid events and lists the invalid', async (t)
 
 t.test('413 for a body over the limit and for an event over the topic max size', async (t) => {
   const { app } = injectableGateway(t, { server: { port: 0, adminPort: 0, host: '127.0.0.1', adminHost: '127.0.0.1', bodyLimitBytes: 200_000 } });
-  const huge = await app.inject({ method: 'POST', url: URL_ORDERS, headers: { 'content-type': 'application/json' }, payload: `[${'"x",'.repeat(60_000)}"x"]` });
+  const huge = await app.inject({ method: 'POST', url: URL_ORDERS, headers: { ...SERVICE_AUTH, 'content-type': 'application/json' }, payload: `[${'"x",'.repeat(60_000)}"x"]` });
   t.equal(huge.statusCode, 413);
   t.equal(huge.json().error.code, 'BODY_TOO_LARGE');
   const bigEvent = validOrder({ items: Array.from({ length: 2000 }, (_, i) => ({ sku: `SKU-${i}-xxxxxxxxxxxx`, quantity: 1, unitPriceCents: 1 })) });
@@ -105,12 +105,12 @@ t.test('413 for a body over the limit and for an event over the topic max size',
 t.test('400s: malformed JSON, prototype poisoning; 415 for a wrong content type; prototype poisoning; 404s name what is unknown', async (t) => {
   const { app } = injectableGateway(t);
   const cases: [Record<string, unknown>, number, string, RegExp][] = [
-    [{ headers: { 'content-type': 'application/json' }, payload: '[{"orderId": }]' }, 400, 'MALFORMED_BODY', /malformed JSON/],
-    [{ headers: { 'content-type': 'application/x-ndjson' }, payload: '{"a":1}\n{oops\n' }, 400, 'MALFORMED_BODY', /line 2: malformed JSON/],
-    [{ headers: { 'content-type': 'application/xml' }, payload: '<order/>' }, 415, 'UNSUPPORTED_CONTENT_TYPE', /"application\/xml" is not accepted here/],
-    [{ headers: { 'content-type': 'application/json' }, payload: '{"orderId":"x","__proto__":{"admin":true}}' }, 400, 'PROTOTYPE_POISONING', /__proto__/],
-    [{ headers: { 'content-type': 'application/json' }, payload: '[{"constructor":{"prototype":{"admin":true}}}]' }, 400, 'PROTOTYPE_POISONING', /constructor\.prototype/],
-    [{ headers: { 'content-type': 'application/json' }, payload: '42' }, 400, 'MALFORMED_BODY', /object or an array/],
+    [{ headers: { ...SERVICE_AUTH, 'content-type': 'application/json' }, payload: '[{"orderId": }]' }, 400, 'MALFORMED_BODY', /malformed JSON/],
+    [{ headers: { ...SERVICE_AUTH, 'content-type': 'application/x-ndjson' }, payload: '{"a":1}\n{oops\n' }, 400, 'MALFORMED_BODY', /line 2: malformed JSON/],
+    [{ headers: { ...SERVICE_AUTH, 'content-type': 'application/xml' }, payload: '<order/>' }, 415, 'UNSUPPORTED_CONTENT_TYPE', /"application\/xml" is not accepted here/],
+    [{ headers: { ...SERVICE_AUTH, 'content-type': 'application/json' }, payload: '{"orderId":"x","__proto__":{"admin":true}}' }, 400, 'PROTOTYPE_POISONING', /__proto__/],
+    [{ headers: { ...SERVICE_AUTH, 'content-type': 'application/json' }, payload: '[{"constructor":{"prototype":{"admin":true}}}]' }, 400, 'PROTOTYPE_POISONING', /constructor\.prototype/],
+    [{ headers: { ...SERVICE_AUTH, 'content-type': 'application/json' }, payload: '42' }, 400, 'MALFORMED_BODY', /object or an array/],
   ];
   for (const [req, status, code, message] of cases) {
     const res = await app.inject({ method: 'POST', url: URL_ORDERS, ...req });
@@ -118,10 +118,10 @@ t.test('400s: malformed JSON, prototype poisoning; 415 for a wrong content type;
     t.equal(res.json().error.code, code);
     t.match(res.json().error.message, message);
   }
-  const unknownService = await app.inject({ method: 'POST', url: '/v1/events/billing/invoice', headers: { 'content-type': 'application/json' }, payload: '{}' });
+  const unknownService = await app.inject({ method: 'POST', url: '/v1/events/billing/invoice', headers: { ...SERVICE_AUTH, 'content-type': 'application/json' }, payload: '{}' });
   t.equal(unknownService.statusCode, 404);
   t.match(unknownService.json().error.message, /unknown service "billing"/);
-  const unknownVersion = await app.inject({ ...json(validOrder()), url: URL_ORDERS, headers: { 'content-type': 'application/json', 'x-schema-version': '3' } });
+  const unknownVersion = await app.inject({ ...json(validOrder()), url: URL_ORDERS, headers: { ...SERVICE_AUTH, 'content-type': 'application/json', 'x-schema-version': '3' } });
   t.equal(unknownVersion.statusCode, 404);
   t.match(unknownVersion.json().error.message, /has no schema version 3/);
 });

@@ -2,7 +2,7 @@ import { once } from 'node:events';
 import { connect } from 'node:net';
 import t from 'tap';
 import { BlockedDestination } from '../helpers/destinations';
-import { metricValue, removeDir, testGateway, validOrder } from '../helpers/gateway';
+import { metricValue, removeDir, testGateway, validOrder, SERVICE_AUTH } from '../helpers/gateway';
 
 t.test('graceful shutdown: not ready at once, in-flight requests finish, buffers flush', async (t) => {
   const slow = new BlockedDestination('slow');
@@ -13,7 +13,7 @@ t.test('graceful shutdown: not ready at once, in-flight requests finish, buffers
   t.equal(metricValue(await gateway.metrics.render(), 'tracking_gateway_ready'), 1);
 
   // A service request waits for its events to be durable; the destination holds them.
-  const inFlight = fetch(`http://127.0.0.1:${port}/v1/events/shop/order-placed`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify(validOrder()) });
+  const inFlight = fetch(`http://127.0.0.1:${port}/v1/events/shop/order-placed`, { method: 'POST', headers: { ...SERVICE_AUTH, 'content-type': 'application/json' }, body: JSON.stringify(validOrder()) });
   while (slow.waiting === 0) await new Promise((r) => setTimeout(r, 5));
 
   const closing = gateway.close();

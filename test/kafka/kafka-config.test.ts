@@ -2,7 +2,7 @@ import { createServer } from 'node:net';
 import t from 'tap';
 import { buildConfig } from '../../src/config/config';
 import { BROKER_MESSAGE_MAX_BYTES_DEFAULT } from '../../src/destinations/kafka/limits';
-import { metricValue, removeDir, testGateway } from '../helpers/gateway';
+import { metricValue, removeDir, testGateway, SERVICE_AUTH } from '../helpers/gateway';
 
 t.test('KAFKA_BROKERS with no destinations configured: one kafka destination, the default route', async (t) => {
   const config = buildConfig({}, { KAFKA_BROKERS: 'k1:9092, k2:9092', KAFKA_CLIENT_ID: 'edge', KAFKA_TLS: 'true', KAFKA_SASL_MECHANISM: 'scram-sha-512', KAFKA_SASL_USERNAME: 'u', KAFKA_SASL_PASSWORD: 'p' });
@@ -54,7 +54,7 @@ t.test('broker unreachable at start, no spool: the gateway starts, is not ready,
   await gateway.start();
   const ready = await gateway.adminServer.inject({ url: '/readyz' });
   t.equal(ready.statusCode, 503);
-  const order = await gateway.publicServer.inject({ method: 'POST', url: '/v1/events/shop/order-placed', headers: { 'content-type': 'application/json' }, payload: JSON.stringify({ orderId: 'o', customerId: 'c', placedAt: 1, totalCents: 1, currency: 'EUR', items: [] }) });
+  const order = await gateway.publicServer.inject({ method: 'POST', url: '/v1/events/shop/order-placed', headers: { ...SERVICE_AUTH, 'content-type': 'application/json' }, payload: JSON.stringify({ orderId: 'o', customerId: 'c', placedAt: 1, totalCents: 1, currency: 'EUR', items: [] }) });
   t.equal(order.statusCode, 503);
   t.ok(order.headers['retry-after']);
   t.equal(metricValue(await gateway.metrics.render(), 'tracking_gateway_kafka_connected', { destination: 'kafka' }), 0);

@@ -3,7 +3,7 @@ import { join } from 'node:path';
 import avro from 'avsc';
 import t from 'tap';
 import { kafkaBrokersForTests } from '../harness/kafka-global';
-import { metricValue, removeDir, testGateway, TOPICS_DIR, validImpression, validOrder } from '../helpers/gateway';
+import { metricValue, removeDir, SERVICE_AUTH, testGateway, TOPICS_DIR, validImpression, validOrder } from '../helpers/gateway';
 import { consumeAll, uniquePrefix, waitDelivered } from './kafka-helpers';
 
 // Every example topic through every endpoint and content type, to a real broker; read back
@@ -30,7 +30,7 @@ t.test('events of every topic, endpoint and content type arrive in Kafka as Avro
   const ready = await gateway.adminServer.inject({ url: '/readyz' });
   t.equal(ready.statusCode, 200, 'ready once connected and the topics exist');
 
-  const headers = (contentType: string) => ({ 'content-type': contentType, 'user-agent': USER_AGENT, origin: ORIGIN });
+  const headers = (contentType: string) => ({ ...SERVICE_AUTH, 'content-type': contentType, 'user-agent': USER_AGENT, origin: ORIGIN });
   const eventTime = '2026-01-01T00:00:00.000Z';
 
   // Beacons: answered at once.

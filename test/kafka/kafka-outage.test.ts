@@ -1,7 +1,7 @@
 import { setTimeout as sleep } from 'node:timers/promises';
 import t, { type Test } from 'tap';
 import { KafkaBroker } from '../harness/kafka-broker';
-import { metricValue, removeDir, testGateway, validOrder } from '../helpers/gateway';
+import { metricValue, removeDir, testGateway, validOrder, SERVICE_AUTH } from '../helpers/gateway';
 import { consumeAll, uniquePrefix } from './kafka-helpers';
 
 // The broker goes away in the middle of a stream of service POSTs and comes back: no crash,
@@ -41,7 +41,7 @@ async function outage(t: Test, spool: boolean): Promise<void> {
   const client = async () => {
     while (streaming) {
       const ids = Array.from({ length: EVENTS_PER_POST }, () => `e-${next++}`);
-      const res = await app.inject({ method: 'POST', url: '/v1/events/shop/order-placed', headers: { 'content-type': 'application/json' }, payload: JSON.stringify(ids.map((id) => validOrder({ orderId: id, $id: id }))) });
+      const res = await app.inject({ method: 'POST', url: '/v1/events/shop/order-placed', headers: { ...SERVICE_AUTH, 'content-type': 'application/json' }, payload: JSON.stringify(ids.map((id) => validOrder({ orderId: id, $id: id }))) });
       statuses.set(res.statusCode, (statuses.get(res.statusCode) ?? 0) + 1);
       if (res.statusCode === 200) for (const id of ids) acknowledged.add(id);
       else if (res.statusCode === 503 && !res.headers['retry-after']) retryAfterMissing++;

@@ -3,7 +3,7 @@ import { join } from 'node:path';
 import { Kafka, logLevel } from 'kafkajs';
 import t from 'tap';
 import { kafkaBrokersForTests } from '../harness/kafka-global';
-import { metricValue, readGzipLines, removeDir, testGateway, validOrder } from '../helpers/gateway';
+import { metricValue, readGzipLines, removeDir, SERVICE_AUTH, testGateway, validOrder } from '../helpers/gateway';
 import { consumeAll, uniquePrefix } from './kafka-helpers';
 
 // A record over the broker's size limit goes to the dead letter with the reason, counted;
@@ -40,7 +40,7 @@ t.test('a record the broker refuses as too large is dead-lettered; its batch-mat
   const res = await gateway.publicServer.inject({
     method: 'POST',
     url: '/v1/events/shop/order-placed',
-    headers: { 'content-type': 'application/json' },
+    headers: { ...SERVICE_AUTH, 'content-type': 'application/json' },
     payload: JSON.stringify([validOrder({ orderId: 'small-1' }), validOrder({ orderId: 'big', couponCode: big }), validOrder({ orderId: 'small-2' })]),
   });
   t.equal(res.statusCode, 200, 'answered once every event is durable: delivered or dead-lettered');

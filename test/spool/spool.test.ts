@@ -7,7 +7,7 @@ import { Spool } from '../../src/destinations/spool/spool';
 import { GatewayMetrics } from '../../src/metrics/metrics';
 import { loadTopicRegistry } from '../../src/topics/registry';
 import { BlockedDestination, FailingDestination } from '../helpers/destinations';
-import { metricValue, removeDir, tempDir, testGateway, TOPICS_DIR, validImpression, validOrder } from '../helpers/gateway';
+import { metricValue, removeDir, tempDir, testGateway, TOPICS_DIR, validImpression, validOrder, SERVICE_AUTH } from '../helpers/gateway';
 
 t.test('segment framing: checksummed records; a torn or corrupt tail is found', async (t) => {
   const a = frameRecord(Buffer.from('{"a":1}'));
@@ -46,7 +46,7 @@ t.test('when the only destination fails, a 2xx rests on the spool fsync; replay 
   await gateway.start();
   t.teardown(() => gateway.close());
   const app = gateway.publicServer;
-  const post = (ids: string[]) => app.inject({ method: 'POST', url: '/v1/events/shop/order-placed', headers: { 'content-type': 'application/json' }, payload: JSON.stringify(ids.map((orderId) => validOrder({ orderId }))) });
+  const post = (ids: string[]) => app.inject({ method: 'POST', url: '/v1/events/shop/order-placed', headers: { ...SERVICE_AUTH, 'content-type': 'application/json' }, payload: JSON.stringify(ids.map((orderId) => validOrder({ orderId }))) });
   const res = await post(['s1', 's2', 's3']);
   t.equal(res.statusCode, 200);
   let metrics = await gateway.metrics.render();
@@ -90,7 +90,7 @@ t.test('under memory pressure beacons go straight to the spool; service requests
   const statuses: number[] = [];
   for (let i = 0; i < 30; i++) statuses.push((await beacon()).statusCode);
   t.ok(statuses.every((s) => s === 204), 'every beacon answered as always');
-  const order = await app.inject({ method: 'POST', url: '/v1/events/shop/order-placed', headers: { 'content-type': 'application/json' }, payload: JSON.stringify(Array.from({ length: 50 }, (_, i) => validOrder({ orderId: `o${i}` }))) });
+  const order = await app.inject({ method: 'POST', url: '/v1/events/shop/order-placed', headers: { ...SERVICE_AUTH, 'content-type': 'application/json' }, payload: JSON.stringify(Array.from({ length: 50 }, (_, i) => validOrder({ orderId: `o${i}` }))) });
   t.equal(order.statusCode, 503);
   t.equal(order.headers['retry-after'], '1');
   for (let i = 0; i < 50 && metricValue(await gateway.metrics.render(), 'tracking_gateway_destination_records_total', { destination: 'spool', outcome: 'spilled' }) === 0; i++) await sleep(20);

@@ -70,6 +70,7 @@ and the image declares the data directory as its writable volume.
 {{- define "tracking-gateway.configDir" -}}/etc/tracking-gateway/config{{- end }}
 {{- define "tracking-gateway.configFile" -}}/etc/tracking-gateway/config/config.yaml{{- end }}
 {{- define "tracking-gateway.topicsDir" -}}/etc/tracking-gateway/topics{{- end }}
+{{- define "tracking-gateway.keysDir" -}}/etc/tracking-gateway/keys{{- end }}
 {{- define "tracking-gateway.dataDir" -}}/var/lib/tracking-gateway{{- end }}
 {{- define "tracking-gateway.spoolDir" -}}/var/lib/tracking-gateway/_spool{{- end }}
 

@@ -65,6 +65,10 @@ spec:
           value: {{ .Values.gateway.bufferMaxBytes | int64 | quote }}
         - name: GATEWAY_SHUTDOWN_GRACE_MS
           value: {{ .Values.gateway.shutdownGraceMs | int64 | quote }}
+        {{- if .Values.serviceKeys.existingSecret }}
+        - name: GATEWAY_KEYS_FILE
+          value: {{ printf "%s/%s" (include "tracking-gateway.keysDir" .) .Values.serviceKeys.keysKey | quote }}
+        {{- end }}
         {{- with .Values.kafka }}
         {{- if .brokers }}
         - name: KAFKA_BROKERS
@@ -158,6 +162,13 @@ spec:
           mountPath: {{ include "tracking-gateway.dataDir" . }}
         - name: tmp
           mountPath: /tmp
+        {{- if .Values.serviceKeys.existingSecret }}
+        # A whole-volume mount (no subPath): only then does the kubelet update the file when
+        # the Secret changes, which is how keys rotate without a restart.
+        - name: service-keys
+          mountPath: {{ include "tracking-gateway.keysDir" . }}
+          readOnly: true
+        {{- end }}
   volumes:
     - name: config
       configMap:
@@ -176,6 +187,14 @@ spec:
     - name: data
       emptyDir:
         sizeLimit: {{ .Values.persistence.emptyDir.sizeLimit }}
+    {{- end }}
+    {{- if .Values.serviceKeys.existingSecret }}
+    - name: service-keys
+      secret:
+        secretName: {{ .Values.serviceKeys.existingSecret }}
+        items:
+          - key: {{ .Values.serviceKeys.keysKey }}
+            path: {{ .Values.serviceKeys.keysKey }}
     {{- end }}
     # The root filesystem is read-only; Node and its libraries may still need a scratch dir.
     - name: tmp

@@ -61,7 +61,7 @@ export function beaconRoutes(app: FastifyInstance, registry: TopicRegistry, inge
   function resolve(request: FastifyRequest<{ Params: TopicParams }>, query: Query, reply: FastifyReply) {
     const tally = tallyOf(request);
     const topic = (tally.topic = lookupTopic(registry, request.params));
-    checkBeaconAccess(topic, request, reply);
+    checkBeaconAccess(topic, request, query, reply);
     const version = lookupVersion(topic, query, request);
     tally.version = version.version;
     return { topic, version };

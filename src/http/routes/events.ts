@@ -1,23 +1,59 @@
-import type { FastifyInstance } from 'fastify';
+import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
+import type { KeyRing } from '../../auth/service-keys';
 import type { Ingest } from '../../ingest/ingest';
 import { GatewayError } from '../../errors';
 import type { TopicRegistry } from '../../topics/registry';
 import { decodeEventsBody, mediaTypeOf, type DecodeLimits } from '../body-decoding';
 import { readQuery } from '../query';
+import type { RateLimits } from '../rate-limits';
 import { tallyOf } from '../request-context';
 import { lookupTopic, lookupVersion, type TopicParams } from '../topic-lookup';
 
 // Backend services: a 2xx means every accepted event is durable at its destination.
 
-export function eventsRoutes(app: FastifyInstance, registry: TopicRegistry, ingest: Ingest, limits: DecodeLimits, ackTimeoutMs: number): void {
-  app.post<{ Params: TopicParams; Body: Buffer }>('/v1/events/:service/:topic', async (request, reply) => {
+export interface EventsRouteParts {
+  registry: TopicRegistry;
+  ingest: Ingest;
+  limits: DecodeLimits;
+  ackTimeoutMs: number;
+  keys: KeyRing;
+  rateLimits: RateLimits;
+}
+
+/** Media types a browser may send cross-site without a CORS preflight. */
+const BROWSER_SIMPLE_TYPES = new Set(['text/plain', 'application/x-www-form-urlencoded', 'multipart/form-data']);
+
+export function eventsRoutes(app: FastifyInstance, parts: EventsRouteParts): void {
+  const { registry, ingest, limits, ackTimeoutMs, keys, rateLimits } = parts;
+  // The key is checked before the body is read: an unknown caller costs no decoding.
+  const authenticate = (request: FastifyRequest<{ Params: TopicParams }>, _reply: FastifyReply, done: (err?: Error) => void) => {
+    try {
+      const key = keys.authenticate(request.headers.authorization);
+      keys.authorize(key, request.params.service, request.params.topic);
+      rateLimits.checkKey(key);
+    } catch (err) {
+      done(err as Error);
+      return;
+    }
+    done();
+  };
+
+  app.post<{ Params: TopicParams; Body: Buffer }>('/v1/events/:service/:topic', { onRequest: authenticate }, async (request, reply) => {
     const tally = tallyOf(request);
     const topic = (tally.topic = lookupTopic(registry, request.params));
     const query = readQuery(request.url);
     const version = lookupVersion(topic, query, request);
     tally.version = version.version;
+    const mediaType = mediaTypeOf(request.headers['content-type']);
+    if (BROWSER_SIMPLE_TYPES.has(mediaType) && topic.config.access !== 'public') {
+      // Any web page can make its visitors' browsers POST these, with no preflight.
+      throw new GatewayError(
+        'UNSUPPORTED_CONTENT_TYPE',
+        `${mediaType} is what any web page can send cross-site; service-only topic ${topic.service}/${topic.name} takes application/json, NDJSON or Avro`,
+      );
+    }
     const body = request.body ?? Buffer.alloc(0);
-    const decoded = await decodeEventsBody(mediaTypeOf(request.headers['content-type']), body, version, limits);
+    const decoded = await decodeEventsBody(mediaType, body, version, limits);
     tally.events = decoded.events.length;
     const result = await ingest.acceptBatch({
       topic,
