@@ -13,6 +13,8 @@ export const RESERVED_PARAMS = new Set(['$id', '$time', '$d', '$status']);
 // A run of percent-escaped bytes ≥ 0x80: the only place a query can hold UTF-8 beyond ASCII
 // that fast-querystring would decode (and leave as written when it cannot).
 const ESCAPED_HIGH_BYTES = /(?:%[89a-fA-F][0-9a-fA-F])+/g;
+/** The cheap test first: most pixel URLs escape only ASCII (`%3A%2F`), and then nothing is decoded. */
+const ANY_HIGH_BYTE = /%[89a-fA-F]/;
 
 export type Query = Record<string, string>;
 
@@ -21,7 +23,7 @@ export function readQuery(url: string): Query {
   const start = url.indexOf('?');
   if (start === -1 || start === url.length - 1) return Object.create(null) as Query;
   const text = url.slice(start + 1);
-  if (text.includes('%')) checkEscapes(text);
+  if (ANY_HIGH_BYTE.test(text)) checkEscapes(text);
   const parsed = parse(text) as Record<string, string | string[]>;
   for (const key in parsed) {
     const value = parsed[key];
