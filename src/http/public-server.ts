@@ -6,6 +6,7 @@ import type { TopicRegistry } from '../topics/registry';
 import { decodeContentEncoding } from './content-encoding';
 import { frameworkErrorHandler, installErrorHandling } from './error-handler';
 import { clientErrorHandler, createLimitedServer } from './http-server';
+import { publicPaths } from './paths';
 import { PixelFastPath } from './pixel-fast-path';
 import { installRequestMetrics } from './request-metrics';
 import { beaconRoutes } from './routes/beacon';
@@ -23,7 +24,8 @@ export interface PublicServerParts {
 /** The public API: beacons, service events, topic discovery. */
 export function buildPublicServer(parts: PublicServerParts): FastifyInstance {
   const { config, registry, ingest, metrics } = parts;
-  const pixel = new PixelFastPath(config, registry, ingest, metrics, parts.log);
+  const paths = publicPaths(config.server.paths);
+  const pixel = new PixelFastPath(config, registry, ingest, metrics, parts.log, paths);
   const limits = { maxEvents: config.server.maxEventsPerRequest, maxDecodedBytes: config.server.maxDecodedBytes };
   const app = Fastify({
     // Plain pixel GETs are answered before Fastify routes them (pixel-fast-path.ts says why).
@@ -61,8 +63,8 @@ export function buildPublicServer(parts: PublicServerParts): FastifyInstance {
   });
   installRequestMetrics(app, metrics);
   installErrorHandling(app, { metrics, log: parts.log, maxUrlBytes: config.server.maxUrlBytes, registry, isClosing: () => closing, retryAfterSeconds: config.server.retryAfterSeconds });
-  beaconRoutes(app, registry, ingest, limits);
-  eventsRoutes(app, registry, ingest, limits, config.server.ackTimeoutMs);
-  topicsRoutes(app, registry);
+  beaconRoutes(app, registry, ingest, limits, paths);
+  eventsRoutes(app, registry, ingest, limits, config.server.ackTimeoutMs, paths);
+  topicsRoutes(app, registry, paths);
   return app;
 }

@@ -3,14 +3,15 @@ import type { Ingest } from '../../ingest/ingest';
 import { GatewayError } from '../../errors';
 import type { TopicRegistry } from '../../topics/registry';
 import { decodeEventsBody, mediaTypeOf, type DecodeLimits } from '../body-decoding';
+import type { PublicPaths } from '../paths';
 import { readQuery } from '../query';
 import { tallyOf } from '../request-context';
 import { lookupTopic, lookupVersion, type TopicParams } from '../topic-lookup';
 
 // Backend services: a 2xx means every accepted event is durable at its destination.
 
-export function eventsRoutes(app: FastifyInstance, registry: TopicRegistry, ingest: Ingest, limits: DecodeLimits, ackTimeoutMs: number): void {
-  app.post<{ Params: TopicParams; Body: Buffer }>('/v1/events/:service/:topic', async (request, reply) => {
+export function eventsRoutes(app: FastifyInstance, registry: TopicRegistry, ingest: Ingest, limits: DecodeLimits, ackTimeoutMs: number, paths: PublicPaths): void {
+  app.post<{ Params: TopicParams; Body: Buffer }>(paths.eventsRoute, async (request, reply) => {
     const tally = tallyOf(request);
     const topic = (tally.topic = lookupTopic(registry, request.params));
     const query = readQuery(request.url);
@@ -27,7 +28,7 @@ export function eventsRoutes(app: FastifyInstance, registry: TopicRegistry, inge
       bodyBytes: body.length,
       mode: 'service',
       partial: query.partial === 'true' || query.partial === '1',
-      source: `/v1/events/${topic.service}/${topic.name}`,
+      source: paths.eventsPath(topic),
       clientIp: request.ip,
       userAgent: request.headers['user-agent'],
     });
