@@ -12,6 +12,7 @@ import { installRequestMetrics } from './request-metrics';
 import { beaconRoutes } from './routes/beacon';
 import { eventsRoutes } from './routes/events';
 import { topicsRoutes } from './routes/topics';
+import { trackerRoutes } from './routes/tracker';
 
 export interface PublicServerParts {
   config: Readonly<GatewayConfig>;
@@ -66,5 +67,6 @@ export function buildPublicServer(parts: PublicServerParts): FastifyInstance {
   beaconRoutes(app, registry, ingest, limits, paths);
   eventsRoutes(app, registry, ingest, limits, config.server.ackTimeoutMs, paths);
   topicsRoutes(app, registry, paths);
+  trackerRoutes(app, paths.trackerRoutes, parts.log);
   return app;
 }
