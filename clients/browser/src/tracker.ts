@@ -7,7 +7,9 @@ import type { AnyTopics, EventOf, VersionOf } from './topics';
 // a 5xx or a 429 they are queued again and retried with backoff, with the same `$id`s so that
 // a retry of what did arrive is deduplicated downstream. When the page is hidden or left,
 // what waits leaves at once with `sendBeacon` (transport.ts), which outlives the page but
-// says nothing of delivery; events already on the way are not sent twice.
+// says nothing of delivery. A keepalive fetch under way then goes on without the page, yet
+// Chromium fails its promise as the page unloads: after `pagehide` such a failure is not
+// retried, or the batch would arrive twice.
 
 export interface Options {
   /** The beacon endpoint without service and topic: `https://www.example.com/v1/in`. */
@@ -53,6 +55,8 @@ export function create<Topics = AnyTopics>(options: Options): Tracker<Topics> {
   let timer: ReturnType<typeof setTimeout> | undefined;
   /** Sends failed in a row: the backoff grows with it and a full batch waits for it. */
   let failures = 0;
+  /** Between `pagehide` and a `pageshow` (back from the back/forward cache). */
+  let leaving = false;
 
   const later = (ms: number) => (timer ??= setTimeout(() => send(false), ms));
   const backoff = () => Math.min(6e4, 500 * 2 ** failures) * (1 + Math.random());
@@ -73,7 +77,7 @@ export function create<Topics = AnyTopics>(options: Options): Tracker<Topics> {
         if (exiting) leave(url, batch);
         else
           post(url, batch).then((arrived) => {
-            if (arrived) return void (failures = 0);
+            if (arrived || leaving) return void (failures = 0);
             failures++;
             enqueue(url, batch, true);
             clearTimeout(timer);
@@ -86,9 +90,12 @@ export function create<Topics = AnyTopics>(options: Options): Tracker<Topics> {
     queued = 0;
   };
 
-  const exit = () => send(true);
-  document.addEventListener('visibilitychange', () => document.visibilityState == 'hidden' && exit());
-  addEventListener('pagehide', exit);
+  document.addEventListener('visibilitychange', () => document.visibilityState == 'hidden' && send(true));
+  addEventListener('pagehide', () => {
+    leaving = true;
+    send(true);
+  });
+  addEventListener('pageshow', () => (leaving = false));
 
   return {
     track(service, topic, event, version?) {
