@@ -43,15 +43,16 @@ export function injectableGateway(t: Test, overrides: Record<string, unknown> = 
 }
 
 /**
- * A started gateway on 127.0.0.1 whose widget/impression topic allows only `origin`; closed
+ * A started gateway on 127.0.0.1 whose widget/impression topic allows only `origin`, with
+ * `server` keys over the test defaults; closed
  * and cleaned up when the test ends (closing it first flushes what it holds to `dataDir`).
  */
-export async function gatewayAllowing(t: Test, origin: string): Promise<{ gateway: Gateway; dataDir: string; url: string }> {
+export async function gatewayAllowing(t: Test, origin: string, server: Record<string, unknown> = {}): Promise<{ gateway: Gateway; dataDir: string; url: string }> {
   const topicsDir = tempDir();
   cpSync(TOPICS_DIR, topicsDir, { recursive: true });
   writeFileSync(join(topicsDir, 'widget/impression/topic.yaml'), `access: public\nallowedOrigins: ["${origin}"]\ndefaultVersion: 2\npartitionKey: widgetId\nmaxEventBytes: 8192\n`);
   const dataDir = tempDir();
-  const gateway = new Gateway(buildConfig({ topicsDir, dataDir, logLevel: 'warn', server: { host: '127.0.0.1', port: 0, adminHost: '127.0.0.1', adminPort: 0 } }, {}));
+  const gateway = new Gateway(buildConfig({ topicsDir, dataDir, logLevel: 'warn', server: { host: '127.0.0.1', port: 0, adminHost: '127.0.0.1', adminPort: 0, ...server } }, {}));
   const { port } = await gateway.start();
   t.teardown(async () => {
     await gateway.close();
