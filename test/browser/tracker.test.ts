@@ -111,6 +111,28 @@ t.test('tracker in real Chromium', async (t) => {
     await page.close();
   });
 
+  t.test('respectPrivacySignals: where the browser sends Global Privacy Control, nothing is tracked', async (t) => {
+    const { gateway, dataDir, url } = await gatewayAllowing(t, allowedOrigin);
+    gatewayUrl = url;
+    const page = await browser.newPage();
+    // Chromium has no GPC setting of its own; Brave and Firefox send it. The property is what the tracker reads.
+    await page.addInitScript(() => Object.defineProperty((globalThis as any).Navigator.prototype, 'globalPrivacyControl', { get: () => true }));
+    await page.goto(`${allowedOrigin}/live`);
+    const tracked = await page.evaluate((endpoint) => {
+      const w = globalThis as any;
+      const respecting = w.TrackingGateway.create({ endpoint, respectPrivacySignals: true });
+      const event = (widgetId: string) => ({ widgetId, pageUrl: w.location.href, placement: 'TOP', position: 0 });
+      const result = [respecting.track('widget', 'impression', event('gpc-respected')), w.tracker.track('widget', 'impression', event('gpc-default'))];
+      respecting.flush();
+      w.tracker.flush();
+      return result;
+    }, `${url}/v1/in`);
+    t.same(tracked, [false, true], 'track() says it tracked nothing; a tracker without the option tracks');
+    const lines = await storedAfter(gateway, dataDir, 1);
+    t.same(lines.map((l) => l.data.widgetId), ['gpc-default']);
+    await page.close();
+  });
+
   t.test('a page on an origin the topic does not allow gets nothing written', async (t) => {
     const { gateway, dataDir, url } = await gatewayAllowing(t, allowedOrigin);
     gatewayUrl = url;
