@@ -111,6 +111,36 @@ t.test('tracker in real Chromium', async (t) => {
     await page.close();
   });
 
+  t.test('as the page is hidden: sendBeacon refused, a keepalive fetch; that refused too, one pixel per event', async (t) => {
+    const { gateway, dataDir, url } = await gatewayAllowing(t, allowedOrigin);
+    gatewayUrl = url;
+    const requests: string[] = [];
+    gateway.publicServer.server.on('request', (request: IncomingMessage) => {
+      if (request.url?.startsWith('/v1/in/')) requests.push(`${request.method} ${request.headers['sec-fetch-mode']}`);
+    });
+    const page = await browser.newPage();
+    await page.goto(`${allowedOrigin}/live`);
+    await page.evaluate(() => {
+      const w = globalThis as any;
+      // The page stays; it reports itself hidden, as when the user switches tabs.
+      Object.defineProperty(w.document, 'visibilityState', { get: () => 'hidden' });
+      const hide = () => w.document.dispatchEvent(new Event('visibilitychange'));
+      // As past sendBeacon's quota: it refuses the beacon.
+      w.navigator.sendBeacon = () => false;
+      w.trackMany(3, 'fallback-fetch');
+      hide();
+      // And fetch refuses too, as past the keepalive quota: the last resort is the pixel.
+      w.fetch = () => Promise.reject(new TypeError('keepalive quota'));
+      w.trackMany(2, 'fallback-pixel');
+      hide();
+    });
+    const lines = await storedAfter(gateway, dataDir, 5);
+    t.same(lines.map((l) => l.data.widgetId).sort(), ['fallback-fetch-0', 'fallback-fetch-1', 'fallback-fetch-2', 'fallback-pixel-0', 'fallback-pixel-1'], 'each event once');
+    t.ok(lines.every((l) => UUID.test(l.id)), 'the pixels carry $id (and $time) inside $d as the POSTs do');
+    t.same(requests.sort(), ['GET no-cors', 'GET no-cors', 'POST cors'], 'one keepalive fetch for the first three, then a pixel per event');
+    await page.close();
+  });
+
   t.test('respectPrivacySignals: where the browser sends Global Privacy Control, nothing is tracked', async (t) => {
     const { gateway, dataDir, url } = await gatewayAllowing(t, allowedOrigin);
     gatewayUrl = url;
