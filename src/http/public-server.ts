@@ -22,7 +22,7 @@ export interface PublicServerParts {
   log: FastifyBaseLogger;
 }
 
-/** The public API: beacons, service events, topic discovery. */
+/** The public API: beacons, service events, topic discovery, the browser tracker. */
 export function buildPublicServer(parts: PublicServerParts): FastifyInstance {
   const { config, registry, ingest, metrics } = parts;
   const paths = publicPaths(config.server.paths);
