@@ -11,6 +11,7 @@ COPY package.json package-lock.json ./
 RUN npm ci --no-audit --no-fund
 COPY tsconfig.json ./
 COPY src ./src
+COPY clients ./clients
 RUN npm run build
 
 FROM ${NODE_IMAGE} AS production-deps
@@ -40,6 +41,8 @@ ENV NODE_ENV=production \
 WORKDIR /app
 COPY --from=production-deps /app/node_modules ./node_modules
 COPY --from=build /app/dist/src ./dist/src
+# The browser tracker the gateway serves at /v1/tracker.js (src/http/routes/tracker.ts).
+COPY --from=build /app/dist/clients/browser/tracker.js ./dist/clients/browser/tracker.js
 COPY package.json ./
 COPY topics ./topics
 

@@ -35,8 +35,14 @@ export function ensureNginx(): string | undefined {
   return findNginx();
 }
 
-function nginxConf(prefix: string, port: number): string {
-  return `# Written by load-tests/nginx.ts for one bench run.
+/** The bench's: NGINX answers every request with the pixel itself. */
+const EMPTY_GIF_LOCATION = `location / {
+      add_header Cache-Control "no-store, max-age=0";
+      empty_gif;
+    }`;
+
+function nginxConf(prefix: string, port: number, locations: string): string {
+  return `# Written by load-tests/nginx.ts for one run.
 worker_processes 1;
 daemon off;
 pid ${prefix}/nginx.pid;
@@ -53,20 +59,18 @@ http {
   keepalive_requests 1000000;
   server {
     listen 127.0.0.1:${port};
-    location / {
-      add_header Cache-Control "no-store, max-age=0";
-      empty_gif;
-    }
+    ${locations}
   }
 }
 `;
 }
 
-export async function startNginx(binary: string): Promise<NginxProcess> {
-  const prefix = mkdtempSync(join(tmpdir(), 'tracking-gateway-bench-nginx-'));
+/** NGINX as our child; `locations` are its server's (tests put a documented proxy there). */
+export async function startNginx(binary: string, locations = EMPTY_GIF_LOCATION): Promise<NginxProcess> {
+  const prefix = mkdtempSync(join(tmpdir(), 'tracking-gateway-nginx-'));
   const port = await freePort();
   const conf = join(prefix, 'nginx.conf');
-  writeFileSync(conf, nginxConf(prefix, port));
+  writeFileSync(conf, nginxConf(prefix, port, locations));
   const version = spawnSync(binary, ['-v'], { encoding: 'utf8' }).stderr.trim();
   const child = spawn(binary, ['-p', prefix, '-c', conf, '-e', join(prefix, 'error.log')], { stdio: ['ignore', 'inherit', 'inherit'] });
   const exited = new Promise<void>((resolve) => child.on('exit', () => resolve()));

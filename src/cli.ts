@@ -3,17 +3,21 @@ import { parseArgs } from 'node:util';
 import { loadConfig } from './config/config';
 import { ConfigError } from './errors';
 import { Gateway } from './gateway';
+import { writeFileSync } from 'node:fs';
 import { loadTopicsTree } from './topics/registry';
+import { typescriptDeclarations } from './topics/typescript-declarations';
 
 const USAGE = `usage:
   tracking-gateway serve [--config FILE]      run the gateway (config also from GATEWAY_CONFIG)
-  tracking-gateway topics check [--dir DIR]   validate every topic under DIR (default ./topics)`;
+  tracking-gateway topics check [--dir DIR]   validate every topic under DIR (default ./topics)
+  tracking-gateway topics types [--dir DIR] [--out FILE]
+                                              TypeScript declarations of every topic's events (stdout without --out)`;
 
 async function main(argv: string[]): Promise<number> {
   const { values, positionals } = parseArgs({
     args: argv,
     allowPositionals: true,
-    options: { config: { type: 'string' }, dir: { type: 'string' }, help: { type: 'boolean', short: 'h' } },
+    options: { config: { type: 'string' }, dir: { type: 'string' }, out: { type: 'string' }, help: { type: 'boolean', short: 'h' } },
   });
   const command = positionals.join(' ');
   if (values.help) {
@@ -22,6 +26,7 @@ async function main(argv: string[]): Promise<number> {
   }
   if (command === 'serve' || command === '') return serve(values.config ?? process.env.GATEWAY_CONFIG);
   if (command === 'topics check') return checkTopics(values.dir ?? process.env.GATEWAY_TOPICS_DIR ?? './topics');
+  if (command === 'topics types') return writeTypes(values.dir ?? process.env.GATEWAY_TOPICS_DIR ?? './topics', values.out);
   console.error(`unknown command "${command}"\n${USAGE}`);
   return 2;
 }
@@ -35,6 +40,24 @@ function checkTopics(dir: string): number {
   }
   for (const t of topics) console.log(`✓ ${t.service}/${t.name}: v1..v${t.latestVersion}, default v${t.config.defaultVersion}, ${t.config.access}`);
   console.log(`topics check: ${topics.length} topics OK in ${dir}`);
+  return 0;
+}
+
+/** Refuses a tree that `topics check` would refuse: its declarations would promise events the gateway refuses. */
+function writeTypes(dir: string, out: string | undefined): number {
+  const { topics, problems } = loadTopicsTree(dir);
+  if (problems.length > 0) {
+    for (const problem of problems) console.error(`✗ ${problem}`);
+    console.error(`topics types: ${problems.length} problem${problems.length === 1 ? '' : 's'} in ${dir}; run topics check`);
+    return 1;
+  }
+  const text = typescriptDeclarations(topics);
+  if (out === undefined) {
+    process.stdout.write(text);
+    return 0;
+  }
+  writeFileSync(out, text);
+  console.error(`topics types: ${topics.length} topics → ${out}`);
   return 0;
 }
 

@@ -9,6 +9,7 @@ import { firehoseDestinationSchema, firehoseStreamDestinations, type FirehoseDes
 import { MAX_BYTES_PER_CALL } from '../destinations/firehose/limits';
 import { applyKafkaEnv, ENV_KAFKA_DESTINATION, kafkaDestinationSchema, KAFKA_ENV_OVERRIDES, type KafkaDestinationConfig } from '../destinations/kafka/config';
 import { clampKafkaConfig } from '../destinations/kafka/limits';
+import { pathProblems, pathsSchema, type PathsConfig } from '../http/paths';
 
 // One config file (YAML or JSON) plus environment overrides, validated once at start with
 // defaults filled in, then frozen. Every error names the key.
@@ -55,6 +56,8 @@ export interface GatewayConfig {
     keepAliveTimeoutMs: number;
     /** Open connections one process takes; further ones are closed at once. */
     maxConnections: number;
+    /** The public routes' prefix and names (src/http/paths.ts). */
+    paths: PathsConfig;
   };
   topicsDir: string;
   dataDir: string;
@@ -151,6 +154,7 @@ export const configSchema = {
         headersTimeoutMs: { type: 'integer', minimum: 100, maximum: 3600000, default: 10000 },
         keepAliveTimeoutMs: { type: 'integer', minimum: 100, maximum: 3600000, default: 72000 },
         maxConnections: { type: 'integer', minimum: 1, maximum: 1000000, default: 10000 },
+        paths: pathsSchema,
       },
     },
     topicsDir: { type: 'string', minLength: 1, default: './topics' },
@@ -391,6 +395,7 @@ function checkServerLimits(server: GatewayConfig['server']): void {
   if (server.maxDecodedBytes < server.bodyLimitBytes) problems.push('server.maxDecodedBytes must be at least server.bodyLimitBytes');
   if (server.maxUrlBytes > server.maxHeaderBytes) problems.push('server.maxUrlBytes must be at most server.maxHeaderBytes (the URL counts as header bytes)');
   if (server.headersTimeoutMs > server.requestTimeoutMs) problems.push('server.headersTimeoutMs must be at most server.requestTimeoutMs');
+  problems.push(...pathProblems(server.paths));
   if (problems.length > 0) throw new ConfigError(`invalid config:\n  ${problems.join('\n  ')}`);
 }
 

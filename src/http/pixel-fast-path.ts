@@ -10,10 +10,10 @@ import type { Topic, TopicRegistry, TopicVersion } from '../topics/registry';
 import { coerceParams } from './body-decoding';
 import { allowOriginHeaders, beaconAccess } from './cors';
 import { errorAnswer } from './error-handler';
+import type { PublicPaths } from './paths';
 import { PIXEL_CACHE_CONTROL, TRANSPARENT_GIF } from './pixel';
 import { readQuery } from './query';
 import type { RateLimits } from './rate-limits';
-import { BEACON_ROUTE, beaconSource } from './routes/beacon';
 import { versionOf } from './topic-lookup';
 
 // The pixel GET is the gateway's hottest request, and Fastify's routing, hooks and reply
@@ -23,11 +23,17 @@ import { versionOf } from './topic-lookup';
 // a poisoned or malformed query) or that is not a plain pixel GET goes on to Fastify, whose
 // route names the error. Nothing is accepted before that decision, so the handover changes
 // no count. The answer is the route's, header for header (test/http/pixel-fast-path.test.ts).
-
-const PREFIX = '/v1/beacon/';
+// It takes the beacon path and its alias, from the same configured paths as the route.
 
 const GIF_HEADERS = { 'content-type': 'image/gif', 'cache-control': PIXEL_CACHE_CONTROL, 'content-length': String(TRANSPARENT_GIF.length) };
 const NO_CONTENT_HEADERS = { 'cache-control': PIXEL_CACHE_CONTROL };
+
+/** One path the fast path answers: what its URLs start with, and its route's request metrics. */
+interface BeaconPath {
+  prefix: string;
+  route: string;
+  duration: { observe(seconds: number): void };
+}
 
 interface Pixel {
   topic: Topic;
@@ -40,7 +46,7 @@ interface Pixel {
 
 export class PixelFastPath {
   private closing = false;
-  private readonly duration;
+  private readonly beaconPaths: BeaconPath[];
   /** Client address as Fastify's `request.ip` gives it, through trusted proxies when configured. */
   private readonly clientIp: (request: IncomingMessage) => string;
 
@@ -51,8 +57,9 @@ export class PixelFastPath {
     private readonly metrics: GatewayMetrics,
     private readonly rateLimits: RateLimits,
     private readonly log: FastifyBaseLogger,
+    private readonly paths: PublicPaths,
   ) {
-    this.duration = metrics.httpRequestDuration.labels(BEACON_ROUTE);
+    this.beaconPaths = paths.beaconPrefixes.map((prefix, i) => ({ prefix, route: paths.beaconRoutes[i], duration: metrics.httpRequestDuration.labels(paths.beaconRoutes[i]) }));
     const trusted = config.server.trustProxy;
     // What Fastify's `request.ip` gives for the same `trustProxy`: the address before the
     // trusted hops (every hop when it is true).
@@ -68,11 +75,13 @@ export class PixelFastPath {
   /** Answers a plain pixel GET and returns true; returns false for Fastify to answer. */
   answer(request: IncomingMessage, response: ServerResponse): boolean {
     const url = request.url ?? '';
-    if (this.closing || request.method !== 'GET' || !url.startsWith(PREFIX)) return false;
+    if (this.closing || request.method !== 'GET') return false;
+    const beaconPath = this.beaconPathOf(url);
+    if (beaconPath === undefined) return false;
     // Over-long URLs and a missing Host go to Fastify too, whose onRequest hook refuses them.
     if (url.length > this.config.server.maxUrlBytes || (request.headers.host === undefined && request.httpVersion === '1.1')) return false;
     const started = performance.now();
-    const pixel = this.read(url, request);
+    const pixel = this.read(url, beaconPath.prefix.length, request);
     if (pixel === undefined) return false;
     const { topic, version } = pixel;
 
@@ -90,7 +99,7 @@ export class PixelFastPath {
         bodyBytes: url.length,
         mode: 'beacon',
         partial: true,
-        source: beaconSource(topic),
+        source: this.paths.beaconPath(topic),
         clientIp,
         userAgent: request.headers['user-agent'],
       });
@@ -102,7 +111,7 @@ export class PixelFastPath {
       const answer = errorAnswer(error);
       status = answer.status;
       response.writeHead(status, { ...answer.headers, 'content-length': String(Buffer.byteLength(answer.body)) }).end(answer.body);
-      this.count(status, started);
+      this.count(beaconPath, status, started);
       return true;
     }
     if (pixel.origin !== undefined) {
@@ -110,14 +119,19 @@ export class PixelFastPath {
     }
     if (status === 204) response.writeHead(204, NO_CONTENT_HEADERS).end();
     else response.writeHead(200, GIF_HEADERS).end(TRANSPARENT_GIF);
-    this.count(status, started);
+    this.count(beaconPath, status, started);
     return true;
   }
 
+  private beaconPathOf(url: string): BeaconPath | undefined {
+    for (const beaconPath of this.beaconPaths) if (url.startsWith(beaconPath.prefix)) return beaconPath;
+    return undefined;
+  }
+
   /** The pixel a URL asks for, or undefined when anything about it is for Fastify to answer. */
-  private read(url: string, request: IncomingMessage): Pixel | undefined {
+  private read(url: string, prefixLength: number, request: IncomingMessage): Pixel | undefined {
     const queryStart = url.indexOf('?');
-    const path = queryStart === -1 ? url.slice(PREFIX.length) : url.slice(PREFIX.length, queryStart);
+    const path = queryStart === -1 ? url.slice(prefixLength) : url.slice(prefixLength, queryStart);
     const slash = path.indexOf('/');
     // Escaped or extra path segments: Fastify's router decides what they mean.
     if (slash <= 0 || path.indexOf('/', slash + 1) !== -1 || path.includes('%')) return undefined;
@@ -136,8 +150,8 @@ export class PixelFastPath {
     }
   }
 
-  private count(status: number, started: number): void {
-    this.metrics.httpRequests.labels(BEACON_ROUTE, 'GET', String(status)).inc();
-    this.duration.observe((performance.now() - started) / 1000);
+  private count(beaconPath: BeaconPath, status: number, started: number): void {
+    this.metrics.httpRequests.labels(beaconPath.route, 'GET', String(status)).inc();
+    beaconPath.duration.observe((performance.now() - started) / 1000);
   }
 }

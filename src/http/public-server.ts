@@ -7,12 +7,14 @@ import type { TopicRegistry } from '../topics/registry';
 import { decodeContentEncoding } from './content-encoding';
 import { frameworkErrorHandler, installErrorHandling } from './error-handler';
 import { clientErrorHandler, createLimitedServer } from './http-server';
+import { publicPaths } from './paths';
 import { PixelFastPath } from './pixel-fast-path';
 import { RateLimits } from './rate-limits';
 import { installRequestMetrics } from './request-metrics';
 import { beaconRoutes } from './routes/beacon';
 import { eventsRoutes } from './routes/events';
 import { topicsRoutes } from './routes/topics';
+import { trackerRoutes } from './routes/tracker';
 import type { TopicParams } from './topic-lookup';
 
 export interface PublicServerParts {
@@ -24,11 +26,12 @@ export interface PublicServerParts {
   log: FastifyBaseLogger;
 }
 
-/** The public API: beacons, service events, topic discovery. */
+/** The public API: beacons, service events, topic discovery, the browser tracker. */
 export function buildPublicServer(parts: PublicServerParts): FastifyInstance {
   const { config, registry, ingest, metrics } = parts;
+  const paths = publicPaths(config.server.paths);
   const rateLimits = new RateLimits(config.rateLimit, metrics);
-  const pixel = new PixelFastPath(config, registry, ingest, metrics, rateLimits, parts.log);
+  const pixel = new PixelFastPath(config, registry, ingest, metrics, rateLimits, parts.log, paths);
   const limits = { maxEvents: config.server.maxEventsPerRequest, maxDecodedBytes: config.server.maxDecodedBytes };
   const app = Fastify({
     // Plain pixel GETs are answered before Fastify routes them (pixel-fast-path.ts says why).
@@ -78,8 +81,9 @@ export function buildPublicServer(parts: PublicServerParts): FastifyInstance {
     }
     done();
   });
-  beaconRoutes(app, registry, ingest, limits);
-  eventsRoutes(app, { registry, ingest, limits, ackTimeoutMs: config.server.ackTimeoutMs, keys: parts.keys, rateLimits });
-  topicsRoutes(app, registry);
+  beaconRoutes(app, registry, ingest, limits, paths);
+  eventsRoutes(app, { registry, ingest, limits, ackTimeoutMs: config.server.ackTimeoutMs, keys: parts.keys, rateLimits, paths });
+  topicsRoutes(app, registry, paths);
+  trackerRoutes(app, paths.trackerRoutes, parts.log);
   return app;
 }

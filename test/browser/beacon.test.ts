@@ -1,24 +1,12 @@
-import { execFileSync } from 'node:child_process';
-import { cpSync, writeFileSync } from 'node:fs';
-import { createServer, type Server } from 'node:http';
-import type { AddressInfo } from 'node:net';
-import { join } from 'node:path';
-import { chromium, type Browser } from 'playwright-core';
 import t from 'tap';
-import { buildConfig } from '../../src/config/config';
-import { Gateway } from '../../src/gateway';
-import { metricValue, PROJECT_ROOT, readGzipLines, removeDir, tempDir, TOPICS_DIR, validImpression } from '../helpers/gateway';
+import { launchChromium, servePages } from '../harness/chromium';
+import { gatewayAllowing, metricValue, readGzipLines, validImpression } from '../helpers/gateway';
 
 // Beacons as a real browser sends them: an <img> pixel, navigator.sendBeacon (text/plain,
 // no preflight) and fetch with keepalive and application/json (CORS preflight), from a page
 // on an allowed origin, and from one that is not.
 
 t.setTimeout(180_000);
-
-async function listen(server: Server, host: string): Promise<number> {
-  await new Promise<void>((resolve) => server.listen(0, host, resolve));
-  return (server.address() as AddressInfo).port;
-}
 
 /** A publisher page that fires the three kinds of beacon at the gateway, then reports what it saw. */
 function publisherPage(gateway: string): string {
@@ -38,36 +26,13 @@ function publisherPage(gateway: string): string {
 }
 
 t.test('pixel, sendBeacon and keepalive fetch from a real browser', async (t) => {
-  const chromiumPath = execFileSync(join(PROJECT_ROOT, 'scripts', 'ensure-chromium.sh'), { encoding: 'utf8' }).trim();
-
-  const pageServer = createServer();
-  const pagePort = await listen(pageServer, '127.0.0.1');
-  t.teardown(() => pageServer.close());
+  let gatewayUrl = '';
+  const pagePort = await servePages(t, () => publisherPage(gatewayUrl));
   // localhost and 127.0.0.1 are different origins: the page is cross-origin to the gateway.
   const allowedOrigin = `http://localhost:${pagePort}`;
-
-  const topicsDir = tempDir();
-  cpSync(TOPICS_DIR, topicsDir, { recursive: true });
-  writeFileSync(
-    join(topicsDir, 'widget/impression/topic.yaml'),
-    `access: public\nallowedOrigins: ["${allowedOrigin}"]\ndefaultVersion: 2\npartitionKey: widgetId\nmaxEventBytes: 8192\n`,
-  );
-  const dataDir = tempDir();
-  const gateway = new Gateway(buildConfig({ topicsDir, dataDir, logLevel: 'warn', server: { host: '127.0.0.1', port: 0, adminHost: '127.0.0.1', adminPort: 0 } }, {}));
-  const { port } = await gateway.start();
-  t.teardown(async () => {
-    await gateway.close();
-    removeDir(dataDir);
-    removeDir(topicsDir);
-  });
-  const gatewayUrl = `http://127.0.0.1:${port}`;
-  pageServer.on('request', (_req, res) => res.writeHead(200, { 'content-type': 'text/html' }).end(publisherPage(gatewayUrl)));
-
-  const browser: Browser = await chromium.launch({
-    executablePath: chromiumPath,
-    args: ['--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run', '--disable-background-networking', '--disable-component-update', '--disable-sync'],
-  });
-  t.teardown(() => browser.close());
+  const { gateway, dataDir, url } = await gatewayAllowing(t, allowedOrigin);
+  gatewayUrl = url;
+  const browser = await launchChromium(t);
 
   const page = await browser.newPage();
   await page.goto(`${allowedOrigin}/article`);

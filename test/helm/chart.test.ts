@@ -249,6 +249,21 @@ t.test('firehose with IRSA and a PVC spool runs as an autoscaled StatefulSet', a
   t.equal((workload(manifests).spec as WorkloadSpec).replicas, undefined, 'the HPA owns the replica count');
 });
 
+t.test('first-party ingress: each host\'s path is the gateway\'s own prefix, to the public Service', async (t) => {
+  const manifests = renderChart(helm, [path.join(ciDir, 'first-party-ingress-values.yaml')]);
+  const ingress = byKind(manifests, 'Ingress')[0];
+  const publicService = byKind(manifests, 'Service').find((s) => s.metadata.labels?.['app.kubernetes.io/component'] === 'ingestion');
+  t.match(ingress?.spec, {
+    ingressClassName: 'nginx',
+    tls: [{ secretName: 'publisher-tls', hosts: ['www.publisher.example'] }],
+    rules: [{ host: 'www.publisher.example', http: { paths: [{ path: '/assets/t', pathType: 'Prefix', backend: { service: { name: publicService?.metadata.name, port: { name: 'http' } } } }] } }],
+  });
+  t.equal(envValue(gatewayContainer(podSpec(manifests)), 'GATEWAY_TRUST_PROXY'), 'true', 'the client address from X-Forwarded-For');
+  const defaultPrefix = byKind(renderChart(helm, [], ['ingress.enabled=true', 'ingress.hosts={www.publisher.example}']), 'Ingress')[0];
+  t.match(defaultPrefix?.spec, { rules: [{ http: { paths: [{ path: '/v1' }] } }] }, 'without a configured prefix, /v1');
+  t.equal(byKind(renderChart(helm), 'Ingress').length, 0, 'no Ingress unless enabled');
+});
+
 t.test('monitoring: ServiceMonitor on the admin Service, alerts and dashboard on contract metrics', async (t) => {
   const manifests = renderChart(helm, [path.join(ciDir, 'monitoring-values.yaml')]);
   const serviceMonitor = byKind(manifests, 'ServiceMonitor')[0];

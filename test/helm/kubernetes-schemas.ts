@@ -3,6 +3,7 @@
 import { ConfigMap, Pod, Service, ServiceAccount } from 'kubernetes-models/v1';
 import { Deployment, StatefulSet } from 'kubernetes-models/apps/v1';
 import { HorizontalPodAutoscaler } from 'kubernetes-models/autoscaling/v2';
+import { Ingress } from 'kubernetes-models/networking.k8s.io/v1';
 import { PodDisruptionBudget } from 'kubernetes-models/policy/v1';
 import { PrometheusRule, ServiceMonitor } from '@kubernetes-models/prometheus-operator/monitoring.coreos.com/v1';
 
@@ -23,7 +24,7 @@ interface ModelClass {
 // passing unchecked.
 const models: ModelClass[] = [
   ConfigMap, Pod, Service, ServiceAccount, Deployment, StatefulSet,
-  HorizontalPodAutoscaler, PodDisruptionBudget, PrometheusRule, ServiceMonitor,
+  HorizontalPodAutoscaler, PodDisruptionBudget, PrometheusRule, ServiceMonitor, Ingress,
 ];
 
 const modelByType = new Map(models.map((model) => [`${model.apiVersion}/${model.kind}`, model]));

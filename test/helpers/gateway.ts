@@ -1,4 +1,4 @@
-import { mkdtempSync, readdirSync, readFileSync, rmSync, statSync } from 'node:fs';
+import { cpSync, mkdtempSync, readdirSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { gunzipSync } from 'node:zlib';
@@ -53,6 +53,26 @@ export function injectableGateway(t: Test, overrides: Record<string, unknown> = 
     removeDir(dataDir);
   });
   return { app: gateway.publicServer, gateway, dataDir };
+}
+
+/**
+ * A started gateway on 127.0.0.1 whose widget/impression topic allows only `origin`, with
+ * `server` keys over the test defaults; closed
+ * and cleaned up when the test ends (closing it first flushes what it holds to `dataDir`).
+ */
+export async function gatewayAllowing(t: Test, origin: string, server: Record<string, unknown> = {}): Promise<{ gateway: Gateway; dataDir: string; url: string }> {
+  const topicsDir = tempDir();
+  cpSync(TOPICS_DIR, topicsDir, { recursive: true });
+  writeFileSync(join(topicsDir, 'widget/impression/topic.yaml'), `access: public\nallowedOrigins: ["${origin}"]\ndefaultVersion: 2\npartitionKey: widgetId\nmaxEventBytes: 8192\n`);
+  const dataDir = tempDir();
+  const gateway = new Gateway(buildConfig({ topicsDir, dataDir, logLevel: 'warn', server: { host: '127.0.0.1', port: 0, adminHost: '127.0.0.1', adminPort: 0, ...server } }, {}));
+  const { port } = await gateway.start();
+  t.teardown(async () => {
+    await gateway.close();
+    removeDir(dataDir);
+    removeDir(topicsDir);
+  });
+  return { gateway, dataDir, url: `http://127.0.0.1:${port}` };
 }
 
 /** Every NDJSON line of every .ndjson.gz file under `dir`, parsed. */

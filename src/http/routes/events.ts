@@ -4,6 +4,7 @@ import type { Ingest } from '../../ingest/ingest';
 import { GatewayError } from '../../errors';
 import type { TopicRegistry } from '../../topics/registry';
 import { decodeEventsBody, mediaTypeOf, type DecodeLimits } from '../body-decoding';
+import type { PublicPaths } from '../paths';
 import { readQuery } from '../query';
 import type { RateLimits } from '../rate-limits';
 import { tallyOf } from '../request-context';
@@ -18,13 +19,14 @@ export interface EventsRouteParts {
   ackTimeoutMs: number;
   keys: KeyRing;
   rateLimits: RateLimits;
+  paths: PublicPaths;
 }
 
 /** Media types a browser may send cross-site without a CORS preflight. */
 const BROWSER_SIMPLE_TYPES = new Set(['text/plain', 'application/x-www-form-urlencoded', 'multipart/form-data']);
 
 export function eventsRoutes(app: FastifyInstance, parts: EventsRouteParts): void {
-  const { registry, ingest, limits, ackTimeoutMs, keys, rateLimits } = parts;
+  const { registry, ingest, limits, ackTimeoutMs, keys, rateLimits, paths } = parts;
   // The key is checked before the body is read: an unknown caller costs no decoding.
   const authenticate = (request: FastifyRequest<{ Params: TopicParams }>, _reply: FastifyReply, done: (err?: Error) => void) => {
     try {
@@ -38,7 +40,7 @@ export function eventsRoutes(app: FastifyInstance, parts: EventsRouteParts): voi
     done();
   };
 
-  app.post<{ Params: TopicParams; Body: Buffer }>('/v1/events/:service/:topic', { onRequest: authenticate }, async (request, reply) => {
+  app.post<{ Params: TopicParams; Body: Buffer }>(paths.eventsRoute, { onRequest: authenticate }, async (request, reply) => {
     const tally = tallyOf(request);
     const topic = (tally.topic = lookupTopic(registry, request.params));
     const query = readQuery(request.url);
@@ -63,7 +65,7 @@ export function eventsRoutes(app: FastifyInstance, parts: EventsRouteParts): voi
       bodyBytes: body.length,
       mode: 'service',
       partial: query.partial === 'true' || query.partial === '1',
-      source: `/v1/events/${topic.service}/${topic.name}`,
+      source: paths.eventsPath(topic),
       clientIp: request.ip,
       userAgent: request.headers['user-agent'],
     });

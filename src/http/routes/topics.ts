@@ -1,11 +1,12 @@
 import type { FastifyInstance } from 'fastify';
 import { GatewayError } from '../../errors';
 import type { Topic, TopicRegistry } from '../../topics/registry';
+import type { PublicPaths } from '../paths';
 import { lookupTopic, type TopicParams } from '../topic-lookup';
 
 // Discovery: clients list topics and fetch the exact schema of each version.
 
-function describeTopic(topic: Topic) {
+function describeTopic(topic: Topic, paths: PublicPaths) {
   return {
     service: topic.service,
     topic: topic.name,
@@ -18,24 +19,24 @@ function describeTopic(topic: Topic) {
     partitionKey: topic.config.partitionKey,
     maxEventBytes: topic.config.maxEventBytes,
     endpoints: {
-      beacon: topic.config.access === 'public' ? `/v1/beacon/${topic.service}/${topic.name}` : undefined,
-      events: `/v1/events/${topic.service}/${topic.name}`,
+      beacon: topic.config.access === 'public' ? paths.beaconPath(topic) : undefined,
+      events: paths.eventsPath(topic),
     },
   };
 }
 
-export function topicsRoutes(app: FastifyInstance, registry: TopicRegistry): void {
-  app.get('/v1/topics', async () => ({ topics: registry.list().map(describeTopic) }));
+export function topicsRoutes(app: FastifyInstance, registry: TopicRegistry, paths: PublicPaths): void {
+  app.get(paths.topicsRoute, async () => ({ topics: registry.list().map((topic) => describeTopic(topic, paths)) }));
 
-  app.get<{ Params: TopicParams }>('/v1/topics/:service/:topic', async (request) => {
+  app.get<{ Params: TopicParams }>(`${paths.topicsRoute}/:service/:topic`, async (request) => {
     const topic = lookupTopic(registry, request.params);
     return {
-      ...describeTopic(topic),
+      ...describeTopic(topic, paths),
       schemas: Object.fromEntries([...topic.versions].map(([n, v]) => [n, v.schema])),
     };
   });
 
-  app.get<{ Params: TopicParams & { version: string } }>('/v1/topics/:service/:topic/versions/:version', async (request, reply) => {
+  app.get<{ Params: TopicParams & { version: string } }>(`${paths.topicsRoute}/:service/:topic/versions/:version`, async (request, reply) => {
     const topic = lookupTopic(registry, request.params);
     const version = topic.versions.get(Number(request.params.version));
     if (!version) {
