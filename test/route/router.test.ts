@@ -27,7 +27,7 @@ function setup(t: Test, destinations: Destination[], batch = { maxRecords: 10, l
   const metrics = new GatewayMetrics();
   const budget = new MemoryBudget(10_000_000, metrics);
   const deadLetter = new DeadLetter(`${dir}/dead`, config.deadLetter, metrics, pino({ level: 'silent' }));
-  const router = new Router(destinations, undefined, config, deadLetter, budget, metrics);
+  const router = new Router(destinations, undefined, config, deadLetter, budget, metrics, pino({ level: 'silent' }));
   return { router, budget, metrics, deadDir: `${dir}/dead` };
 }
 

@@ -1,6 +1,7 @@
 import { appendFileSync, readdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
+import pino from 'pino';
 import t from 'tap';
 import { frameRecord, scanSegment } from '../../src/destinations/spool/segment-file';
 import { Spool } from '../../src/destinations/spool/spool';
@@ -26,7 +27,7 @@ t.test('the spool is bounded in bytes and counts a full refusal', async (t) => {
   const dir = tempDir();
   t.teardown(() => removeDir(dir));
   const metrics = new GatewayMetrics();
-  const spool = new Spool('spool', dir, 1_048_576, 65536, metrics);
+  const spool = new Spool('spool', dir, 1_048_576, 65536, metrics, pino({ level: 'silent' }));
   await spool.start();
   const registry = loadTopicRegistry(TOPICS_DIR);
   const schema = registry.get('shop', 'order-placed')!.versions.get(1)!;
@@ -69,10 +70,10 @@ t.test('a torn segment tail left by a crash is cut off and counted at start', as
   writeFileSync(join(dir, 'segment-000000000007.log'), Buffer.concat([frameRecord(Buffer.from('{}')), frameRecord(Buffer.from('{}'))]));
   appendFileSync(join(dir, 'segment-000000000007.log'), Buffer.from([0, 0, 0, 99, 1, 2]));
   const metrics = new GatewayMetrics();
-  const spool = new Spool('spool', dir, 10_000_000, 65536, metrics);
+  const spool = new Spool('spool', dir, 10_000_000, 65536, metrics, pino({ level: 'silent' }));
   await spool.start();
   t.equal(spool.records, 2);
-  t.equal(metricValue(await metrics.render(), 'tracking_gateway_spool_corrupt_records_total'), 1);
+  t.equal(metricValue(await metrics.render(), 'tracking_gateway_torn_tails_cut_total', { store: 'spool_segment' }), 1);
   t.equal((await spool.nextForReplay())?.records, 2);
 });
 
