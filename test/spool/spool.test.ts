@@ -1,4 +1,4 @@
-import { appendFileSync, readdirSync, writeFileSync } from 'node:fs';
+import { appendFileSync, mkdirSync, readdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import pino from 'pino';
@@ -100,4 +100,20 @@ t.test('under memory pressure beacons go straight to the spool; service requests
   t.ok(spilled > 0, `${spilled} beacons spilled to the spool`);
   t.equal(metricValue(metrics, 'tracking_gateway_events_total', { service: 'widget', outcome: 'accepted' }), 600, 'all 600 beacons accepted');
   t.equal(metricValue(metrics, 'tracking_gateway_events_dropped_total'), 0);
+});
+
+t.test('a segment that cannot be read at start is logged and left for replay; the spool starts with the others', async (t) => {
+  const dir = tempDir();
+  t.teardown(() => removeDir(dir));
+  mkdirSync(join(dir, 'segment-000000000001.log'));
+  writeFileSync(join(dir, 'segment-000000000002.log'), Buffer.concat([frameRecord(Buffer.from('{}')), frameRecord(Buffer.from('{}'))]));
+  const metrics = new GatewayMetrics();
+  const logged: string[] = [];
+  const spool = new Spool('spool', dir, 10_000_000, 65536, metrics, pino({ level: 'error' }, { write: (line: string) => void logged.push(line) }));
+  await spool.start();
+  t.equal(spool.records, 2, 'the readable segment counted');
+  t.match(logged.join(''), /cannot read spool segment .*segment-000000000001\.log at start: EISDIR/);
+  t.equal(metricValue(await metrics.render(), 'tracking_gateway_background_errors_total', { task: 'spool_replay' }), 1);
+  t.equal((await spool.nextForReplay())?.path, join(dir, 'segment-000000000001.log'), 'replay still tries it first');
+  t.equal((await spool.nextForReplay((path) => path.endsWith('01.log')))?.path, join(dir, 'segment-000000000002.log'), 'and passes it while it waits to try again');
 });

@@ -90,7 +90,18 @@ export class Spool implements Destination {
     for (const name of names) {
       const seq = Number(SEGMENT_PATTERN.exec(name)![1]);
       const path = join(this.dir, name);
-      const bytes = await readFile(path);
+      this.nextSeq = Math.max(this.nextSeq, seq + 1);
+      let bytes: Buffer;
+      try {
+        bytes = await readFile(path);
+      } catch (err) {
+        // One unreadable segment must not keep the gateway from starting: replay tries it again
+        // with a backoff (and logs and counts each new failure) while the others go on.
+        this.metrics.backgroundErrors.labels('spool_replay').inc();
+        this.log.error({ task: 'spool_replay', file: path, code: (err as NodeJS.ErrnoException).code, err }, `cannot read spool segment ${path} at start: ${(err as Error).message}; replay tries it again later`);
+        this.sealed.push({ seq, path, bytes: 0, records: 0 });
+        continue;
+      }
       const scan = scanSegment(bytes);
       if (scan.payloads.length === 0) {
         await unlink(path);
@@ -100,7 +111,6 @@ export class Spool implements Destination {
         this.totalBytes += scan.validBytes;
         this.totalRecords += scan.payloads.length;
       }
-      this.nextSeq = Math.max(this.nextSeq, seq + 1);
     }
   }
 
