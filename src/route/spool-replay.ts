@@ -73,8 +73,9 @@ export class SpoolReplay {
   private async replay(): Promise<void> {
     while (!this.stopped) {
       if (this.waiting.length > 0) {
-        await this.handOver();
-        if (this.waiting.length > 0) return; // no more room now
+        // Went on at once while the chain takes all it is handed; waits for the next tick when
+        // it has no room (or memory) or handed some back.
+        if (!(await this.handOver())) return;
         continue;
       }
       if (this.segment && this.segment.next >= this.segment.payloads.length) {
@@ -118,33 +119,40 @@ export class SpoolReplay {
   }
 
   /**
-   * Hands the waiting events that their routes have room for to the router and waits until
-   * each is delivered, dead-lettered or handed back; what is left waits in `waiting`.
+   * Hands the waiting events that their routes have room for (and memory, within the bound) to
+   * the router and waits until each is delivered, dead-lettered or handed back; what is left
+   * waits in `waiting`. True when some were handed over and none came back.
    */
-  private async handOver(): Promise<void> {
+  private async handOver(): Promise<boolean> {
     const now = Date.now();
     const rooms = new Map<Route, number>();
     const groups = new Map<Route, GatewayEvent[]>();
     const left: GatewayEvent[] = [];
     let bytes = 0;
+    // Replay takes at most half of the memory left, so that live requests are not refused for it.
+    const allowance = (this.budget.limitBytes - this.budget.usedBytes) / 2;
     for (const event of this.waiting) {
       const route = this.router.routeFor(this.registry.get(event.schema.service, event.schema.topic)!);
       let room = rooms.get(route);
       if (room === undefined) rooms.set(route, (room = this.router.replayRoom(route, now)));
       let group = groups.get(route);
       if (!group) groups.set(route, (group = []));
-      if (group.length >= room) {
+      if (group.length >= room || bytes + event.size > allowance) {
         left.push(event);
       } else {
         group.push(event);
         bytes += event.size;
       }
     }
-    if (bytes === 0 || !this.budget.tryReserve(bytes)) return;
+    if (bytes === 0 || !this.budget.tryReserve(bytes)) return false;
     this.waiting = left;
-    const acks = [...groups].filter(([, events]) => events.length > 0).map(([route, events]) => this.router.replay(events, route, (event) => this.waiting.push(event)).done);
+    let givenBack = 0;
+    const acks = [...groups]
+      .filter(([, events]) => events.length > 0)
+      .map(([route, events]) => this.router.replay(events, route, (event) => (givenBack++, this.waiting.push(event))).done);
     this.metrics.spoolReplayedRecords.inc([...groups.values()].reduce((n, events) => n + events.length, 0));
     await Promise.all(acks);
+    return givenBack === 0;
   }
 
   /** Logs (once per segment and error code), counts, and sets when to try the segment again. */
