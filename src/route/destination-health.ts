@@ -1,5 +1,6 @@
 import { Backoff } from '../background/backoff';
 import type { Destination, DestinationLog, FailureKind } from '../destinations/destination';
+import { LogLimiter } from '../log/log-limiter';
 
 /** What the route knows of a destination: `destination_state` reports it. */
 export type DestinationState = 'healthy' | 'throttled' | 'down';
@@ -11,6 +12,8 @@ const PROBE_MIN_MS = 1_000;
 const PROBE_MAX_MS = 30_000;
 /** How long a throttle keeps the state at `throttled`. */
 const THROTTLED_FOR_MS = 5_000;
+/** Failures short of `down` (a destination may fail a batch now and then) are logged at most this often. */
+const FAILURE_LOG_INTERVAL_MS = 10_000;
 
 /**
  * Decides whether a route sends to a destination now. One that keeps failing (or says it is
@@ -26,6 +29,7 @@ export class DestinationHealth {
   private lastThrottledAt = -Infinity;
   private loggedState: DestinationState = 'healthy';
   private lastProblem: string | undefined;
+  private readonly failureLog = new LogLimiter(FAILURE_LOG_INTERVAL_MS);
 
   constructor(
     readonly destination: Destination,
@@ -65,6 +69,12 @@ export class DestinationHealth {
     }
     if (kind === 'throttled' || kind === 'unavailable') this.lastProblem = message;
     this.logChange(now);
+    if (kind === 'unavailable' && !this.isDown()) {
+      const destination = this.destination.name;
+      this.failureLog.run('unavailable', (suppressed) =>
+        this.log.warn({ destination, kind, wholeBatch, consecutiveFailures: this.consecutiveFailures, suppressed }, `destination ${destination} failed ${wholeBatch ? 'a batch' : 'records'} (${message}); they move down the route`),
+      );
+    }
   }
 
   state(now: number): DestinationState {
