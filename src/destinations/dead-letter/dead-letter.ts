@@ -124,14 +124,16 @@ export class DeadLetter {
       this.queued = [];
       this.pending = [];
       this.nextAppend = undefined;
-      return this.files.appendLines(batch).then((notWritten) => {
-        if (notWritten.length === 0) return true;
+      const notWrittenOf = (indexes: number[], error: Error) => {
         // Lines not written take no disk: they leave the count they were added to.
-        const indexes = notWritten.flatMap((f) => f.indexes);
         this.usedBytes -= indexes.reduce((sum, i) => sum + batch[i].line.length + 1, 0);
-        this.drop(indexes.map((i) => batchRecords[i]), 'dead_letter_failed', `write under ${this.dir} failed: ${notWritten[0].error.message}`);
+        this.drop(indexes.map((i) => batchRecords[i]), 'dead_letter_failed', `write under ${this.dir} failed: ${error.message}`);
         return false;
-      });
+      };
+      return this.files.appendLines(batch).then(
+        (notWritten) => notWritten.length === 0 || notWrittenOf(notWritten.flatMap((f) => f.indexes), notWritten[0].error),
+        (err: Error) => notWrittenOf(batch.map((_, i) => i), err),
+      );
     });
     return this.nextAppend;
   }
