@@ -112,7 +112,7 @@ export class Gateway {
     if (this.state !== 'ready') return { ready: false, reason: this.state };
     // With every destination down the gateway still takes events while the spool has room.
     if (!this.destinations.some((d) => d.isHealthy()) && !this.spool?.isHealthy()) {
-      return { ready: false, reason: this.spool ? 'no destination is healthy and the spool is full' : 'no destination is healthy' };
+      return { ready: false, reason: this.spool ? 'no destination is healthy and the spool is full or cannot write' : 'no destination is healthy' };
     }
     return { ready: true };
   }
