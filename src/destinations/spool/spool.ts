@@ -187,10 +187,10 @@ export class Spool implements Destination {
 
   /** Deletes a segment whose every event has been delivered or dead-lettered. */
   async remove(path: string): Promise<void> {
-    const index = this.sealed.findIndex((s) => s.path === path);
-    if (index === -1) return;
+    const segment = this.sealed.find((s) => s.path === path);
+    if (!segment) return;
     await unlink(path);
-    const [segment] = this.sealed.splice(this.sealed.findIndex((s) => s.path === path), 1);
+    this.sealed.splice(this.sealed.indexOf(segment), 1);
     this.totalBytes -= segment.bytes;
     this.totalRecords -= segment.records;
   }
