@@ -126,7 +126,9 @@ export class Spool implements Destination {
     const bytes = frames.reduce((sum, f) => sum + f.length, 0);
     if (!this.hasRoomFor(bytes)) {
       this.metrics.spoolFullRejections.inc(events.length);
-      throw new DestinationError('unavailable', `spool is full (${this.totalBytes} of ${this.maxBytes} bytes on disk, ${this.queuedBytes} queued for writing)`);
+      const message = `spool is full (${this.totalBytes} of ${this.maxBytes} bytes on disk, ${this.queuedBytes} queued for writing)`;
+      this.store.limiter.run('full', (suppressed) => this.log.warn({ store: 'spool', records: events.length, spoolBytes: this.totalBytes, queuedBytes: this.queuedBytes, suppressed }, message));
+      throw new DestinationError('unavailable', message);
     }
     // Counted at once, so that concurrent sends see the room already taken.
     this.totalBytes += bytes;
