@@ -68,7 +68,7 @@ function pipeline(destination: Destination) {
   const metrics = new GatewayMetrics();
   const budget = new MemoryBudget(config.buffer.maxBytes, metrics);
   const deadLetter = new DeadLetter('/tmp/pipeline-bench/dead', config.deadLetter, metrics, pino({ level: 'silent' }));
-  const router = new Router([destination], undefined, config, deadLetter, budget, metrics);
+  const router = new Router([destination], undefined, config, deadLetter, budget, metrics, pino({ level: 'silent' }));
   const ingest = new Ingest(config, router, budget, deadLetter, undefined, metrics);
   const registry = loadTopicRegistry(config.topicsDir);
   const topic = registry.get('shop', 'order-placed')!;

@@ -44,12 +44,12 @@ export class Gateway {
   ) {
     this.log = pino({ level: config.logLevel, base: { name: 'tracking-gateway' } });
     this.registry = loadTopicRegistry(config.topicsDir);
-    this.destinations = destinations ?? Object.entries(config.destinations).map(([name, entry]) => createDestination(name, entry, config, this.metrics));
+    this.destinations = destinations ?? Object.entries(config.destinations).map(([name, entry]) => createDestination(name, entry, config, this.metrics, this.log));
     this.deadLetter = new DeadLetter(deadLetterDir(config), config.deadLetter, this.metrics, this.log);
     const budget = new MemoryBudget(config.buffer.maxBytes, this.metrics);
-    if (config.spool.enabled) this.spool = new Spool('spool', spoolDir(config), config.spool.maxBytes, config.spool.segmentBytes, this.metrics);
-    this.router = new Router(this.destinations, this.spool, config, this.deadLetter, budget, this.metrics);
-    if (this.spool) this.replay = new SpoolReplay(this.spool, this.registry, this.router, budget, this.deadLetter, this.metrics);
+    if (config.spool.enabled) this.spool = new Spool('spool', spoolDir(config), config.spool.maxBytes, config.spool.segmentBytes, this.metrics, this.log);
+    this.router = new Router(this.destinations, this.spool, config, this.deadLetter, budget, this.metrics, this.log);
+    if (this.spool) this.replay = new SpoolReplay(this.spool, this.registry, this.router, budget, this.deadLetter, this.metrics, this.log);
     // Resolve every topic's route now, so that a route naming an unknown destination stops the start.
     for (const topic of this.registry.list()) this.router.routeFor(topic);
     const ingest = new Ingest(config, this.router, budget, this.deadLetter, this.spool, this.metrics);
@@ -70,6 +70,9 @@ export class Gateway {
     const { server } = this.config;
     const adminPort = await this.listen(this.adminServer, server.adminHost, server.adminPort);
     const log = this.log;
+    // Torn tails a crash left are cut before anything is appended: the dead letter's first, as
+    // its folder may lie inside a file destination's.
+    await this.deadLetter.start();
     await this.spool?.start();
     await Promise.all(this.destinations.map((d) => d.start({ topics: this.topicsRoutedTo(d), log })));
     this.replay?.start();
@@ -122,7 +125,7 @@ export class Gateway {
     if (this.state !== 'ready') return { ready: false, reason: this.state };
     // With every destination down the gateway still takes events while the spool has room.
     if (!this.destinations.some((d) => d.isHealthy()) && !this.spool?.isHealthy()) {
-      return { ready: false, reason: this.spool ? 'no destination is healthy and the spool is full' : 'no destination is healthy' };
+      return { ready: false, reason: this.spool ? 'no destination is healthy and the spool is full or cannot write' : 'no destination is healthy' };
     }
     return { ready: true };
   }

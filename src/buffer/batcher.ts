@@ -1,5 +1,5 @@
 import type { BatchConfig } from '../config/config';
-import { toDestinationError, type Destination, type DestinationError, type RecordFailure } from '../destinations/destination';
+import { toDestinationError, type Destination, type DestinationError, type DestinationLog, type RecordFailure } from '../destinations/destination';
 import type { GatewayMetrics } from '../metrics/metrics';
 import type { PendingEvent } from '../route/pending-event';
 
@@ -21,16 +21,19 @@ export class Batcher {
   private readonly batchRecords;
   private readonly batchBytes;
   private readonly sendDuration;
+  private readonly resultErrors;
 
   constructor(
     readonly destination: Destination,
     private readonly config: BatchConfig,
     private readonly onResult: (batcher: Batcher, items: PendingEvent[], result: BatchResult) => void,
     metrics: GatewayMetrics,
+    private readonly log: DestinationLog,
   ) {
     this.batchRecords = metrics.batchRecords.labels(destination.name);
     this.batchBytes = metrics.batchBytes.labels(destination.name);
     this.sendDuration = metrics.destinationSendDuration.labels(destination.name);
+    this.resultErrors = metrics.backgroundErrors.labels('batch_result');
   }
 
   get queuedRecords(): number {
@@ -86,7 +89,14 @@ export class Batcher {
     this.inFlight++;
     const stopTimer = this.sendDuration.startTimer();
     const events = batch.map((item) => item.event);
-    this.destination.send(events).then(
+    let sending: Promise<RecordFailure[]>;
+    try {
+      sending = this.destination.send(events);
+    } catch (err) {
+      // A send that throws instead of rejecting is the same failure.
+      sending = Promise.reject(err);
+    }
+    sending.then(
       (failures) => this.complete(batch, failures, stopTimer),
       (err) => this.complete(batch, toDestinationError(err), stopTimer),
     );
@@ -95,7 +105,14 @@ export class Batcher {
   private complete(batch: PendingEvent[], result: BatchResult, stopTimer: () => void): void {
     stopTimer();
     this.inFlight--;
-    this.onResult(this, batch, result);
+    try {
+      this.onResult(this, batch, result);
+    } catch (err) {
+      // A bug in handling the result must not end the process nor stop this batcher; it is
+      // counted and logged with what would let someone find it.
+      this.resultErrors.inc();
+      this.log.error({ task: 'batch_result', destination: this.destination.name, records: batch.length, err }, `handling a batch result of ${this.destination.name} failed`);
+    }
     if (this.pending.length > 0) this.flush();
     if (this.inFlight === 0 && this.pending.length === 0) {
       for (const resolve of this.idleWaiters.splice(0)) resolve();

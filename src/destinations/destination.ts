@@ -68,6 +68,12 @@ export interface Destination {
   send(events: readonly GatewayEvent[]): Promise<RecordFailure[]>;
   /** Whether sending is worth trying now; readiness and the route's skipping ask it. */
   isHealthy(): boolean;
+  /**
+   * How many more events it would take now without throttling (its quota or learned rate,
+   * less what it was sent in the last second); absent: no limit known. Spool replay hands a
+   * route no more than its hops have room for.
+   */
+  room?(): number;
   close(): Promise<void>;
 }
 

@@ -178,9 +178,28 @@ export class GatewayMetrics {
     help: 'Events taken out of the spool and handed back to the head of their route.',
     registers: [this.registry],
   });
-  readonly spoolCorruptRecords = new Counter({
-    name: `${METRIC_PREFIX}spool_corrupt_records_total`,
-    help: 'Torn or corrupt records cut off a spool segment at start (a torn tail counts once); never acknowledged events.',
+  readonly tornTailsCut = new Counter({
+    name: `${METRIC_PREFIX}torn_tails_cut_total`,
+    help: 'Torn tails (a write cut short by a crash, or bytes that fail their checksum) cut off a minute file or spool segment, at start or when a file is opened again; never acknowledged data. By store (minute_file, spool_segment).',
+    labelNames: ['store'] as const,
+    registers: [this.registry],
+  });
+  readonly tornTailBytesCut = new Counter({
+    name: `${METRIC_PREFIX}torn_tail_bytes_cut_total`,
+    help: 'Bytes of the torn tails counted in torn_tails_cut_total.',
+    labelNames: ['store'] as const,
+    registers: [this.registry],
+  });
+  readonly diskAppendFailures = new Counter({
+    name: `${METRIC_PREFIX}disk_append_failures_total`,
+    help: 'Appends to a file that failed (disk full, I/O error) and were cut back to the last fsynced offset; their callers were not acknowledged. By store (file, dead_letter, spool).',
+    labelNames: ['store'] as const,
+    registers: [this.registry],
+  });
+  readonly backgroundErrors = new Counter({
+    name: `${METRIC_PREFIX}background_errors_total`,
+    help: 'Errors caught in a background task (spool_replay, minute_file_sweep, kafka_reconnect, batch_result, torn_tail_repair), each logged with its context; the task goes on, after a backoff where it repeats.',
+    labelNames: ['task'] as const,
     registers: [this.registry],
   });
   readonly spoolFullRejections = new Counter({

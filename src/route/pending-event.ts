@@ -12,4 +12,9 @@ export interface PendingEvent {
   attempts: number;
   /** Set for service requests, whose answer waits until every event is durable. */
   ack?: Ack;
+  /**
+   * Set for events replayed from the spool: when no hop before the spool takes the event now,
+   * it is handed back here (it is still in the spool) instead of being spooled again.
+   */
+  giveBack?: (event: GatewayEvent) => void;
 }

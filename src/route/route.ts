@@ -9,20 +9,36 @@ export interface Hop {
 
 /** A topic's fallback chain: its destinations in order; the spool, when enabled, last. */
 export class Route {
-  constructor(readonly hops: readonly Hop[]) {}
+  /** The hops before the spool (all of them, without a spool). */
+  readonly streams: readonly Hop[];
+
+  constructor(
+    readonly hops: readonly Hop[],
+    /** Whether the last hop is the spool. */
+    readonly spooled: boolean,
+  ) {
+    this.streams = spooled ? hops.slice(0, -1) : hops;
+  }
 
   /**
    * The first hop from `from` on that takes an event of `size` bytes and is not being
    * skipped as down, or -1. The last hop is never skipped: with nowhere further to go, a
-   * send there is the only way on.
+   * send there is the only way on. Without `toSpool` (events replayed from the spool) the
+   * spool is no hop, and every hop may be skipped.
    */
-  nextHop(size: number, from: number, now: number): number {
-    const last = this.hops.length - 1;
+  nextHop(size: number, from: number, now: number, toSpool = true): number {
+    const hops = toSpool ? this.hops : this.streams;
+    const last = hops.length - 1;
     for (let hop = from; hop <= last; hop++) {
-      const { batcher, health } = this.hops[hop];
+      const { batcher, health } = hops[hop];
       if (batcher.destination.maxRecordBytes < size) continue;
-      if (hop === last || health.isAvailable(now)) return hop;
+      if ((toSpool && hop === last) || health.isAvailable(now)) return hop;
     }
     return -1;
+  }
+
+  /** Whether any hop (the spool too, with `toSpool`) takes an event of `size` bytes at all. */
+  takes(size: number, toSpool: boolean): boolean {
+    return (toSpool ? this.hops : this.streams).some((hop) => hop.batcher.destination.maxRecordBytes >= size);
   }
 }

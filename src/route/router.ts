@@ -1,12 +1,14 @@
+import { backoffDelay } from '../background/backoff';
 import type { GatewayConfig } from '../config/config';
 import { batchConfigFor } from '../config/config';
 import { Batcher, type BatchResult } from '../buffer/batcher';
 import type { MemoryBudget } from '../buffer/memory-budget';
 import type { DeadLetter, DeadLetterReason } from '../destinations/dead-letter/dead-letter';
-import { RETRYABLE, type Destination, type FailureKind } from '../destinations/destination';
+import { RETRYABLE, type Destination, type DestinationLog, type FailureKind } from '../destinations/destination';
 import { toCloudEventJson, type GatewayEvent } from '../envelope/envelope';
 import type { GatewayMetrics } from '../metrics/metrics';
 import { ConfigError } from '../errors';
+import { LogLimiter } from '../log/log-limiter';
 import type { Topic } from '../topics/registry';
 import { Ack } from './ack';
 import { DestinationHealth } from './destination-health';
@@ -28,6 +30,10 @@ function cloudEventOrEnvelope(event: GatewayEvent): unknown {
 /** Backoff before a route whose every hop failed is tried again from its head. */
 const RETRY_BASE_MS = 100;
 const RETRY_MAX_MS = 5_000;
+/** Events a down destination due a probe is offered by replay: one probe batch's worth. */
+const PROBE_RECORDS = 100;
+/** How often terminal failures (too large, malformed) of one destination are logged at most. */
+const LOG_INTERVAL_MS = 10_000;
 
 /**
  * Moves accepted events down their topic's route: to the first destination that takes them
@@ -42,6 +48,7 @@ export class Router {
   /** Events waiting out a backoff, by their timer. */
   private readonly retries = new Map<NodeJS.Timeout, PendingEvent[]>();
   private closing = false;
+  private readonly logLimiter = new LogLimiter(LOG_INTERVAL_MS);
 
   /**
    * @param spool the last hop of every route, when spooling is enabled.
@@ -53,10 +60,11 @@ export class Router {
     private readonly deadLetter: DeadLetter,
     private readonly budget: MemoryBudget,
     private readonly metrics: GatewayMetrics,
+    private readonly log: DestinationLog,
   ) {
     for (const destination of spool ? [...destinations, spool] : destinations) {
-      const batcher = new Batcher(destination, batchConfigFor(config, destination.name), (b, items, result) => this.onBatchResult(b, items, result), metrics);
-      this.hops.set(destination.name, { batcher, health: new DestinationHealth(destination) });
+      const batcher = new Batcher(destination, batchConfigFor(config, destination.name), (b, items, result) => this.onBatchResult(b, items, result), metrics, log);
+      this.hops.set(destination.name, { batcher, health: new DestinationHealth(destination, log) });
     }
     metrics.destinationState.sample = () => [...this.hops.values()].map((hop) => [hop.batcher.destination.name, hop.health.state(Date.now())]);
   }
@@ -73,18 +81,35 @@ export class Router {
         return hop;
       });
       if (this.spool) hops.push(this.hops.get(this.spool.name)!);
-      route = new Route(hops);
+      route = new Route(hops, this.spool !== undefined);
       this.routes.set(key, route);
     }
     return route;
   }
 
   /**
-   * Whether the first destination of a route (before the spool) is up, or due a probe: the
-   * spool's replay is then what probes it, when no live traffic does.
+   * How many events replay may hand a route now without any of them throttling: the room of
+   * each hop before the spool that is up (its quota or learned rate less what it was sent in
+   * the last second and what waits in its batch; unknown: no limit, unless it throttled in the
+   * last seconds) plus a probe batch for one that is down and due a probe. 0: replay waits.
    */
-  isHeadUp(route: Route): boolean {
-    return route.hops.length > 1 && route.hops[0].health.isUpOrProbeDue(Date.now());
+  replayRoom(route: Route, now: number): number {
+    let room = 0;
+    for (const { batcher, health } of route.streams) {
+      if (health.isDown()) {
+        if (health.isUpOrProbeDue(now)) room += PROBE_RECORDS;
+        continue;
+      }
+      const own = batcher.destination.room?.() ?? (health.state(now) === 'throttled' ? 0 : Infinity);
+      room += Math.max(0, own - batcher.queuedRecords);
+    }
+    return room;
+  }
+
+  /** Whether some route has room for replayed events now (see replayRoom). */
+  hasReplayRoom(now: number): boolean {
+    for (const route of this.routes.values()) if (this.replayRoom(route, now) > 0) return true;
+    return false;
   }
 
   /**
@@ -94,6 +119,18 @@ export class Router {
   submit(events: readonly GatewayEvent[], route: Route, durable: boolean): Ack | undefined {
     const ack = durable ? new Ack(events.length) : undefined;
     this.placeAll(events.map((event) => ({ event, route, hop: 0, attempts: 0, ack })));
+    return ack;
+  }
+
+  /**
+   * Hands events read back from the spool (their memory already reserved) to their route. An
+   * event that no hop before the spool takes now is not spooled again (it is still there): it
+   * goes to `giveBack`, for replay to offer again later. The ack settles when each event is
+   * delivered, dead-lettered or given back.
+   */
+  replay(events: readonly GatewayEvent[], route: Route, giveBack: (event: GatewayEvent) => void): Ack {
+    const ack = new Ack(events.length);
+    this.placeAll(events.map((event) => ({ event, route, hop: 0, attempts: 0, ack, giveBack })));
     return ack;
   }
 
@@ -121,9 +158,11 @@ export class Router {
     const now = Date.now();
     const skipped = new Map<string, { from: Hop; to: Hop; count: number }>();
     for (const item of items) {
-      const hop = item.route.nextHop(item.event.size, 0, now);
+      const toSpool = item.giveBack === undefined;
+      const hop = item.route.nextHop(item.event.size, 0, now, toSpool);
       if (hop === -1) {
-        this.toDeadLetter([item], 'too_large', `event of ${item.event.size} bytes is larger than any destination of its route takes`);
+        if (item.route.takes(item.event.size, toSpool)) this.giveBack(item);
+        else this.toDeadLetter([item], 'too_large', `event of ${item.event.size} bytes is larger than any destination of its route takes`);
         continue;
       }
       const to = item.route.hops[hop];
@@ -144,13 +183,13 @@ export class Router {
     const hop = this.hops.get(batcher.destination.name)!;
     const now = Date.now();
     if (!Array.isArray(result)) {
-      hop.health.onFailed(result.kind, true, now);
+      hop.health.onFailed(result.kind, true, now, result.message);
       this.countRecords(batcher.destination.name, result.kind, items.length);
       this.handleFailed(hop, items, result.kind, result.message, now);
       return;
     }
     if (result.length === 0) {
-      hop.health.onDelivered();
+      hop.health.onDelivered(now);
       this.delivered(batcher.destination.name, items);
       return;
     }
@@ -164,10 +203,10 @@ export class Router {
       if (!group) failedByKind.set(failure.kind, (group = { items: [], message: failure.message }));
       group.items.push(item);
     });
-    if (delivered.length > 0) hop.health.onDelivered();
+    if (delivered.length > 0) hop.health.onDelivered(now);
     this.delivered(batcher.destination.name, delivered);
     for (const [kind, group] of failedByKind) {
-      hop.health.onFailed(kind, false, now);
+      hop.health.onFailed(kind, false, now, group.message);
       this.countRecords(batcher.destination.name, kind, group.items.length);
       this.handleFailed(hop, group.items, kind, group.message, now);
     }
@@ -180,16 +219,23 @@ export class Router {
   }
 
   private handleFailed(from: Hop, items: PendingEvent[], kind: FailureKind, message: string, now: number): void {
+    const destination = from.batcher.destination.name;
     if (!RETRYABLE[kind]) {
-      this.toDeadLetter(items, kind === 'too_large' ? 'too_large' : 'malformed', `${from.batcher.destination.name}: ${message}`);
+      // Throttled and unavailable are states, logged as they change (DestinationHealth); these
+      // concern single records and can come at any rate.
+      this.logLimiter.run(`${destination}:${kind}`, (suppressed) =>
+        this.log.warn({ destination, kind, records: items.length, suppressed }, `destination ${destination} refused records as ${kind}; they go to the dead letter: ${message}`),
+      );
+      this.toDeadLetter(items, kind === 'too_large' ? 'too_large' : 'malformed', `${destination}: ${message}`);
       return;
     }
     const retry: PendingEvent[] = [];
     const movedTo = new Map<Hop, number>();
     for (const item of items) {
-      const next = item.route.nextHop(item.event.size, item.hop + 1, now);
+      const next = item.route.nextHop(item.event.size, item.hop + 1, now, item.giveBack === undefined);
       if (next === -1) {
-        retry.push(item);
+        if (item.giveBack) this.giveBack(item);
+        else retry.push(item);
         continue;
       }
       const to = item.route.hops[next];
@@ -209,7 +255,7 @@ export class Router {
       this.drop(items, 'shutdown');
       return;
     }
-    const delay = Math.min(RETRY_BASE_MS * 2 ** (attempts - 1), RETRY_MAX_MS);
+    const delay = backoffDelay(attempts, RETRY_BASE_MS, RETRY_MAX_MS);
     const timer = setTimeout(() => {
       this.retries.delete(timer);
       this.placeAll(items);
@@ -237,6 +283,12 @@ export class Router {
       this.metrics.eventsDropped.labels(item.event.schema.service, item.event.schema.topic, reason).inc();
       this.settle(item, false);
     }
+  }
+
+  /** A replayed event no hop takes now: back to replay, which still has it in the spool. */
+  private giveBack(item: PendingEvent): void {
+    item.giveBack!(item.event);
+    this.settle(item, false);
   }
 
   private settle(item: PendingEvent, durable = true): void {

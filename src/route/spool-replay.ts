@@ -1,31 +1,51 @@
+import { Backoff } from '../background/backoff';
+import { BackgroundLoop } from '../background/loop';
 import type { MemoryBudget } from '../buffer/memory-budget';
 import type { DeadLetter } from '../destinations/dead-letter/dead-letter';
+import type { DestinationLog } from '../destinations/destination';
 import { decodeSpoolEntry } from '../destinations/spool/spool-entry';
 import type { Spool } from '../destinations/spool/spool';
 import type { GatewayEvent } from '../envelope/envelope';
 import type { GatewayMetrics } from '../metrics/metrics';
 import type { TopicRegistry } from '../topics/registry';
+import type { Route } from './route';
 import type { Router } from './router';
 
-/** How often the spool is looked at, and how many events go back at once. */
+/** How often replay looks at the spool and at the chain's room, and how many events it holds at once. */
 const REPLAY_INTERVAL_MS = 1_000;
 const REPLAY_CHUNK = 500;
+/** A segment that cannot be read is tried again after this, doubling (with jitter) up to the max. */
+const UNREADABLE_RETRY_MIN_MS = 1_000;
+const UNREADABLE_RETRY_MAX_MS = 5 * 60_000;
+
+interface SegmentInReplay {
+  path: string;
+  payloads: Buffer[];
+  /** Index of the first payload not yet taken into `waiting`. */
+  next: number;
+}
 
 /**
- * Hands spooled events back to the head of their route once that destination is up again,
- * oldest segment first, a chunk at a time within the memory bound. When the chain cannot take
- * a whole chunk (some of it lands in the spool again) replay waits for the next tick, so it
- * goes at the pace of the chain's spare capacity. A segment is
- * deleted only when each of its events is settled again — delivered, or spooled anew if the
- * chain failed once more — so a crash during replay repeats events (at-least-once) but never
- * loses one.
+ * Hands spooled events back to the head of their route, oldest segment first, at the pace the
+ * chain has room for. Before each hand-over it asks the route how many events its hops before
+ * the spool take now (their learned rates or quotas, a probe batch for a hop that is down), so
+ * that when every hop is throttled or down, replay waits rather than pushing events through
+ * every hop. An event that no hop takes after all is handed back, never spooled again: it is
+ * still in its segment, and replay offers it again on a later tick. A segment is deleted only
+ * when each of its events is delivered (or dead-lettered), so a crash during replay repeats
+ * events (at least once) but never loses one.
+ *
+ * Replay runs as a BackgroundLoop: an error ends a tick, never the process. A segment that
+ * cannot be read (an I/O error) is logged with its path, counted, and tried again after a
+ * backoff while the segments after it go on.
  */
 export class SpoolReplay {
-  private timer: NodeJS.Timeout | undefined;
-  private running: Promise<void> | undefined;
+  private readonly loop: BackgroundLoop;
   private stopped = false;
-  /** Events of the current segment already handed back, so a pause resumes where it was. */
-  private progress = { path: '', next: 0 };
+  private segment: SegmentInReplay | undefined;
+  /** Events taken from the segment and not yet delivered: at most one chunk. */
+  private waiting: GatewayEvent[] = [];
+  private readonly unreadable = new Map<string, { backoff: Backoff; retryAt: number; code: string | undefined }>();
 
   constructor(
     private readonly spool: Spool,
@@ -34,66 +54,121 @@ export class SpoolReplay {
     private readonly budget: MemoryBudget,
     private readonly deadLetter: DeadLetter,
     private readonly metrics: GatewayMetrics,
-  ) {}
+    private readonly log: DestinationLog,
+  ) {
+    this.loop = new BackgroundLoop('spool_replay', REPLAY_INTERVAL_MS, () => this.replay(), log, metrics);
+  }
 
   start(): void {
-    this.timer = setInterval(() => {
-      this.running ??= this.replay().finally(() => (this.running = undefined));
-    }, REPLAY_INTERVAL_MS);
-    this.timer.unref();
+    this.loop.start();
   }
 
-  /** Stops after the chunk in progress; what is left stays in the spool for the next start. */
+  /** Stops after the hand-over in progress; what is left stays in the spool for the next start. */
   async stop(): Promise<void> {
     this.stopped = true;
-    clearInterval(this.timer);
-    await this.running;
+    await this.loop.stop();
   }
 
+  /** One tick: hands over as much as the chain has room for, then waits for the next. */
   private async replay(): Promise<void> {
     while (!this.stopped) {
-      const segment = await this.spool.nextForReplay();
-      if (!segment) return;
-      if (this.progress.path !== segment.path) this.progress = { path: segment.path, next: 0 };
-      const payloads = await this.spool.readSegment(segment.path);
-      while (this.progress.next < payloads.length) {
-        if (this.stopped) return;
-        const chunk = payloads.slice(this.progress.next, this.progress.next + REPLAY_CHUNK);
-        const appendedBefore = this.spool.appended;
-        if (!(await this.replayChunk(chunk))) return; // not now: the head is down or memory is short
-        this.progress.next += chunk.length;
-        if (this.spool.appended > appendedBefore) break; // the chain overflowed: go on next tick
+      if (this.waiting.length > 0) {
+        // Went on at once while the chain takes all it is handed; waits for the next tick when
+        // it has no room (or memory) or handed some back.
+        if (!(await this.handOver())) return;
+        continue;
       }
-      if (this.progress.next < payloads.length) return;
-      await this.spool.remove(segment.path);
+      if (this.segment && this.segment.next >= this.segment.payloads.length) {
+        await this.spool.remove(this.segment.path);
+        this.segment = undefined;
+      }
+      if (!this.segment && !(await this.openNextSegment())) return;
+      await this.takeChunk(this.segment!);
     }
   }
 
-  /** Resolves false, handing nothing back, when the chunk's routes cannot take it now. */
-  private async replayChunk(payloads: Buffer[]): Promise<boolean> {
-    const byTopic = new Map<string, GatewayEvent[]>();
+  /** Reads the oldest segment replay may read now; false when there is none, or no room to replay into. */
+  private async openNextSegment(): Promise<boolean> {
+    if (!this.router.hasReplayRoom(Date.now())) return false;
+    const now = Date.now();
+    const next = await this.spool.nextForReplay((path) => (this.unreadable.get(path)?.retryAt ?? 0) > now);
+    if (!next) return false;
+    let payloads: Buffer[];
+    try {
+      payloads = await this.spool.readSegment(next.path);
+    } catch (err) {
+      this.onUnreadable(next.path, err as NodeJS.ErrnoException);
+      return true; // the segments after it go on
+    }
+    if (this.unreadable.delete(next.path)) this.log.info({ file: next.path }, `spool segment ${next.path} is readable again`);
+    this.segment = { path: next.path, payloads, next: 0 };
+    return true;
+  }
+
+  /** Decodes the next chunk of the segment into `waiting`; entries that cannot be rebuilt go to the dead letter. */
+  private async takeChunk(segment: SegmentInReplay): Promise<void> {
+    const payloads = segment.payloads.slice(segment.next, segment.next + REPLAY_CHUNK);
     const unreadable: { message: string; payload: Buffer }[] = [];
     for (const payload of payloads) {
       const event = decodeSpoolEntry(payload, this.registry);
-      if (event instanceof Error) {
-        unreadable.push({ message: event.message, payload });
-        continue;
-      }
-      const key = `${event.schema.service}/${event.schema.topic}`;
-      let list = byTopic.get(key);
-      if (!list) byTopic.set(key, (list = []));
-      list.push(event);
+      if (event instanceof Error) unreadable.push({ message: event.message, payload });
+      else this.waiting.push(event);
     }
-    const groups = [...byTopic.values()].map((events) => ({ events, route: this.router.routeFor(this.registry.get(events[0].schema.service, events[0].schema.topic)!) }));
-    if (!groups.every((g) => this.router.isHeadUp(g.route))) return false;
-    const bytes = groups.reduce((sum, g) => sum + g.events.reduce((s, e) => s + e.size, 0), 0);
-    if (!this.budget.tryReserve(bytes)) return false;
-
     if (unreadable.length > 0) await this.deadLetterUnreadable(unreadable);
-    const acks = groups.map((g) => this.router.submit(g.events, g.route, true)!.done);
-    this.metrics.spoolReplayedRecords.inc(groups.reduce((n, g) => n + g.events.length, 0));
+    segment.next += payloads.length;
+  }
+
+  /**
+   * Hands the waiting events that their routes have room for (and memory, within the bound) to
+   * the router and waits until each is delivered, dead-lettered or handed back; what is left
+   * waits in `waiting`. True when some were handed over and none came back.
+   */
+  private async handOver(): Promise<boolean> {
+    const now = Date.now();
+    const rooms = new Map<Route, number>();
+    const groups = new Map<Route, GatewayEvent[]>();
+    const left: GatewayEvent[] = [];
+    let bytes = 0;
+    // Replay takes at most half of the memory left, so that live requests are not refused for it.
+    const allowance = (this.budget.limitBytes - this.budget.usedBytes) / 2;
+    for (const event of this.waiting) {
+      const route = this.router.routeFor(this.registry.get(event.schema.service, event.schema.topic)!);
+      let room = rooms.get(route);
+      if (room === undefined) rooms.set(route, (room = this.router.replayRoom(route, now)));
+      let group = groups.get(route);
+      if (!group) groups.set(route, (group = []));
+      if (group.length >= room || bytes + event.size > allowance) {
+        left.push(event);
+      } else {
+        group.push(event);
+        bytes += event.size;
+      }
+    }
+    if (bytes === 0 || !this.budget.tryReserve(bytes)) return false;
+    this.waiting = left;
+    let givenBack = 0;
+    const acks = [...groups]
+      .filter(([, events]) => events.length > 0)
+      .map(([route, events]) => this.router.replay(events, route, (event) => (givenBack++, this.waiting.push(event))).done);
+    this.metrics.spoolReplayedRecords.inc([...groups.values()].reduce((n, events) => n + events.length, 0));
     await Promise.all(acks);
-    return true;
+    return givenBack === 0;
+  }
+
+  /** Logs (once per segment and error code), counts, and sets when to try the segment again. */
+  private onUnreadable(path: string, err: NodeJS.ErrnoException): void {
+    let entry = this.unreadable.get(path);
+    if (!entry) this.unreadable.set(path, (entry = { backoff: new Backoff(UNREADABLE_RETRY_MIN_MS, UNREADABLE_RETRY_MAX_MS), retryAt: 0, code: undefined }));
+    const delay = entry.backoff.next();
+    entry.retryAt = Date.now() + delay;
+    this.metrics.backgroundErrors.labels('spool_replay').inc();
+    if (entry.code !== (err.code ?? err.message)) {
+      entry.code = err.code ?? err.message;
+      this.log.error(
+        { task: 'spool_replay', file: path, code: err.code, err, retryInMs: Math.round(delay) },
+        `spool replay cannot read ${path}: ${err.message}; its events stay in the spool, the segments after it go on`,
+      );
+    }
   }
 
   private async deadLetterUnreadable(items: { message: string; payload: Buffer }[]): Promise<void> {

@@ -87,7 +87,7 @@ t.test('edge values: every answer is 200 or 4xx, and every accepted event encode
 
 t.test('the file destination fails only the record it cannot encode, and the route dead-letters it', async (t) => {
   const { app, gateway, dataDir } = injectableGateway(t);
-  const file = createDestination('file', { type: 'file' }, gateway.config, gateway.metrics);
+  const file = createDestination('file', { type: 'file' }, gateway.config, gateway.metrics, gateway.log);
   const failures = await file.send([event('good-1'), poison(), event('good-2')]);
   await file.close();
   t.same(failures.map((f) => [f.index, f.kind]), [[1, 'malformed']]);
@@ -101,7 +101,7 @@ t.test('the real Kafka destination: only the poisoned record fails', async (t) =
   const brokers = await kafkaBrokersForTests();
   const prefix = uniquePrefix('poison');
   const config = buildConfig({ topicsDir: TOPICS_DIR, dataDir: tempDir(), destinations: { kafka: { type: 'kafka', brokers, topic: `${prefix}.{service}.{topic}`, createTopics: { enabled: true, numPartitions: 1, replicationFactor: 1 } } } });
-  const kafka = createDestination('kafka', config.destinations.kafka, config, new GatewayMetrics());
+  const kafka = createDestination('kafka', config.destinations.kafka, config, new GatewayMetrics(), pino({ level: 'silent' }));
   t.teardown(() => kafka.close());
   await kafka.start({ topics: [registry.get('shop', 'order-placed')!], log: pino({ level: 'silent' }) });
   const failures = await kafka.send([event('good-1'), poison(), event('good-2')]);
@@ -114,7 +114,7 @@ t.test('the real Kafka destination: only the poisoned record fails', async (t) =
 t.test('the real Firehose destination (moto): only the poisoned record fails', async (t) => {
   const { proxy, streams, idsIn } = await setupStreams(t, ['poison']);
   const config = buildConfig({ topicsDir: TOPICS_DIR, dataDir: tempDir(), destinations: { firehose: { type: 'firehose', stream: streams[0], endpoint: proxy.endpoint, packRecordBytes: 0 } } });
-  const firehose: Destination = createDestination('firehose', config.destinations.firehose, config, new GatewayMetrics());
+  const firehose: Destination = createDestination('firehose', config.destinations.firehose, config, new GatewayMetrics(), pino({ level: 'silent' }));
   t.teardown(() => firehose.close());
   await firehose.start({ topics: [], log: pino({ level: 'silent' }) });
   const failures = await firehose.send([event('good-1'), poison(), event('good-2')]);

@@ -22,7 +22,7 @@ const CONTRACT_METRICS = new Set([
   'destination_records_total', 'destination_send_duration_seconds', 'destination_state',
   'destination_learned_rate_records_per_second', 'fallbacks_total', 'buffer_bytes',
   'buffer_limit_bytes', 'spool_bytes', 'spool_records', 'spool_replayed_records_total',
-  'spool_corrupt_records_total', 'spool_limit_bytes', 'spool_full_rejections_total', 'events_dropped_total',
+  'torn_tails_cut_total', 'torn_tail_bytes_cut_total', 'disk_append_failures_total', 'background_errors_total', 'spool_limit_bytes', 'spool_full_rejections_total', 'events_dropped_total',
   'firehose_events_per_record', 'kafka_produce_requests_total', 'kafka_in_flight_requests', 'kafka_connected', 'ready',
 ].map((name) => `tracking_gateway_${name}`).concat(['process_resident_memory_bytes', 'nodejs_eventloop_lag_seconds']));
 

@@ -2,7 +2,7 @@ import { spawn, type ChildProcess } from 'node:child_process';
 import { once } from 'node:events';
 import { createServer } from 'node:net';
 import { join } from 'node:path';
-import { PROJECT_ROOT } from './gateway';
+import { PROJECT_ROOT, TEST_KEYS_ENV } from './gateway';
 
 export const CLI = join(PROJECT_ROOT, 'dist', 'src', 'cli.js');
 
@@ -23,13 +23,17 @@ export interface ServeProcess {
   stop: () => Promise<number | null>;
 }
 
-/** `node dist/src/cli.js serve` (what `npm start` runs) on free loopback ports; resolves once ready. */
+/**
+ * `node dist/src/cli.js serve` (what `npm start` runs) on free loopback ports; resolves once
+ * ready. KAFKA_BROKERS and FIREHOSE_STREAMS, which point the test run at its services, are not
+ * passed on unless `env` sets them: they would add destinations to the gateway's routes.
+ */
 export async function startServe(env: Record<string, string>, args: string[] = []): Promise<ServeProcess> {
   const [port, adminPort] = [await freePort(), await freePort()];
   let output = '';
   const child = spawn(process.execPath, [CLI, 'serve', ...args], {
     cwd: PROJECT_ROOT,
-    env: { ...process.env, GATEWAY_HOST: '127.0.0.1', GATEWAY_ADMIN_HOST: '127.0.0.1', GATEWAY_PORT: String(port), GATEWAY_ADMIN_PORT: String(adminPort), ...env },
+    env: { ...process.env, ...TEST_KEYS_ENV, KAFKA_BROKERS: '', FIREHOSE_STREAMS: '', GATEWAY_HOST: '127.0.0.1', GATEWAY_ADMIN_HOST: '127.0.0.1', GATEWAY_PORT: String(port), GATEWAY_ADMIN_PORT: String(adminPort), ...env },
     stdio: ['ignore', 'pipe', 'pipe'],
   });
   child.stdout!.on('data', (c) => (output += c));

@@ -27,7 +27,7 @@ function setup(t: Test, destinations: Destination[], batch = { maxRecords: 10, l
   const metrics = new GatewayMetrics();
   const budget = new MemoryBudget(10_000_000, metrics);
   const deadLetter = new DeadLetter(`${dir}/dead`, config.deadLetter, metrics, pino({ level: 'silent' }));
-  const router = new Router(destinations, undefined, config, deadLetter, budget, metrics);
+  const router = new Router(destinations, undefined, config, deadLetter, budget, metrics, pino({ level: 'silent' }));
   return { router, budget, metrics, deadDir: `${dir}/dead` };
 }
 
@@ -128,4 +128,70 @@ t.test('a destination that keeps failing is skipped, probed, and gets its traffi
   await submit(router, budget, events(order, 3)).done;
   t.equal(a.events.length, 4, 'traffic is back on a');
   t.match(await metrics.render(), /tracking_gateway_destination_state\{destination="a",state="healthy"\} 1/);
+});
+
+function setupWithSpool(t: Test, destinations: Destination[], spool: Destination) {
+  const dir = tempDir();
+  t.teardown(() => removeDir(dir));
+  const config = buildConfig({
+    dataDir: dir,
+    batch: { maxRecords: 10, lingerMs: 1 },
+    destinations: Object.fromEntries(destinations.map((d) => [d.name, { type: 'file' }])),
+    defaultRoute: destinations.map((d) => d.name),
+  });
+  const metrics = new GatewayMetrics();
+  const budget = new MemoryBudget(10_000_000, metrics);
+  const logged: { level: number; msg: string; destination?: string; state?: string }[] = [];
+  const log = pino({ level: 'info' }, { write: (line: string) => void logged.push(JSON.parse(line)) });
+  const deadLetter = new DeadLetter(`${dir}/dead`, config.deadLetter, metrics, log);
+  const router = new Router(destinations, spool, config, deadLetter, budget, metrics, log);
+  return { router, budget, metrics, logged };
+}
+
+t.test('replayed events that no hop before the spool takes are handed back, never spooled again', async (t) => {
+  const a = new FailingDestination('a');
+  const spool = new RecordingDestination('spool');
+  const { router, budget, metrics } = setupWithSpool(t, [a], spool);
+  const list = events(order, 5);
+  budget.tryReserve(500);
+  const givenBack: GatewayEvent[] = [];
+  const ack = router.replay(list, router.routeFor(order), (event) => givenBack.push(event));
+  t.equal(await ack.done, false, 'not durable anew: still in the spool');
+  t.same(givenBack.map((e) => e.id).sort(), list.map((e) => e.id).sort());
+  t.equal(spool.events.length, 0, 'nothing written to the spool');
+  t.equal(budget.usedBytes, 0, 'memory released');
+  t.equal(metricValue(await metrics.render(), 'tracking_gateway_fallbacks_total', { to: 'spool' }), 0);
+
+  // Live events on the same route still end in the spool.
+  t.equal(await submit(router, budget, events(order, 2)).done, true);
+  t.equal(spool.events.length, 2);
+});
+
+t.test('replay room: unlimited for a healthy hop, none for one that throttled lately or is down and not due a probe', async (t) => {
+  const a = new ThrottlingDestination('a', 0);
+  const spool = new RecordingDestination('spool');
+  const { router, budget } = setupWithSpool(t, [a], spool);
+  const route = router.routeFor(order);
+  t.equal(router.replayRoom(route, Date.now()), Infinity);
+  await submit(router, budget, events(order, 3)).done; // a throttles all three; they go to the spool
+  t.equal(router.replayRoom(route, Date.now()), 0, 'throttled in the last seconds, with no rate of its own to tell: wait');
+  t.equal(router.replayRoom(route, Date.now() + 6_000), Infinity, 'after the throttled state passes, try again');
+  const withRoom = Object.assign(new RecordingDestination('b'), { room: () => 42 });
+  const other = setupWithSpool(t, [withRoom], spool);
+  t.equal(other.router.replayRoom(other.router.routeFor(order), Date.now()), 42, 'a hop that knows its room says it');
+});
+
+t.test('a destination’s failures are logged once per change of state, not per batch', async (t) => {
+  const a = new FailingDestination('a');
+  const b = new RecordingDestination('b');
+  const { router, budget, logged } = setupWithSpool(t, [a, b], new RecordingDestination('spool'));
+  for (let i = 0; i < 10; i++) await submit(router, budget, events(order, 1)).done;
+  const about = () => logged.filter((l) => l.destination === 'a');
+  t.same(about().map((l) => l.state ?? 'failed'), ['failed', 'down'], 'ten failed batches: one line for the first failure, one when it is skipped as down');
+  t.match(about()[0].msg, /destination a failed a batch \(a always fails\)/);
+  t.match(about()[1].msg, /destination a is down \(a always fails\)/);
+  a.heal();
+  await sleep(1100);
+  for (let i = 0; i < 3; i++) await submit(router, budget, events(order, 1)).done;
+  t.same(about().map((l) => l.state ?? 'failed'), ['failed', 'down', 'healthy'], 'and one when it recovers');
 });

@@ -1,6 +1,7 @@
-import { appendFileSync, readdirSync, writeFileSync } from 'node:fs';
+import { appendFileSync, mkdirSync, readdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
+import pino from 'pino';
 import t from 'tap';
 import { frameRecord, scanSegment } from '../../src/destinations/spool/segment-file';
 import { Spool } from '../../src/destinations/spool/spool';
@@ -26,7 +27,7 @@ t.test('the spool is bounded in bytes and counts a full refusal', async (t) => {
   const dir = tempDir();
   t.teardown(() => removeDir(dir));
   const metrics = new GatewayMetrics();
-  const spool = new Spool('spool', dir, 1_048_576, 65536, metrics);
+  const spool = new Spool('spool', dir, 1_048_576, 65536, metrics, pino({ level: 'silent' }));
   await spool.start();
   const registry = loadTopicRegistry(TOPICS_DIR);
   const schema = registry.get('shop', 'order-placed')!.versions.get(1)!;
@@ -69,10 +70,10 @@ t.test('a torn segment tail left by a crash is cut off and counted at start', as
   writeFileSync(join(dir, 'segment-000000000007.log'), Buffer.concat([frameRecord(Buffer.from('{}')), frameRecord(Buffer.from('{}'))]));
   appendFileSync(join(dir, 'segment-000000000007.log'), Buffer.from([0, 0, 0, 99, 1, 2]));
   const metrics = new GatewayMetrics();
-  const spool = new Spool('spool', dir, 10_000_000, 65536, metrics);
+  const spool = new Spool('spool', dir, 10_000_000, 65536, metrics, pino({ level: 'silent' }));
   await spool.start();
   t.equal(spool.records, 2);
-  t.equal(metricValue(await metrics.render(), 'tracking_gateway_spool_corrupt_records_total'), 1);
+  t.equal(metricValue(await metrics.render(), 'tracking_gateway_torn_tails_cut_total', { store: 'spool_segment' }), 1);
   t.equal((await spool.nextForReplay())?.records, 2);
 });
 
@@ -99,4 +100,20 @@ t.test('under memory pressure beacons go straight to the spool; service requests
   t.ok(spilled > 0, `${spilled} beacons spilled to the spool`);
   t.equal(metricValue(metrics, 'tracking_gateway_events_total', { service: 'widget', outcome: 'accepted' }), 600, 'all 600 beacons accepted');
   t.equal(metricValue(metrics, 'tracking_gateway_events_dropped_total'), 0);
+});
+
+t.test('a segment that cannot be read at start is logged and left for replay; the spool starts with the others', async (t) => {
+  const dir = tempDir();
+  t.teardown(() => removeDir(dir));
+  mkdirSync(join(dir, 'segment-000000000001.log'));
+  writeFileSync(join(dir, 'segment-000000000002.log'), Buffer.concat([frameRecord(Buffer.from('{}')), frameRecord(Buffer.from('{}'))]));
+  const metrics = new GatewayMetrics();
+  const logged: string[] = [];
+  const spool = new Spool('spool', dir, 10_000_000, 65536, metrics, pino({ level: 'error' }, { write: (line: string) => void logged.push(line) }));
+  await spool.start();
+  t.equal(spool.records, 2, 'the readable segment counted');
+  t.match(logged.join(''), /cannot read spool segment .*segment-000000000001\.log at start: EISDIR/);
+  t.equal(metricValue(await metrics.render(), 'tracking_gateway_background_errors_total', { task: 'spool_replay' }), 1);
+  t.equal((await spool.nextForReplay())?.path, join(dir, 'segment-000000000001.log'), 'replay still tries it first');
+  t.equal((await spool.nextForReplay((path) => path.endsWith('01.log')))?.path, join(dir, 'segment-000000000002.log'), 'and passes it while it waits to try again');
 });

@@ -88,10 +88,16 @@ export class DeadLetter {
     private readonly metrics: GatewayMetrics,
     private readonly log: FastifyBaseLogger,
   ) {
-    this.files = new MinuteFiles(dir);
-    this.usedBytes = listFilesUnder(dir).reduce((sum, f) => sum + f.bytes, 0);
+    this.files = new MinuteFiles(dir, { name: 'dead_letter', log, metrics, limiter: this.logLimiter });
+    this.usedBytes = usedBytesUnder(dir);
     metrics.deadLetterBytes.sample = () => this.usedBytes;
     metrics.deadLetterLimitBytes.set(limits.maxBytes);
+  }
+
+  /** Cuts torn tails a crash left in the dead letter's files, then counts what it holds again. */
+  async start(): Promise<void> {
+    await this.files.repair({ skipReserved: false });
+    this.usedBytes = usedBytesUnder(this.dir);
   }
 
   /**
@@ -118,12 +124,15 @@ export class DeadLetter {
       this.queued = [];
       this.pending = [];
       this.nextAppend = undefined;
+      const notWrittenOf = (indexes: number[], error: Error) => {
+        // Lines not written take no disk: they leave the count they were added to.
+        this.usedBytes -= indexes.reduce((sum, i) => sum + batch[i].line.length + 1, 0);
+        this.drop(indexes.map((i) => batchRecords[i]), 'dead_letter_failed', `write under ${this.dir} failed: ${error.message}`);
+        return false;
+      };
       return this.files.appendLines(batch).then(
-        () => true,
-        (err: Error) => {
-          this.drop(batchRecords, 'dead_letter_failed', `write under ${this.dir} failed: ${err.message}`);
-          return false;
-        },
+        (notWritten) => notWritten.length === 0 || notWrittenOf(notWritten.flatMap((f) => f.indexes), notWritten[0].error),
+        (err: Error) => notWrittenOf(batch.map((_, i) => i), err),
       );
     });
     return this.nextAppend;
@@ -147,6 +156,10 @@ export class DeadLetter {
       this.metrics.events.labels(r.service, r.topic, String(r.version ?? ''), 'dead_lettered').inc(n);
     }
   }
+}
+
+function usedBytesUnder(dir: string): number {
+  return listFilesUnder(dir).reduce((sum, f) => sum + f.bytes, 0);
 }
 
 function groupsOf(records: readonly DeadLetterRecord[]): Iterable<{ r: DeadLetterRecord; n: number }> {

@@ -1,11 +1,17 @@
 import { toCloudEventJson, type GatewayEvent } from '../../envelope/envelope';
-import { DestinationError, encodeEach, type Destination, type RecordFailure } from '../destination';
+import { LogLimiter } from '../../log/log-limiter';
+import type { GatewayMetrics } from '../../metrics/metrics';
+import { DestinationError, encodeEach, type Destination, type DestinationLog, type RecordFailure } from '../destination';
 import { MinuteFiles } from './minute-files';
+
+/** How often a failing disk's reason is logged at most. */
+const LOG_INTERVAL_MS = 10_000;
 
 /**
  * The embedded default destination: CloudEvents JSON lines in gzip files,
  * `<dir>/<service>/<topic>/<YYYY-MM-DD>/<HH-mm>.ndjson.gz` by receive time (UTC).
- * A send resolves after the lines are fsynced.
+ * A send resolves after the lines are fsynced; the lines of a file that could not be written
+ * fail as `unavailable` and move down the route.
  */
 export class FileDestination implements Destination {
   readonly type = 'file';
@@ -17,24 +23,32 @@ export class FileDestination implements Destination {
   constructor(
     readonly name: string,
     dir: string,
+    metrics: GatewayMetrics,
+    log: DestinationLog,
   ) {
-    this.files = new MinuteFiles(dir);
+    this.files = new MinuteFiles(dir, { name: 'file', log, metrics, limiter: new LogLimiter(LOG_INTERVAL_MS) });
   }
 
-  async start(): Promise<void> {}
+  /** Cuts torn tails a crash left in the files (the dead letter and spool folders see to theirs). */
+  async start(): Promise<void> {
+    await this.files.repair({ skipReserved: true });
+  }
 
   async send(events: readonly GatewayEvent[]): Promise<RecordFailure[]> {
     const failures: RecordFailure[] = [];
     const encoded = encodeEach(events, toCloudEventJson, failures);
+    if (encoded.length === 0) return failures;
     const lines = encoded.map(({ index, value }) => ({ folder: `${events[index].schema.service}/${events[index].schema.topic}`, timeMs: events[index].receivedAt, line: value }));
-    try {
-      if (lines.length > 0) await this.files.appendLines(lines);
-      this.lastWriteFailed = false;
-      return failures;
-    } catch (err) {
+    const notWritten = await this.files.appendLines(lines);
+    if (notWritten.reduce((n, f) => n + f.indexes.length, 0) === lines.length) {
       this.lastWriteFailed = true;
-      throw new DestinationError('unavailable', `file write failed: ${(err as Error).message}`);
+      throw new DestinationError('unavailable', `file write failed: ${notWritten[0].error.message}`);
     }
+    this.lastWriteFailed = false;
+    for (const { indexes, error } of notWritten) {
+      for (const i of indexes) failures.push({ index: encoded[i].index, kind: 'unavailable', message: `file write failed: ${error.message}` });
+    }
+    return failures;
   }
 
   isHealthy(): boolean {

@@ -1,34 +1,83 @@
-import { mkdir, open, type FileHandle } from 'node:fs/promises';
-import { dirname, join } from 'node:path';
-import { promisify } from 'node:util';
-import { gzip } from 'node:zlib';
+import { open, readdir, unlink, type FileHandle } from 'node:fs/promises';
+import { join } from 'node:path';
+import { BackgroundLoop } from '../../background/loop';
+import { Appender, type DiskStore } from '../util/appender';
+import { reportTornTail } from '../util/torn-tail';
+import { gzipMember, wholeMembersLength } from './gzip-member';
 
-const gzipAsync = promisify(gzip);
-
-// Rolling, minute-partitioned gzip NDJSON files with group commit. Each write appends one
-// complete gzip member, so a file is valid gzip after every fsync — even if the process is
-// killed — and `zcat` reads the members as one stream. Appends that arrive while a write is
-// in progress are joined into the next member, so one fsync covers many requests.
-
-interface OpenFile {
-  handle: Promise<FileHandle>;
-  queue: { lines: string; resolve: () => void; reject: (err: Error) => void }[];
-  /** The running write loop, if any; close() waits for it. */
-  writing: Promise<void> | undefined;
-  lastUsed: number;
-}
+// Rolling, minute-partitioned gzip NDJSON files. Each group commit of a file appends one
+// complete gzip member (gzip-member.ts) through the shared Appender, so a file is valid gzip
+// after every fsync, and `zcat` reads the members as one stream. A torn tail (a crash
+// mid-write) is cut at start, and whenever a file is opened again, before anything is
+// appended after it.
 
 /** Files untouched this long are closed: their minute is over. */
 const IDLE_CLOSE_MS = 90_000;
+const SWEEP_INTERVAL_MS = 30_000;
+const FILE_SUFFIX = '.ndjson.gz';
+
+/** Lines of one file that were not written, by their index in the list given to appendLines. */
+export interface LinesNotWritten {
+  indexes: number[];
+  error: Error;
+}
 
 export class MinuteFiles {
-  private readonly files = new Map<string, OpenFile>();
+  private readonly files = new Map<string, Appender>();
   private readonly paths = new Map<string, string>();
-  private readonly sweeper: NodeJS.Timeout;
+  private readonly sweeper: BackgroundLoop;
 
-  constructor(private readonly root: string) {
-    this.sweeper = setInterval(() => void this.closeIdle(Date.now() - IDLE_CLOSE_MS), 30_000);
-    this.sweeper.unref();
+  constructor(
+    private readonly root: string,
+    private readonly store: DiskStore,
+  ) {
+    this.sweeper = new BackgroundLoop('minute_file_sweep', SWEEP_INTERVAL_MS, () => this.closeIdle(Date.now() - IDLE_CLOSE_MS), store.log, store.metrics);
+    this.sweeper.start();
+  }
+
+  /**
+   * Cuts the torn tail of every minute file under the root and removes empty ones (gzip -t
+   * refuses an empty file). With `skipReserved`, folders at the top whose name starts with `_`
+   * are left alone: they hold the dead letter and the spool, which see to their own files.
+   */
+  async repair(options: { skipReserved: boolean }): Promise<void> {
+    let paths: string[];
+    try {
+      paths = await minuteFilesUnder(this.root, options.skipReserved);
+    } catch (err) {
+      this.repairFailed(this.root, err);
+      return;
+    }
+    for (const path of paths) {
+      try {
+        await this.repairFile(path);
+      } catch (err) {
+        // The file is checked again when it is next opened for appending, before any append.
+        this.repairFailed(path, err);
+      }
+    }
+  }
+
+  private async repairFile(path: string): Promise<void> {
+    const handle = await open(path, 'r+');
+    let size: number;
+    try {
+      size = (await handle.stat()).size;
+      const kept = await this.validLength(handle, size, path);
+      if (kept < size) {
+        await handle.truncate(kept);
+        await handle.datasync();
+      }
+      size = kept;
+    } finally {
+      await handle.close();
+    }
+    if (size === 0) await unlink(path);
+  }
+
+  private repairFailed(path: string, err: unknown): void {
+    this.store.metrics.backgroundErrors.labels('torn_tail_repair').inc();
+    this.store.log.error({ task: 'torn_tail_repair', file: path, err }, `checking ${path} for a torn tail failed: ${(err as Error).message}; it is checked again before the next append to it`);
   }
 
   /** `<root>/<folder>/<YYYY-MM-DD>/<HH-mm>.ndjson.gz`, in UTC. */
@@ -40,76 +89,99 @@ export class MinuteFiles {
     if (path === undefined) {
       if (this.paths.size > 10_000) this.paths.clear();
       const iso = new Date(minute * 60_000).toISOString();
-      path = join(this.root, folder, iso.slice(0, 10), `${iso.slice(11, 13)}-${iso.slice(14, 16)}.ndjson.gz`);
+      path = join(this.root, folder, iso.slice(0, 10), `${iso.slice(11, 13)}-${iso.slice(14, 16)}${FILE_SUFFIX}`);
       this.paths.set(key, path);
     }
     return path;
   }
 
   /**
-   * Appends each line to the file of its folder and minute, one append per file; resolves
-   * once all are on disk (fsynced).
+   * Appends each line to the file of its folder and minute, one append per file; resolves once
+   * every file is written (fsynced) or failed, with the lines of the files that failed.
    */
-  async appendLines(lines: Iterable<{ folder: string; timeMs: number; line: string }>): Promise<void> {
-    const byFile = new Map<string, string>();
-    for (const { folder, timeMs, line } of lines) {
+  async appendLines(lines: readonly { folder: string; timeMs: number; line: string }[]): Promise<LinesNotWritten[]> {
+    const byFile = new Map<string, { text: string; indexes: number[] }>();
+    lines.forEach(({ folder, timeMs, line }, index) => {
       const path = this.pathFor(folder, timeMs);
-      byFile.set(path, `${byFile.get(path) ?? ''}${line}\n`);
-    }
-    await Promise.all([...byFile].map(([path, text]) => this.append(path, text)));
+      const file = byFile.get(path);
+      if (file) {
+        file.text += `${line}\n`;
+        file.indexes.push(index);
+      } else {
+        byFile.set(path, { text: `${line}\n`, indexes: [index] });
+      }
+    });
+    const results = await Promise.all(
+      [...byFile].map(([path, { text, indexes }]) => this.append(path, text).then(
+        () => undefined,
+        (error: Error) => ({ indexes, error }),
+      )),
+    );
+    return results.filter((r): r is LinesNotWritten => r !== undefined);
   }
 
   /** Appends newline-terminated lines; resolves once they are on disk (fsynced). */
   append(path: string, lines: string): Promise<void> {
     let file = this.files.get(path);
     if (!file) {
-      file = { handle: openForAppend(path), queue: [], writing: undefined, lastUsed: Date.now() };
-      // A failed open must not stay cached: the next append tries again (the disk may recover).
-      file.handle.catch(() => this.files.delete(path));
+      file = new Appender(path, this.store, {
+        encode: (parts) => gzipMember(parts.length === 1 ? parts[0] : Buffer.concat(parts)),
+        validLength: (handle, size) => this.validLength(handle, size, path),
+      });
       this.files.set(path, file);
     }
-    file.lastUsed = Date.now();
-    const done = new Promise<void>((resolve, reject) => file.queue.push({ lines, resolve, reject }));
-    file.writing ??= this.writeLoop(file);
-    return done;
+    return file.append(Buffer.from(lines));
   }
 
   /** Waits for every append made so far, then closes the files. */
   async close(): Promise<void> {
-    clearInterval(this.sweeper);
-    await Promise.all([...this.files.values()].map((f) => f.writing));
+    await this.sweeper.stop();
     await this.closeIdle(Infinity);
   }
 
-  private async writeLoop(file: OpenFile): Promise<void> {
-    while (file.queue.length > 0) {
-      const group = file.queue.splice(0, file.queue.length);
-      try {
-        const member = await gzipAsync(Buffer.from(group.map((g) => g.lines).join('')), { level: 1 });
-        const handle = await file.handle;
-        await handle.appendFile(member);
-        await handle.datasync();
-        for (const g of group) g.resolve();
-      } catch (err) {
-        for (const g of group) g.reject(err as Error);
-      }
-    }
-    file.writing = undefined;
+  private async validLength(handle: FileHandle, size: number, path: string): Promise<number> {
+    const kept = await wholeMembersLength(async (offset, length) => {
+      const buffer = Buffer.alloc(length);
+      const { bytesRead } = await handle.read(buffer, 0, length, offset);
+      return buffer.subarray(0, bytesRead);
+    }, size);
+    if (kept < size) reportTornTail(this.store.log, this.store.metrics, 'minute_file', path, size, kept);
+    return kept;
   }
 
+  /** Closes the files last used before `before` (all, with Infinity, once their appends are done). */
   private async closeIdle(before: number): Promise<void> {
     const closing: Promise<void>[] = [];
     for (const [path, file] of this.files) {
-      if (file.lastUsed < before && !file.writing && file.queue.length === 0) {
+      if (before === Infinity || (file.lastUsed < before && file.idle)) {
         this.files.delete(path);
-        closing.push(file.handle.then((h) => h.close()).catch(() => undefined));
+        closing.push(file.close());
       }
     }
-    await Promise.all(closing);
+    const failed = (await Promise.allSettled(closing)).filter((r): r is PromiseRejectedResult => r.status === 'rejected');
+    if (failed.length > 0) throw new Error(`closing ${failed.length} of ${closing.length} idle minute files failed: ${(failed[0].reason as Error).message}`);
   }
 }
 
-async function openForAppend(path: string): Promise<FileHandle> {
-  await mkdir(dirname(path), { recursive: true });
-  return open(path, 'a');
+/** Every `*.ndjson.gz` under `root`; none when it does not exist yet. */
+async function minuteFilesUnder(root: string, skipReserved: boolean): Promise<string[]> {
+  let entries;
+  try {
+    entries = await readdir(root, { withFileTypes: true });
+  } catch (err) {
+    // Nothing was written there yet (or it cannot be a folder, which appends will report).
+    const code = (err as NodeJS.ErrnoException).code;
+    if (code === 'ENOENT' || code === 'ENOTDIR') return [];
+    throw err;
+  }
+  const files: string[] = [];
+  for (const entry of entries) {
+    const path = join(root, entry.name);
+    if (entry.isDirectory()) {
+      if (!(skipReserved && entry.name.startsWith('_'))) files.push(...(await minuteFilesUnder(path, false)));
+    } else if (entry.isFile() && entry.name.endsWith(FILE_SUFFIX)) {
+      files.push(path);
+    }
+  }
+  return files;
 }

@@ -19,6 +19,9 @@ export class FirehoseDestination implements Destination {
   private readonly client: FirehoseClient;
   private readonly limiter: ThroughputLimiter;
   private lastCallFailed = false;
+  /** Of the last send: events per packed record and bytes per event, to state room() in events. */
+  private eventsPerRecord = 1;
+  private bytesPerEvent = 0;
 
   constructor(
     readonly name: string,
@@ -49,6 +52,10 @@ export class FirehoseDestination implements Destination {
       }
     }
     const records = packRecords(lines, this.config.packRecordBytes);
+    if (records.length > 0) {
+      this.eventsPerRecord = lines.length / records.length;
+      this.bytesPerEvent = lines.reduce((sum, l) => sum + l.line.length, 0) / lines.length;
+    }
     const calls = splitIntoCalls(records, MAX_RECORDS_PER_CALL, MAX_BYTES_PER_CALL);
     const results = await Promise.all(calls.map((call) => this.sendCall(call)));
     // Nothing got through and the stream was unreachable: a whole-batch failure, which the
@@ -67,6 +74,13 @@ export class FirehoseDestination implements Destination {
 
   isHealthy(): boolean {
     return !this.lastCallFailed;
+  }
+
+  /** Events the quotas and learned rate leave room for now, at the packing of the last send. */
+  room(): number {
+    const { records, bytes } = this.limiter.room();
+    const byBytes = this.bytesPerEvent > 0 ? bytes / this.bytesPerEvent : Infinity;
+    return Math.floor(Math.min(records * this.eventsPerRecord, byBytes));
   }
 
   async close(): Promise<void> {

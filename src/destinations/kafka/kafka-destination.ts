@@ -1,4 +1,5 @@
 import { setTimeout as sleep } from 'node:timers/promises';
+import { Backoff } from '../../background/backoff';
 import { CompressionTypes, Kafka, logLevel, type Message, type Producer, type SASLOptions, type TopicMessages } from 'kafkajs';
 import type { GatewayEvent } from '../../envelope/envelope';
 import type { GatewayMetrics } from '../../metrics/metrics';
@@ -190,12 +191,19 @@ export class KafkaDestination implements Destination {
 
   private reconnectInBackground(): void {
     if (this.reconnecting || this.closing.signal.aborted) return;
+    const backoff = new Backoff(RECONNECT_BASE_MS, RECONNECT_MAX_MS);
     this.reconnecting = (async () => {
-      for (let attempt = 0; !this.closing.signal.aborted; attempt++) {
-        const aborted = await sleep(Math.min(RECONNECT_BASE_MS * 2 ** attempt, RECONNECT_MAX_MS), false, { signal: this.closing.signal, ref: false }).catch(() => true);
+      while (!this.closing.signal.aborted) {
+        const aborted = await sleep(backoff.next(), false, { signal: this.closing.signal, ref: false }).catch(() => true);
         if (aborted || (await this.connect())) return;
       }
-    })().finally(() => (this.reconnecting = undefined));
+    })()
+      .catch((err: unknown) => {
+        // connect() reports its own failures; anything else is a bug, which must not end the process.
+        this.metrics.backgroundErrors.labels('kafka_reconnect').inc();
+        this.log?.error({ task: 'kafka_reconnect', destination: this.name, err }, `Kafka ${this.name}: reconnecting failed; the next send tries again`);
+      })
+      .finally(() => (this.reconnecting = undefined));
   }
 
   private async ensureTopics(): Promise<void> {

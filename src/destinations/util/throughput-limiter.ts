@@ -121,6 +121,21 @@ export class ThroughputLimiter {
     return count;
   }
 
+  /**
+   * Records and bytes it may be sent now, by the quotas and the learned rate, without counting
+   * them (Infinity: no limit known); 0 records when the requests/s quota is spent.
+   */
+  room(): { records: number; bytes: number } {
+    const now = this.clock();
+    this.sent.advance(now);
+    this.raiseLearnedRate(now);
+    if (this.quota.requestsPerSecond !== undefined && this.sent.sumRequests + 1 > this.quota.requestsPerSecond) return { records: 0, bytes: 0 };
+    return {
+      records: Math.max(0, Math.floor(this.recordsPerSecond - this.sent.sumRecords)),
+      bytes: Math.max(0, (this.quota.bytesPerSecond ?? Infinity) - this.sent.sumBytes),
+    };
+  }
+
   onAccepted(records: number): void {
     const now = this.clock();
     this.taken.advance(now);
