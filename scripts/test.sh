@@ -7,6 +7,8 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 shopt -s globstar
 
+# npm runs this with node_modules/.bin first on the PATH: `node` is the pinned Node.js 24.
+echo "test: $(command -v node) $(node --version)"
 npm run build --silent
 
 report=$(mktemp)
