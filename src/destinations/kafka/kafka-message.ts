@@ -1,4 +1,4 @@
-import type { IHeaders, Message } from 'kafkajs';
+import type { MessageToProduce } from '@platformatic/kafka';
 import type { GatewayEvent } from '../../envelope/envelope';
 import type { Topic } from '../../topics/registry';
 import { RECORD_BATCH_OVERHEAD_BYTES, RECORD_OVERHEAD_BYTES } from './limits';
@@ -11,14 +11,19 @@ import { RECORD_BATCH_OVERHEAD_BYTES, RECORD_OVERHEAD_BYTES } from './limits';
 export const AVRO_CONTENT_TYPE = 'application/avro';
 const SPEC_VERSION = '1.0';
 
+/** A record before the producer serialises it: key and headers as text, the value as bytes. */
+export type KafkaMessage = MessageToProduce<string, Buffer, string, string> & { key: string; value: Buffer; headers: Record<string, string> };
+
 /**
  * Key: the topic's partition key value, else the event id, so that retries of one event land
  * in one partition. Timestamp: the receive time, which (unlike client event time) never sits
- * hours in the past, so broker retention and time indexes behave.
+ * hours in the past, so broker retention and time indexes behave. Value: the datum the client
+ * sent when it came as Avro in this very version (the same bytes, not decoded and encoded
+ * again), else the validated data encoded. The topic is set by the destination.
  */
-export function toKafkaMessage(event: GatewayEvent): Message {
+export function toKafkaMessage(event: GatewayEvent, topic = ''): KafkaMessage {
   const schema = event.schema;
-  const headers: IHeaders = {
+  const headers: Record<string, string> = {
     ce_specversion: SPEC_VERSION,
     ce_id: event.id,
     ce_type: schema.cloudEventType,
@@ -31,17 +36,18 @@ export function toKafkaMessage(event: GatewayEvent): Message {
   if (event.clientIp !== undefined) headers.ce_clientip = event.clientIp;
   if (event.userAgent !== undefined) headers.ce_useragent = event.userAgent;
   return {
+    topic,
     key: event.key ?? event.id,
-    value: schema.type.toBuffer(event.data),
+    value: event.datum ?? schema.type.toBuffer(event.data),
     headers,
-    timestamp: String(event.receivedAt),
+    timestamp: BigInt(event.receivedAt),
   };
 }
 
 /** An upper bound on the bytes the record takes in a batch of its own, before compression. */
-export function recordBytes(message: Message): number {
-  let bytes = RECORD_BATCH_OVERHEAD_BYTES + RECORD_OVERHEAD_BYTES + (message.value as Buffer).length + Buffer.byteLength(message.key as string);
-  for (const [name, value] of Object.entries(message.headers as Record<string, string>)) {
+export function recordBytes(message: KafkaMessage): number {
+  let bytes = RECORD_BATCH_OVERHEAD_BYTES + RECORD_OVERHEAD_BYTES + message.value.length + Buffer.byteLength(message.key);
+  for (const [name, value] of Object.entries(message.headers)) {
     bytes += Buffer.byteLength(name) + Buffer.byteLength(value) + 10;
   }
   return bytes;
