@@ -18,6 +18,7 @@
  *   BENCH_SECONDS=20 BENCH_ROUNDS=3 BENCH_WARMUP_S=3 BENCH_CONNECTIONS=64 BENCH_COMPRESSION=gzip
  *   KAFKA_BROKERS=host:port uses that broker; else one is started from the test harness.
  *   BENCH_BENTHOS=skip leaves Benthos out (its first build takes about 13 minutes).
+ *   BENCH_MAX_IN_FLIGHT=4: the gateway's batch.maxInFlight (sends in flight per destination and worker).
  */
 import { fork, type ChildProcess } from 'node:child_process';
 import { once } from 'node:events';
@@ -82,7 +83,7 @@ function gatewayContender(name: string, brokers: string[], prefix: string, worke
       writeFileSync(
         configFile,
         JSON.stringify({
-          batch: { maxRecords: 10_000, lingerMs: 5, maxInFlight: 4 },
+          batch: { maxRecords: 10_000, lingerMs: 5, maxInFlight: numberFromEnv('BENCH_MAX_IN_FLIGHT', 4) },
           destinations: { kafka: { type: 'kafka', brokers, topic: `${prefix}.{service}.{topic}`, compression: COMPRESSION } },
         }),
       );
