@@ -1,5 +1,5 @@
 import { setTimeout as sleep } from 'node:timers/promises';
-import { Admin, compatibilityPartitioner, Producer, stringSerializer, type BaseOptions, type SASLOptions } from '@platformatic/kafka';
+import { Admin, compatibilityPartitioner, Producer, type BaseOptions, type SASLOptions } from '@platformatic/kafka';
 import type { GatewayEvent } from '../../envelope/envelope';
 import type { GatewayMetrics } from '../../metrics/metrics';
 import { DestinationError, encodeEach, RETRYABLE, type Destination, type DestinationContext, type DestinationLog, type RecordFailure } from '../destination';
@@ -32,9 +32,6 @@ const LEADER_POLL_MS = 100;
 
 const SASL_MECHANISMS = { plain: 'PLAIN', 'scram-sha-256': 'SCRAM-SHA-256', 'scram-sha-512': 'SCRAM-SHA-512' } as const;
 
-/** Key and headers are text, the value already Avro bytes (the client's default: no serialiser). */
-const SERIALIZERS = { key: stringSerializer, headerKey: stringSerializer, headerValue: stringSerializer };
-
 interface OutgoingRecord {
   index: number;
   message: KafkaMessage;
@@ -52,7 +49,8 @@ export class KafkaDestination implements Destination {
   readonly type = 'kafka';
   readonly maxRecordBytes: number;
   private readonly clientOptions: BaseOptions;
-  private readonly producer: Producer<string, Buffer, string, string>;
+  /** Records arrive as bytes (kafka-message.ts), so the client's default, no serialiser, is used. */
+  private readonly producer: Producer;
   private readonly topicTemplate: string;
   /** `<service>/<topic>` → Kafka topic, for the topics routed here. */
   private readonly kafkaTopics = new Map<string, string>();
@@ -92,7 +90,6 @@ export class KafkaDestination implements Destination {
       idempotent: false,
       compression: config.compression ?? 'gzip',
       partitioner: compatibilityPartitioner,
-      serializers: SERIALIZERS,
     });
     this.connectedGauge = metrics.kafkaConnected.labels(name);
     this.inFlightGauge = metrics.kafkaInFlightRequests.labels(name);
