@@ -3,7 +3,8 @@
 # The runtime is read-only-root friendly: it writes only under /var/lib/tracking-gateway
 # (data, dead letters, spool) and /tmp, both meant to be volumes.
 
-ARG NODE_IMAGE=node:20-bookworm-slim
+# Node.js 24 LTS, the line package.json pins (devDependency `node`) for tests and npm scripts.
+ARG NODE_IMAGE=node:24-bookworm-slim
 
 FROM ${NODE_IMAGE} AS build
 WORKDIR /app

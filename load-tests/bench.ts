@@ -65,11 +65,12 @@ function startBareServer(kind: 'node-http' | 'fastify', name: string): Promise<S
   });
 }
 
-async function startGatewayServer(): Promise<Server> {
-  const gateway = await startGateway();
+/** `workers` 1 beside the one-process servers; `auto` (every CPU) for what one pod does. */
+async function startGatewayServer(workers: '1' | 'auto'): Promise<Server> {
+  const gateway = await startGateway({ env: { GATEWAY_WORKERS: workers } });
   const accepted = async () => sumMetric(await gateway.metrics(), 'tracking_gateway_events_total', { outcome: 'accepted' });
   return {
-    name: 'tracking-gateway, file destination',
+    name: gatewayName(workers),
     baseUrl: gateway.baseUrl,
     recordedEvents: accepted,
     stop: async () => {
@@ -107,8 +108,12 @@ async function measure(server: Server, wrkUrl: string | undefined, wrkHeaders: R
   return result;
 }
 
+function gatewayName(workers: '1' | 'auto'): string {
+  return `tracking-gateway, file destination, ${workers === '1' ? '1 worker' : `workers auto (${cpus().length})`}`;
+}
+
 async function benchBatches(): Promise<{ connections: number; requestsPerSecond: number; eventsPerSecond: number; latencyP50Ms: number; latencyP99Ms: number; non2xx: number; metricsAccepted: number; clientAccepted: number }> {
-  const gateway = await startGateway();
+  const gateway = await startGateway({ env: { GATEWAY_WORKERS: 'auto' } });
   try {
     const job = { baseUrl: gateway.baseUrl, scenario: 'service-batch-json', connections: BATCH_CONNECTIONS, pipelining: 1, account: true };
     await generateLoad({ ...job, durationSeconds: WARMUP_S });
@@ -159,7 +164,8 @@ async function main(): Promise<number> {
       },
     ]);
   }
-  starters.push(['tracking-gateway, file destination', startGatewayServer]);
+  starters.push([gatewayName('1'), () => startGatewayServer('1')]);
+  starters.push([gatewayName('auto'), () => startGatewayServer('auto')]);
 
   const results: ServerResult[] = [];
   for (const [name, start] of starters) {
@@ -179,7 +185,7 @@ async function main(): Promise<number> {
     if (result.wrk && baseline.wrk) result.wrkRatioToNodeHttp = result.wrk.requestsPerSecond / baseline.wrk.requestsPerSecond;
   }
 
-  console.log(`\nservice batches: ${BATCH_CONNECTIONS} connections posting 100 orders (JSON) each`);
+  console.log(`\nservice batches: ${BATCH_CONNECTIONS} connections posting 100 orders (JSON) each, workers auto`);
   const batches = await benchBatches();
 
   console.log(`\nbeacon GET pixel, ${CONNECTIONS} connections, ${DURATION_S} s; ${SHARING_NOTE}\n`);
@@ -199,7 +205,7 @@ async function main(): Promise<number> {
   );
   for (const r of results) if (r.note) console.log(`${r.server}: ${r.note}`);
   console.log(
-    `\nservice batches of 100 (JSON), ${batches.connections} connections: ${whole(batches.requestsPerSecond)} req/s = ${whole(batches.eventsPerSecond)} events/s, ` +
+    `\nservice batches of 100 (JSON) into files, workers auto, ${batches.connections} connections: ${whole(batches.requestsPerSecond)} req/s = ${whole(batches.eventsPerSecond)} events/s, ` +
       `p50 ${batches.latencyP50Ms} ms, p99 ${batches.latencyP99Ms} ms, non-2xx ${batches.non2xx}; accepted: clients ${batches.clientAccepted}, /metrics ${batches.metricsAccepted}`,
   );
 

@@ -60,7 +60,8 @@ function summarise(profile: CpuProfile): void {
 
 async function profileGateway(): Promise<string> {
   const dir = mkdtempSync(join(tmpdir(), 'tracking-gateway-cpuprofile-'));
-  const gateway = await startGateway({ nodeArgs: ['--cpu-prof', '--cpu-prof-dir', dir] });
+  // One worker: the profile is of the process that does the work, not of a cluster's primary.
+  const gateway = await startGateway({ nodeArgs: ['--cpu-prof', '--cpu-prof-dir', dir], env: { GATEWAY_WORKERS: '1' } });
   await generateLoad({ baseUrl: gateway.baseUrl, scenario: SCENARIO, connections: 50, durationSeconds: DURATION_S, pipelining: 1, account: false });
   const code = await gateway.stop();
   if (code !== 0) throw new Error(`gateway exited with ${code} after SIGTERM`);

@@ -1,128 +1,262 @@
 /**
- * Events/s delivered to a real Kafka broker (acks=all) from service POSTs of 100 events each,
- * with p50/p99 request latency; then beacons/s. The broker, the gateway (a child process, as
- * it runs in production) and autocannon share this machine.
+ * `npm run bench:kafka`: events/s into a real Kafka broker (acks=all) from POSTs of 100-event
+ * JSON batches, the gateway beside its peers, alternated in one run:
  *
- *   npm run bench:kafka    # BENCH_SECONDS=20 BENCH_CONNECTIONS=64 BENCH_COMPRESSION=gzip by default
+ *   - tracking-gateway with one worker, and with `workers: auto` (every CPU);
+ *   - bare node:http + @platformatic/kafka, the gateway's client and producer settings, no
+ *     validation: the ceiling for Node on one core;
+ *   - Benthos v4 (Go: http_server → kafka_franz), every core; skipped with a message when it
+ *     cannot be built (scripts/ensure-benthos.sh).
  *
- * Delivered events are counted from the broker's end offsets, not from answers.
- * Exits 1 when a threshold is missed: any 5xx, or fewer than BENCH_MIN_EVENTS_PER_S.
+ * Each round runs every contender alone for BENCH_SECONDS after a warm-up, in a rotated order,
+ * so that the machine's other load falls on all of them alike. Events/s are those answered
+ * 2xx in the measured window (each acked by every in-sync replica); the broker's end offsets
+ * must then hold at least every event acknowledged. Prints events/s and p99 per round, medians with
+ * their range, and the ratios the targets name. Exits 1 on a 5xx or when the broker has fewer
+ * events than were acknowledged; a missed ratio is reported, not failed (a benchmark, not a test).
+ *
+ *   BENCH_SECONDS=20 BENCH_ROUNDS=3 BENCH_WARMUP_S=3 BENCH_CONNECTIONS=64 BENCH_COMPRESSION=gzip
+ *   KAFKA_BROKERS=host:port uses that broker; else one is started from the test harness.
+ *   BENCH_BENTHOS=skip leaves Benthos out (its first build takes about 13 minutes).
+ *   BENCH_MAX_IN_FLIGHT=4: the gateway's batch.maxInFlight (sends in flight per destination and worker).
  */
-import { type ChildProcess, spawn } from 'node:child_process';
-import { writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { fork, type ChildProcess } from 'node:child_process';
+import { once } from 'node:events';
+import { mkdirSync, writeFileSync } from 'node:fs';
+import { cpus, loadavg, tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
+import { Admin, Consumer } from '@platformatic/kafka';
 import autocannon from 'autocannon';
-import { Kafka, logLevel } from 'kafkajs';
 import { KafkaBroker } from '../test/harness/kafka-broker';
-import { GATEWAY_NODE_FLAGS, LOAD_TEST_AUTH, LOAD_TEST_KEY } from './gateway-process';
+import { ensureBenthos, startBenthos } from './benthos';
+import { numberFromEnv } from './env';
+import { LOAD_TEST_AUTH, startGateway } from './gateway-process';
+import { formatTable, whole } from './table';
 
 const ROOT = resolve(__dirname, '..', '..');
-const SECONDS = Number(process.env.BENCH_SECONDS ?? 20);
-const CONNECTIONS = Number(process.env.BENCH_CONNECTIONS ?? 64);
-const MIN_EVENTS_PER_S = Number(process.env.BENCH_MIN_EVENTS_PER_S ?? 200_000);
+const SECONDS = numberFromEnv('BENCH_SECONDS', 20);
+const ROUNDS = numberFromEnv('BENCH_ROUNDS', 3);
+const WARMUP_S = numberFromEnv('BENCH_WARMUP_S', 3);
+const CONNECTIONS = numberFromEnv('BENCH_CONNECTIONS', 64);
+const COMPRESSION = process.env.BENCH_COMPRESSION ?? 'gzip';
 const EVENTS_PER_POST = 100;
 const PARTITIONS = 6;
-const PORT = 18080;
-const ADMIN_PORT = 19464;
-const TOPICS = ['shop.order-placed', 'widget.impression'];
+const RESULTS_DIR = join(ROOT, 'load-tests', 'results');
+
+interface Running {
+  url: string;
+  headers: Record<string, string>;
+  stop(): Promise<void>;
+}
+
+interface Contender {
+  name: string;
+  topic: string;
+  start(): Promise<Running>;
+}
+
+interface Run {
+  contender: string;
+  round: number;
+  eventsPerSecond: number;
+  requestsPerSecond: number;
+  p50Ms: number;
+  p99Ms: number;
+  acknowledged: number;
+  delivered: number;
+  non2xx: number;
+  errors: number;
+}
 
 function order(i: number) {
   return { orderId: `o-${i}`, customerId: `c-${i % 1000}`, placedAt: 1764000000000 + i, totalCents: 4599, currency: 'EUR', couponCode: null, items: [{ sku: 'SKU-1', quantity: 2, unitPriceCents: 1500 }, { sku: 'SKU-2', quantity: 1, unitPriceCents: 1599 }] };
 }
+const BODY = JSON.stringify(Array.from({ length: EVENTS_PER_POST }, (_, i) => order(i)));
 
-async function endOffsets(kafka: Kafka, topic: string): Promise<number> {
-  const admin = kafka.admin();
-  await admin.connect();
+function gatewayContender(name: string, brokers: string[], prefix: string, workers: string): Contender {
+  return {
+    name,
+    topic: `${prefix}.shop.order-placed`,
+    start: async () => {
+      const configFile = join(tmpdir(), `kafka-bench-${process.pid}-${workers}.json`);
+      writeFileSync(
+        configFile,
+        JSON.stringify({
+          batch: { maxRecords: 10_000, lingerMs: 5, maxInFlight: numberFromEnv('BENCH_MAX_IN_FLIGHT', 4) },
+          destinations: { kafka: { type: 'kafka', brokers, topic: `${prefix}.{service}.{topic}`, compression: COMPRESSION } },
+        }),
+      );
+      const gateway = await startGateway({ configFile, env: { GATEWAY_WORKERS: workers } });
+      return {
+        url: `${gateway.baseUrl}/v1/events/shop/order-placed`,
+        headers: { ...LOAD_TEST_AUTH, 'content-type': 'application/json' },
+        stop: async () => {
+          const code = await gateway.stop();
+          if (code !== 0) throw new Error(`${name} exited with ${code} after SIGTERM`);
+        },
+      };
+    },
+  };
+}
+
+function bareContender(brokers: string[], topic: string): Contender {
+  return {
+    name: 'node:http + @platformatic/kafka',
+    topic,
+    start: async () => {
+      const child: ChildProcess = fork(join(__dirname, 'bare-kafka-server.js'), [brokers.join(','), topic, COMPRESSION], { stdio: ['ignore', 'inherit', 'inherit', 'ipc'] });
+      const [message] = (await once(child, 'message')) as [{ port: number }];
+      return {
+        url: `http://127.0.0.1:${message.port}/`,
+        headers: { 'content-type': 'application/json' },
+        stop: async () => {
+          const exited = once(child, 'exit');
+          child.kill('SIGTERM');
+          await exited;
+        },
+      };
+    },
+  };
+}
+
+function benthosContender(binary: string, brokers: string[], topic: string): Contender {
+  return {
+    name: 'Benthos v4.24.0 (Go)',
+    topic,
+    start: async () => {
+      const benthos = await startBenthos(binary, brokers, topic, COMPRESSION);
+      return { url: `${benthos.baseUrl}${benthos.path}`, headers: { 'content-type': 'application/json' }, stop: () => benthos.stop() };
+    },
+  };
+}
+
+function load(url: string, headers: Record<string, string>, seconds: number): Promise<autocannon.Result> {
+  if (!url.startsWith('http://127.0.0.1:')) throw new Error(`load goes to 127.0.0.1 only, not ${url}`);
+  return new Promise((done, fail) => autocannon({ url, method: 'POST', headers, body: BODY, connections: CONNECTIONS, duration: seconds }, (err, result) => (err ? fail(err) : done(result))));
+}
+
+async function endOffsets(consumer: Consumer, topic: string): Promise<number> {
+  const offsets = await consumer.listOffsets({ topics: [topic] });
+  return (offsets.get(topic) ?? []).reduce((sum, offset) => sum + Number(offset), 0);
+}
+
+async function measure(contender: Contender, round: number, consumer: Consumer): Promise<Run> {
+  const running = await contender.start();
   try {
-    return (await admin.fetchTopicOffsets(topic)).reduce((sum, p) => sum + Number(p.high), 0);
+    const before = await endOffsets(consumer, contender.topic);
+    const warmup = await load(running.url, running.headers, WARMUP_S);
+    const result = await load(running.url, running.headers, SECONDS);
+    // The offsets are read once the last answers are in; the broker must hold every event
+    // acknowledged since `before`, the warm-up's included.
+    await sleep(500);
+    const delivered = (await endOffsets(consumer, contender.topic)) - before;
+    return {
+      contender: contender.name,
+      round,
+      // Acknowledged in the measured window: each one acked by every in-sync replica.
+      eventsPerSecond: (result['2xx'] * EVENTS_PER_POST) / result.duration,
+      requestsPerSecond: result.requests.total / result.duration,
+      p50Ms: result.latency.p50,
+      p99Ms: result.latency.p99,
+      acknowledged: (warmup['2xx'] + result['2xx']) * EVENTS_PER_POST,
+      delivered,
+      non2xx: warmup.non2xx + result.non2xx,
+      errors: result.errors,
+    };
   } finally {
-    await admin.disconnect();
+    await running.stop();
   }
 }
 
-async function waitReady(): Promise<void> {
-  for (let i = 0; i < 200; i++) {
-    try {
-      if ((await fetch(`http://127.0.0.1:${ADMIN_PORT}/readyz`)).status === 200) return;
-    } catch {
-      // not listening yet
-    }
-    await sleep(100);
-  }
-  throw new Error('gateway not ready after 20 s');
-}
+const median = (values: number[]) => {
+  const sorted = [...values].sort((a, b) => a - b);
+  const mid = Math.floor(sorted.length / 2);
+  return sorted.length % 2 ? sorted[mid] : (sorted[mid - 1] + sorted[mid]) / 2;
+};
+const span = (values: number[], digits = 0) => `${Math.min(...values).toFixed(digits)}–${Math.max(...values).toFixed(digits)}`;
 
-function run(opts: autocannon.Options): Promise<autocannon.Result> {
-  return new Promise((resolve, reject) => autocannon(opts, (err, result) => (err ? reject(err) : resolve(result))));
+/** Per round, a ÷ b; the median and range of those. */
+function ratio(runs: Run[], a: string, b: string): { median: number; range: string } | undefined {
+  const perRound: number[] = [];
+  for (let round = 1; round <= ROUNDS; round++) {
+    const x = runs.find((r) => r.round === round && r.contender === a);
+    const y = runs.find((r) => r.round === round && r.contender === b);
+    if (x && y && y.eventsPerSecond > 0) perRound.push(x.eventsPerSecond / y.eventsPerSecond);
+  }
+  return perRound.length === 0 ? undefined : { median: median(perRound), range: span(perRound, 2) };
 }
 
 async function main(): Promise<number> {
-  const broker = await KafkaBroker.start();
-  let gateway: ChildProcess | undefined;
+  const loadBefore = loadavg();
+  const fromEnv = process.env.KAFKA_BROKERS?.split(',').filter(Boolean);
+  const broker = fromEnv ? undefined : await KafkaBroker.start();
+  const brokers = fromEnv ?? broker!.brokers;
+  const prefix = `bench-${Date.now().toString(36)}`;
+  const admin = new Admin({ clientId: 'kafka-bench', bootstrapBrokers: brokers });
+  const consumer = new Consumer({ clientId: 'kafka-bench', groupId: `${prefix}-offsets`, bootstrapBrokers: brokers });
   try {
-    const kafka = new Kafka({ brokers: broker.brokers, logLevel: logLevel.NOTHING });
-    const admin = kafka.admin();
-    await admin.connect();
-    await admin.createTopics({ waitForLeaders: true, topics: TOPICS.map((topic) => ({ topic, numPartitions: PARTITIONS, replicationFactor: 1 })) });
-    await admin.disconnect();
+    const benthos = process.env.BENCH_BENTHOS === 'skip' ? undefined : ensureBenthos();
+    const contenders: Contender[] = [
+      gatewayContender('tracking-gateway, 1 worker', brokers, `${prefix}-gw1`, '1'),
+      gatewayContender(`tracking-gateway, workers auto`, brokers, `${prefix}-gwn`, 'auto'),
+      bareContender(brokers, `${prefix}-bare`),
+    ];
+    if (benthos) contenders.push(benthosContender(benthos, brokers, `${prefix}-benthos`));
+    const topics = [...contenders.map((c) => c.topic), `${prefix}-gw1.widget.impression`, `${prefix}-gwn.widget.impression`];
+    await admin.createTopics({ topics, partitions: PARTITIONS, replicas: 1 });
+    await sleep(2000); // leaders elected
 
-    const configFile = join(tmpdir(), `kafka-bench-${process.pid}.json`);
+    console.log(`bench:kafka: POSTs of ${EVENTS_PER_POST} JSON events, ${CONNECTIONS} connections, ${SECONDS} s each after ${WARMUP_S} s warm-up, ${ROUNDS} rounds, acks=all, ${COMPRESSION}, ${PARTITIONS} partitions, broker ${brokers.join(',')}`);
+    console.log(`machine: ${cpus().length} cores shared by the load generator (autocannon, this process), the contender and the broker; Node ${process.version}`);
+    const runs: Run[] = [];
+    for (let round = 1; round <= ROUNDS; round++) {
+      // Rotated: each contender goes first once as often as the others.
+      const order = contenders.map((_, i) => contenders[(i + round - 1) % contenders.length]);
+      for (const contender of order) {
+        const run = await measure(contender, round, consumer);
+        runs.push(run);
+        console.log(`  round ${round}  ${contender.name.padEnd(34)} ${whole(run.eventsPerSecond).padStart(8)} events/s  p99 ${run.p99Ms} ms  (acked with warm-up ${run.acknowledged}, at the broker ${run.delivered}, non-2xx ${run.non2xx}, errors ${run.errors})`);
+      }
+    }
+
+    const summary = contenders.map((c) => {
+      const mine = runs.filter((r) => r.contender === c.name);
+      return { contender: c.name, eventsPerSecond: median(mine.map((r) => r.eventsPerSecond)), eventsRange: span(mine.map((r) => r.eventsPerSecond)), p99Ms: median(mine.map((r) => r.p99Ms)), p99Range: span(mine.map((r) => r.p99Ms)) };
+    });
+    console.log(`\n${formatTable(['contender', 'events/s (median)', 'range', 'p99 ms (median)', 'range'], summary.map((s) => [s.contender, whole(s.eventsPerSecond), s.eventsRange, String(s.p99Ms), s.p99Range]))}`);
+
+    const ratios: Record<string, unknown> = {};
+    const report = (label: string, a: string, b: string, target: number) => {
+      const r = ratio(runs, a, b);
+      if (!r) return;
+      ratios[label] = { ...r, target };
+      console.log(`${label}: ${r.median.toFixed(2)}× (rounds ${r.range}); target ≥ ${target}× — ${r.median >= target ? 'met' : 'MISSED'}`);
+    };
+    console.log('');
+    report('gateway (workers auto) ÷ Benthos', contenders[1].name, contenders[3]?.name ?? '', 1.0);
+    report('gateway (1 worker) ÷ node:http + @platformatic/kafka', contenders[0].name, contenders[2].name, 0.9);
+    report('gateway (workers auto) ÷ node:http + @platformatic/kafka', contenders[1].name, contenders[2].name, 1.0);
+    if (!benthos) console.log(`Benthos: skipped (${process.env.BENCH_BENTHOS === 'skip' ? 'BENCH_BENTHOS=skip' : 'it could not be built here'})`);
+
+    mkdirSync(RESULTS_DIR, { recursive: true });
     writeFileSync(
-      configFile,
-      JSON.stringify({
-        topicsDir: join(ROOT, 'topics'),
-        dataDir: join(tmpdir(), `kafka-bench-data-${process.pid}`),
-        logLevel: 'warn',
-        server: { host: '127.0.0.1', port: PORT, adminHost: '127.0.0.1', adminPort: ADMIN_PORT },
-        batch: { maxRecords: 10_000, lingerMs: 5, maxInFlight: 4 },
-        destinations: { kafka: { type: 'kafka', brokers: broker.brokers, compression: process.env.BENCH_COMPRESSION ?? 'gzip' } },
-      }),
+      join(RESULTS_DIR, 'kafka-bench.json'),
+      JSON.stringify({ date: new Date().toISOString(), machine: { cpus: cpus().length, node: process.version, loadAverageBefore: loadBefore, loadAverageAfter: loadavg() }, settings: { seconds: SECONDS, rounds: ROUNDS, warmupSeconds: WARMUP_S, connections: CONNECTIONS, compression: COMPRESSION, eventsPerPost: EVENTS_PER_POST, partitions: PARTITIONS }, runs, summary, ratios }, null, 2) + '\n',
     );
-    gateway = spawn(process.execPath, [...GATEWAY_NODE_FLAGS, join(ROOT, 'dist', 'src', 'cli.js'), 'serve', '--config', configFile], {
-      stdio: ['ignore', 'inherit', 'inherit'],
-      env: { ...process.env, GATEWAY_KEYS: `${LOAD_TEST_KEY}=*` },
-    });
-    await waitReady();
+    console.log(`load average (1, 5, 15 min) before ${loadBefore.map((l) => l.toFixed(2)).join(' ')}, after ${loadavg().map((l) => l.toFixed(2)).join(' ')}`);
+    console.log(`wrote ${join('load-tests', 'results', 'kafka-bench.json')}`);
 
-    const body = JSON.stringify(Array.from({ length: EVENTS_PER_POST }, (_, i) => order(i)));
-    const before = await endOffsets(kafka, 'shop.order-placed');
-    const service = await run({
-      url: `http://127.0.0.1:${PORT}/v1/events/shop/order-placed`,
-      method: 'POST',
-      headers: { ...LOAD_TEST_AUTH, 'content-type': 'application/json' },
-      body,
-      connections: CONNECTIONS,
-      duration: SECONDS,
-    });
-    const delivered = (await endOffsets(kafka, 'shop.order-placed')) - before;
-    const acknowledged = service['2xx'] * EVENTS_PER_POST;
-    const eventsPerSecond = delivered / SECONDS;
-
-    const impression = 'widgetId=w-1&pageUrl=https%3A%2F%2Fpublisher.example%2Fa&placement=TOP&position=1';
-    const beacons = await run({ url: `http://127.0.0.1:${PORT}/v1/beacon/widget/impression?${impression}`, connections: CONNECTIONS, duration: Math.min(SECONDS, 10) });
-    await sleep(2000);
-    const beaconsDelivered = await endOffsets(kafka, 'widget.impression');
-
-    console.log(`service POSTs of ${EVENTS_PER_POST} events, ${CONNECTIONS} connections, ${SECONDS} s, acks=all, ${process.env.BENCH_COMPRESSION ?? "gzip"}, ${PARTITIONS} partitions:`);
-    console.log(`  ${Math.round(eventsPerSecond)} events/s delivered (${delivered} at the broker; ${acknowledged} acknowledged with 2xx)`);
-    console.log(`  ${Math.round(service.requests.average)} requests/s; latency p50 ${service.latency.p50} ms, p99 ${service.latency.p99} ms; non-2xx ${service.non2xx}, errors ${service.errors}, timeouts ${service.timeouts}`);
-    console.log(`beacons (GET pixel): ${Math.round(beacons.requests.average)} beacons/s; latency p50 ${beacons.latency.p50} ms, p99 ${beacons.latency.p99} ms; non-2xx ${beacons.non2xx}; ${beaconsDelivered} at the broker`);
-
-    const problems: string[] = [];
-    if (service['5xx'] > 0 || beacons['5xx'] > 0) problems.push(`5xx answers: ${service['5xx']} service, ${beacons['5xx']} beacon`);
-    if (delivered < acknowledged) problems.push(`fewer events at the broker (${delivered}) than acknowledged (${acknowledged})`);
-    if (eventsPerSecond < MIN_EVENTS_PER_S) problems.push(`${Math.round(eventsPerSecond)} events/s is under the target of ${MIN_EVENTS_PER_S}`);
+    const problems = runs.flatMap((r) => [
+      ...(r.non2xx > 0 ? [`${r.contender}, round ${r.round}: ${r.non2xx} non-2xx answers`] : []),
+      ...(r.delivered < r.acknowledged ? [`${r.contender}, round ${r.round}: ${r.delivered} events at the broker, ${r.acknowledged} acknowledged`] : []),
+    ]);
     for (const p of problems) console.log(`FAIL: ${p}`);
     return problems.length > 0 ? 1 : 0;
   } finally {
-    if (gateway && gateway.exitCode === null) {
-      const exited = new Promise((resolve) => gateway!.once('exit', resolve));
-      gateway.kill('SIGTERM');
-      await exited;
-    }
-    await broker.stop();
+    await consumer.close(true);
+    await admin.close();
+    await broker?.stop();
   }
 }
 

@@ -7,6 +7,8 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 shopt -s globstar
 
+# npm runs this with node_modules/.bin first on the PATH: `node` is the pinned Node.js 24.
+echo "test: $(command -v node) $(node --version)"
 npm run build --silent
 
 report=$(mktemp)
@@ -30,7 +32,7 @@ status=0
 npx tap "$@" dist/test/**/*.test.js 2>&1 | tee "$report" || status=$?
 
 # tap ends with a line like `# { total: 120, pass: 118, fail: 2, skip: 0 }`.
-summary=$(grep -E '^# \{ total: [0-9]+' "$report" | tail -n 1 || true)
+summary=$(grep -aE '^# \{ total: [0-9]+' "$report" | tail -n 1 || true)
 if [ -z "$summary" ]; then
   echo "test: tap printed no summary"
   exit 1

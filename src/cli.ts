@@ -1,9 +1,17 @@
 #!/usr/bin/env node
+import cluster from 'node:cluster';
+import { writeFileSync } from 'node:fs';
 import { parseArgs } from 'node:util';
+import pino from 'pino';
+import { availableCpus } from './cluster/available-cpus';
+import { adoptOrphanSpools } from './cluster/orphan-spools';
+import { runPrimary } from './cluster/primary';
+import { serveWorker } from './cluster/worker';
 import { loadConfig } from './config/config';
+import { spoolDir } from './destinations/create-destination';
 import { ConfigError } from './errors';
 import { Gateway } from './gateway';
-import { writeFileSync } from 'node:fs';
+import { runGateway } from './lifecycle';
 import { loadTopicsTree } from './topics/registry';
 import { typescriptDeclarations } from './topics/typescript-declarations';
 
@@ -61,36 +69,17 @@ function writeTypes(dir: string, out: string | undefined): number {
   return 0;
 }
 
+/** One gateway process, or (workers > 1) a primary that runs that many. */
 async function serve(configPath: string | undefined): Promise<number> {
   const config = loadConfig(configPath);
-  const gateway = new Gateway(config);
-  let stopping = false;
-  const stop = (signal: string) => {
-    if (stopping) return;
-    stopping = true;
-    gateway.log.info({ signal }, 'shutting down: draining requests and buffers');
-    // The grace period bounds shutdown; whatever could not finish by then is logged, not waited for.
-    const deadline = setTimeout(() => {
-      gateway.log.error({ graceMs: config.shutdown.graceMs }, 'shutdown grace period passed; exiting');
-      process.exit(1);
-    }, config.shutdown.graceMs);
-    deadline.unref();
-    gateway.close().then(
-      () => {
-        gateway.log.info('shut down cleanly');
-        process.exit(0);
-      },
-      (err) => {
-        gateway.log.error({ err }, 'shutdown failed');
-        process.exit(1);
-      },
-    );
-  };
-  process.on('SIGTERM', () => stop('SIGTERM'));
-  process.on('SIGINT', () => stop('SIGINT'));
-  // Rotation: the keys file is read again without a restart (it is also watched for changes).
-  process.on('SIGHUP', () => gateway.reloadKeys());
-  await gateway.start();
+  if (cluster.isWorker) await serveWorker(config);
+  else {
+    const workers = config.workers === 'auto' ? availableCpus() : config.workers;
+    const adopted = await adoptOrphanSpools(spoolDir(config), workers);
+    if (adopted > 0) pino({ base: { name: 'tracking-gateway' } }).warn({ segments: adopted, workers }, "spool segments of a run with other workers moved to this run's workers, to be replayed");
+    if (workers > 1) await runPrimary(config, workers);
+    else await runGateway(new Gateway(config), config);
+  }
   return -1; // keep running until a signal
 }
 

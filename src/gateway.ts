@@ -8,7 +8,7 @@ import { createDestination, deadLetterDir, spoolDir } from './destinations/creat
 import { DeadLetter } from './destinations/dead-letter/dead-letter';
 import type { Destination } from './destinations/destination';
 import { Spool } from './destinations/spool/spool';
-import { buildAdminServer } from './http/admin-server';
+import { buildAdminServer, type Readiness } from './http/admin-server';
 import { buildPublicServer } from './http/public-server';
 import { Ingest } from './ingest/ingest';
 import { GatewayMetrics } from './metrics/metrics';
@@ -16,10 +16,17 @@ import { Router } from './route/router';
 import { SpoolReplay } from './route/spool-replay';
 import { loadTopicRegistry, type Topic, type TopicRegistry } from './topics/registry';
 
+export interface GatewayOptions {
+  /** This process is worker N of a cluster (logged with every line). */
+  worker?: number;
+  /** Listen on the admin port; a cluster's workers leave it to the primary, which aggregates them. */
+  admin?: boolean;
+}
+
 /**
  * The whole pipeline wired together: http → ingest (validation, envelope) → router
  * (batching, fallback chain) → destinations; plus the admin server. `start` listens,
- * `close` shuts down gracefully.
+ * `close` shuts down gracefully. One process; src/cluster runs several.
  */
 export class Gateway {
   readonly metrics = new GatewayMetrics();
@@ -41,8 +48,9 @@ export class Gateway {
   constructor(
     readonly config: Readonly<GatewayConfig>,
     destinations?: Destination[],
+    private readonly options: GatewayOptions = {},
   ) {
-    this.log = pino({ level: config.logLevel, base: { name: 'tracking-gateway' } });
+    this.log = pino({ level: config.logLevel, base: { name: 'tracking-gateway', worker: options.worker } });
     this.registry = loadTopicRegistry(config.topicsDir);
     this.destinations = destinations ?? Object.entries(config.destinations).map(([name, entry]) => createDestination(name, entry, config, this.metrics, this.log));
     this.deadLetter = new DeadLetter(deadLetterDir(config), config.deadLetter, this.metrics, this.log);
@@ -64,11 +72,11 @@ export class Gateway {
     this.metrics.ready.sample = () => (this.readiness().ready ? 1 : 0);
   }
 
-  /** Starts destinations and both servers; resolves with the ports actually bound. */
+  /** Starts destinations and both servers; resolves with the ports actually bound (admin 0: not listening). */
   async start(): Promise<{ port: number; adminPort: number }> {
     this.state = 'starting';
     const { server } = this.config;
-    const adminPort = await this.listen(this.adminServer, server.adminHost, server.adminPort);
+    const adminPort = this.options.admin === false ? 0 : await this.listen(this.adminServer, server.adminHost, server.adminPort);
     const log = this.log;
     // Torn tails a crash left are cut before anything is appended: the dead letter's first, as
     // its folder may lie inside a file destination's.
@@ -79,7 +87,9 @@ export class Gateway {
     this.keys.watch(() => this.reloadKeys());
     const port = await this.listen(this.publicServer, server.host, server.port);
     this.state = 'ready';
-    this.log.info({ port, adminPort, topics: this.registry.list().length, destinations: this.destinations.map((d) => `${d.name} (${d.type})`) }, 'tracking-gateway ready');
+    // A cluster's primary says `tracking-gateway ready` once all of its workers are.
+    const ready = this.options.worker === undefined ? 'tracking-gateway ready' : 'worker ready';
+    this.log.info({ port, adminPort, topics: this.registry.list().length, destinations: this.destinations.map((d) => `${d.name} (${d.type})`) }, ready);
     return { port, adminPort };
   }
 
@@ -121,7 +131,7 @@ export class Gateway {
     return this.registry.list().filter((topic) => this.router.routeFor(topic).hops.some((hop) => hop.batcher.destination === destination));
   }
 
-  private readiness(): { ready: boolean; reason?: string } {
+  readiness(): Readiness {
     if (this.state !== 'ready') return { ready: false, reason: this.state };
     // With every destination down the gateway still takes events while the spool has room.
     if (!this.destinations.some((d) => d.isHealthy()) && !this.spool?.isHealthy()) {

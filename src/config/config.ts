@@ -83,6 +83,11 @@ export interface GatewayConfig {
   /** The disk spool at the end of every route. */
   spool: { enabled: boolean; dir?: string; maxBytes: number; segmentBytes: number };
   shutdown: { graceMs: number };
+  /**
+   * Gateway processes sharing the ports (node:cluster), each with its own batchers, producers
+   * and directories; `auto`: the CPUs the container may use. 1: one process, no cluster.
+   */
+  workers: number | 'auto';
   logLevel: 'fatal' | 'error' | 'warn' | 'info' | 'debug' | 'trace' | 'silent';
   auth: {
     /** Service keys; plain `key`s are replaced by their `sha256` when the config is built. */
@@ -100,6 +105,9 @@ export interface GatewayConfig {
     maxClients: number;
   };
 }
+
+/** More processes than this would only share the same cores; a typo (1000) should fail. */
+export const MAX_WORKERS = 256;
 
 // One schema per destination type, each kept in its destination's folder.
 const DESTINATION_SCHEMAS = [fileDestinationSchema, kafkaDestinationSchema, firehoseDestinationSchema];
@@ -225,6 +233,7 @@ export const configSchema = {
       default: {},
       properties: { graceMs: { type: 'integer', minimum: 0, default: 20000 } },
     },
+    workers: { anyOf: [{ const: 'auto' }, { type: 'integer', minimum: 1, maximum: MAX_WORKERS }], default: 'auto' },
     logLevel: { enum: ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'], default: 'info' },
     auth: {
       type: 'object',
@@ -285,6 +294,7 @@ export const ENV_OVERRIDES: Record<string, string> = {
   GATEWAY_SPOOL_DIR: 'spool.dir',
   GATEWAY_SPOOL_MAX_BYTES: 'spool.maxBytes',
   GATEWAY_SHUTDOWN_GRACE_MS: 'shutdown.graceMs',
+  GATEWAY_WORKERS: 'workers',
   GATEWAY_LOG_LEVEL: 'logLevel',
   GATEWAY_KEYS_FILE: 'auth.keysFile',
   GATEWAY_RATE_LIMIT_IP_RPS: 'rateLimit.perIp.requestsPerSecond',
@@ -430,7 +440,7 @@ function setPath(target: Record<string, unknown>, path: string, value: unknown):
   node[keys[keys.length - 1]] = value;
 }
 
-function deepFreeze<T>(value: T): T {
+export function deepFreeze<T>(value: T): T {
   if (typeof value === 'object' && value !== null) {
     for (const child of Object.values(value)) deepFreeze(child);
     Object.freeze(value);

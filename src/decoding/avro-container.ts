@@ -31,14 +31,20 @@ interface Header {
   end: number;
 }
 
+/**
+ * `datums`, when given and the file's writer schema is the version's, receives each record's
+ * bytes (views into the body or its inflated blocks): Kafka sends them as they are.
+ */
 export async function decodeAvroContainer(
   body: Buffer,
   version: TopicVersion,
   limits: { maxEvents: number; maxDecodedBytes: number },
+  datums?: Buffer[],
 ): Promise<unknown[]> {
   const budget = createValueBudget();
   const header = readHeader(body, version, budget);
   const events: unknown[] = [];
+  const sameBytes = header.writer.isVersion ? datums : undefined;
   let inflated = 0;
   let sinceYield = 0;
   for (let pos = header.end, index = 0; pos < body.length; index++) {
@@ -50,10 +56,10 @@ export async function decodeAvroContainer(
       const data = await inflateBlock(body.subarray(block.start, block.end), index, limits.maxDecodedBytes - inflated, limits.maxDecodedBytes);
       inflated += data.length;
       sinceYield += data.length;
-      decodeBlock(data, 0, data.length, block.count, `block ${index} (inflated)`, header.writer, version, budget, events);
+      decodeBlock(data, 0, data.length, block.count, `block ${index} (inflated)`, header.writer, version, budget, events, sameBytes);
     } else {
       sinceYield += block.end - block.start;
-      decodeBlock(body, block.start, block.end, block.count, `block ${index}`, header.writer, version, budget, events);
+      decodeBlock(body, block.start, block.end, block.count, `block ${index}`, header.writer, version, budget, events, sameBytes);
     }
     pos = block.end + SYNC_BYTES;
     // Let other requests run while a big file decodes; a turn per tiny block would only add latency.
@@ -146,6 +152,7 @@ function decodeBlock(
   version: TopicVersion,
   budget: ValueBudget,
   events: unknown[],
+  datums: Buffer[] | undefined,
 ): void {
   let at = start;
   for (let i = 0; i < count; i++) {
@@ -160,6 +167,7 @@ function decodeBlock(
     const decoded = version.type.decode(buf, at, writer.resolver);
     if (decoded.offset !== next) throw new Error(`${where}, record ${i}: avsc read to byte ${decoded.offset}, the scan to ${next}`);
     events.push(decoded.value);
+    datums?.push(buf.subarray(at, next));
     at = next;
   }
   if (at !== end) throw fileError('MALFORMED_BODY', `${where}: ${end - at} bytes left after its ${count} declared records`);

@@ -6,7 +6,11 @@ import { createValueBudget, scanDatum } from './avro-scan';
 // schema. Each datum is scanned (bounded) before avsc decodes it, and counting stops as
 // soon as the request passes maxEvents, before the rest is read.
 
-export function decodeAvroDatums(body: Buffer, version: TopicVersion, limits: { maxEvents: number }): unknown[] {
+/**
+ * `datums`, when given, receives each datum's bytes (views into `body`, no copy): they are
+ * already the binary datum of `version`, which Kafka can send as they are.
+ */
+export function decodeAvroDatums(body: Buffer, version: TopicVersion, limits: { maxEvents: number }, datums?: Buffer[]): unknown[] {
   if (body.length === 0) throw new GatewayError('MALFORMED_BODY', 'body: no Avro datum');
   const { type } = version;
   const budget = createValueBudget();
@@ -27,6 +31,7 @@ export function decodeAvroDatums(body: Buffer, version: TopicVersion, limits: { 
     const decoded = type.decode(body, offset);
     if (decoded.offset !== next) throw new Error(`avsc read datum ${events.length} to byte ${decoded.offset}, the scan to ${next}`);
     events.push(decoded.value);
+    datums?.push(body.subarray(offset, next));
     offset = next;
   }
   return events;

@@ -18,6 +18,12 @@ const MAX_QUOTED_CHARS = 300;
 export interface WriterSchema {
   writerType: Type;
   resolver: avro.Resolver;
+  /**
+   * The writer's Parsing Canonical Form is the version's: records are then byte for byte
+   * datums of the version (binary encoding depends on nothing else), and need no re-encoding.
+   * https://avro.apache.org/docs/1.11.1/specification/#parsing-canonical-form-for-schemas
+   */
+  isVersion: boolean;
 }
 
 const cache = new WeakMap<TopicVersion, Map<string, WriterSchema>>();
@@ -36,7 +42,7 @@ export function readWriterSchema(schema: Buffer, version: TopicVersion): WriterS
   } catch (err) {
     throw fileError('MALFORMED_BODY', `its schema cannot be read as v${version.version} (${quote((err as Error).message)})`);
   }
-  const entry = { writerType, resolver };
+  const entry = { writerType, resolver, isVersion: writerType.equals(version.type) };
   if (!known) cache.set(version, (known = new Map()));
   if (known.size >= CACHED_PER_VERSION) known.delete(known.keys().next().value!);
   known.set(key, entry);

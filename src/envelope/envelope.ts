@@ -23,6 +23,12 @@ export interface GatewayEvent {
   size: number;
   /** Partition key value (topic's partitionKey field), else undefined. */
   key?: string;
+  /**
+   * The Avro binary datum of `data` in `schema`'s version, when the client sent exactly that
+   * (Avro input in the declared version): Kafka sends these bytes instead of encoding again.
+   * A view into the request body, so it costs no copy; not kept in the spool.
+   */
+  datum?: Buffer;
 }
 
 const MAX_ID_LENGTH = 128;

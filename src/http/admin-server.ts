@@ -5,12 +5,22 @@ import { installErrorHandling } from './error-handler';
 import { clientErrorHandler, createLimitedServer } from './http-server';
 import { installRequestMetrics } from './request-metrics';
 
-/** The admin port, never public: Prometheus metrics and the Kubernetes probes. */
+export interface Readiness {
+  ready: boolean;
+  reason?: string;
+}
+
+/**
+ * The admin port, never public: Prometheus metrics and the Kubernetes probes. `render` is
+ * the exposition /metrics answers: this process's metrics, or (the cluster's primary) every
+ * worker's aggregated.
+ */
 export function buildAdminServer(
   config: Readonly<GatewayConfig>,
   metrics: GatewayMetrics,
   log: FastifyBaseLogger,
-  readiness: () => { ready: boolean; reason?: string },
+  readiness: () => Readiness | Promise<Readiness>,
+  render: () => Promise<string> = () => metrics.render(),
 ): FastifyInstance {
   const app = Fastify({
     serverFactory: (handler) => createLimitedServer(config.server, handler),
@@ -24,11 +34,11 @@ export function buildAdminServer(
   installErrorHandling(app, { metrics, log, maxUrlBytes: config.server.maxUrlBytes });
   app.get('/metrics', async (_request, reply) => {
     reply.type(metrics.registry.contentType);
-    return metrics.render();
+    return render();
   });
   app.get('/healthz', async () => ({ status: 'ok' }));
   app.get('/readyz', async (_request, reply) => {
-    const { ready, reason } = readiness();
+    const { ready, reason } = await readiness();
     return reply.code(ready ? 200 : 503).send({ status: ready ? 'ready' : 'not ready', reason });
   });
   return app;

@@ -21,6 +21,8 @@ export interface DecodedBody {
   events: unknown[];
   /** Values come from an Avro decoder: already in the schema's shape. */
   prevalidated: boolean;
+  /** For Avro in the requested version: each event's datum as sent, one per event. */
+  datums?: Buffer[];
 }
 
 const JSON_TYPES = new Set(['application/json', 'text/plain', 'application/cloudevents-batch+json']);
@@ -58,8 +60,9 @@ export async function decodeEventsBody(mediaType: string, body: Buffer, version:
   if (JSON_TYPES.has(mediaType)) return { events: parseJsonEvents(body, limits), prevalidated: false };
   if (NDJSON_TYPES.has(mediaType)) return { events: parseNdjson(body, limits), prevalidated: false };
   if (AVRO_TYPES.has(mediaType)) {
-    if (body.length >= 4 && body.subarray(0, 4).equals(OCF_MAGIC)) return { events: await decodeAvroContainer(body, version, limits), prevalidated: true };
-    return { events: decodeAvroDatums(body, version, limits), prevalidated: true };
+    const datums: Buffer[] = [];
+    const events = body.length >= 4 && body.subarray(0, 4).equals(OCF_MAGIC) ? await decodeAvroContainer(body, version, limits, datums) : decodeAvroDatums(body, version, limits, datums);
+    return { events, prevalidated: true, datums: datums.length === events.length ? datums : undefined };
   }
   throw unsupported(mediaType, EVENTS_CONTENT_TYPES);
 }

@@ -23,6 +23,8 @@ export interface IngestRequest {
   events: unknown[];
   /** Values came from an Avro decoder and are valid by construction. */
   prevalidated: boolean;
+  /** Each event's Avro datum in `version` as the client sent it (Avro input), for Kafka to reuse. */
+  datums?: readonly Buffer[];
   /** Body bytes, to estimate event sizes without serialising them again. */
   bodyBytes: number;
   /** `beacon`: invalid events are dead-lettered, the client is answered as always. */
@@ -176,6 +178,7 @@ export class Ingest {
         data: data as Record<string, unknown>,
         size,
       };
+      if (req.datums) event.datum = req.datums[index];
       if (this.config.envelope.clientIp !== 'none') {
         event.clientIp = this.config.envelope.clientIp === 'full' ? req.clientIp : anonymizeIp(req.clientIp);
       }

@@ -1,10 +1,12 @@
-import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from 'prom-client';
+import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics, type Aggregator } from 'prom-client';
 import { SummingCounter } from './summing-counter';
 
 // Every metric the gateway exports, in one place. Names follow Prometheus conventions
 // (`tracking_gateway_<name>_<unit>[_total]`); label values come only from the topic registry,
 // the destination names in the config and fixed sets — never from raw request input.
 // Counters are bumped once per request or batch with a count, not once per event.
+// With several workers the primary's /metrics adds up every worker's values (prom-client's
+// cluster aggregation); gauges that are states, not amounts, say how they combine instead.
 
 export const METRIC_PREFIX = 'tracking_gateway_';
 
@@ -65,6 +67,8 @@ export class GatewayMetrics {
   readonly serviceKeys = this.sampledGauge({
     name: `${METRIC_PREFIX}service_keys`,
     help: 'Service keys in force (config, GATEWAY_KEYS and the keys file).',
+    // Every worker holds the same keys.
+    aggregator: 'max',
   });
   readonly serviceKeyReloads = new Counter({
     name: `${METRIC_PREFIX}service_key_reloads_total`,
@@ -138,8 +142,9 @@ export class GatewayMetrics {
   });
   readonly kafkaConnected = new Gauge({
     name: `${METRIC_PREFIX}kafka_connected`,
-    help: '1 while the producer of a Kafka destination is connected and its topics exist, else 0.',
+    help: '1 while the producer of a Kafka destination is connected and its topics exist (in every worker), else 0.',
     labelNames: ['destination'] as const,
+    aggregator: 'min',
     registers: [this.registry],
   });
   readonly bufferBytes = this.sampledGauge({
@@ -210,6 +215,8 @@ export class GatewayMetrics {
   readonly ready = this.sampledGauge({
     name: `${METRIC_PREFIX}ready`,
     help: '1 while /readyz would answer 200, else 0 (read at scrape time).',
+    // One ready worker takes the traffic, as /readyz says.
+    aggregator: 'max',
   });
 
   constructor() {
@@ -220,7 +227,7 @@ export class GatewayMetrics {
    * A gauge read at scrape time from `sample`, so that hot paths keep plain numbers and
    * never touch the metric.
    */
-  sampledGauge(options: { name: string; help: string }): { gauge: Gauge; sample: () => number } {
+  sampledGauge(options: { name: string; help: string; aggregator?: Aggregator }): { gauge: Gauge; sample: () => number } {
     const holder = {
       sample: () => 0,
       gauge: new Gauge({
@@ -254,8 +261,9 @@ export class GatewayMetrics {
       sample: (): [string, string][] => [],
       gauge: new Gauge({
         name: `${METRIC_PREFIX}destination_state`,
-        help: 'Each destination is in one state: healthy, throttled (throttled in the last 5 s) or down (skipped, probed back).',
+        help: 'Each destination is in one state: healthy, throttled (throttled in the last 5 s) or down (skipped, probed back); with several workers, 1 for every state some worker sees.',
         labelNames: ['destination', 'state'] as const,
+        aggregator: 'max',
         registers: [this.registry],
         collect() {
           this.reset();

@@ -48,6 +48,19 @@ t.test('files from avsc, codec null and deflate, decode as the former reader did
   }
 });
 
+t.test("records written with the version's own schema are handed on as their bytes; others are not", async (t) => {
+  for (const codec of ['null', 'deflate']) {
+    const datums: Buffer[] = [];
+    const events = await decodeAvroContainer(await avscFile(orderPlaced.schema, orders, { codec, blockSize: 256 }), orderPlaced, LIMITS, datums);
+    t.equal(datums.length, events.length, `codec ${codec}: one datum per record`);
+    t.ok(datums.every((datum, i) => datum.equals(orderPlaced.type.toBuffer(orders[i]))), `codec ${codec}: each is the record's datum in the version`);
+  }
+  const datums: Buffer[] = [];
+  const impressions = [{ widgetId: 'w', pageUrl: '/p', placement: 'TOP', position: 3, referrer: null }];
+  await decodeAvroContainer(await avscFile(impressionV1.schema, impressions), impressionV2, LIMITS, datums);
+  t.same(datums, [], 'a v1 file read as v2 is re-encoded, so no bytes are handed on');
+});
+
 t.test('the writer schema is resolved to the requested version', async (t) => {
   // A field v2 adds is filled with its default.
   const impressions = [{ widgetId: 'w', pageUrl: '/p', placement: 'TOP', position: 3, referrer: null }];

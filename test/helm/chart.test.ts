@@ -301,10 +301,27 @@ t.test('values.schema.json and the chart refuse bad values', async (t) => {
     ['a Service type outside the enum', ['service.type=Ingress'], /'\/service\/type': value must be one of/],
     ['SASL without its Secret', ['kafka.brokers={k:9092}', 'kafka.sasl.mechanism=plain'], /'\/kafka\/sasl\/existingSecret': minLength/],
     ['a grace period shorter than preStop plus the gateway grace', ['terminationGracePeriodSeconds=25'], /terminationGracePeriodSeconds \(25\) must exceed/],
+    ['more workers than CPUs requested', ['gateway.workers=3'], /gateway\.workers \(3\) must be resources\.requests\.cpu \(2\) rounded up \(2\)/],
+    ['a CPU limit below the request', ['resources.limits.cpu=1'], /resources\.limits\.cpu \(1\) must be at least resources\.requests\.cpu \(2\)/],
   ];
   for (const [what, set, message] of refused) {
     const result = runHelm(helm, ['template', 'release', chartDir, ...set.flatMap((pair) => ['--set', pair])]);
     t.not(result.status, 0, `${what} fails helm template`);
     t.match(result.stderr, message, what);
   }
+});
+
+t.test('workers, the CPU request and the HPA agree: one worker per CPU requested', async (t) => {
+  const rendered = (set: string[]) => {
+    const manifests = renderChart(helm, [], set);
+    const container = gatewayContainer(podSpec(manifests));
+    return { workers: Number(envValue(container, 'GATEWAY_WORKERS')), cpu: container.resources?.requests?.cpu, hpa: byKind(manifests, 'HorizontalPodAutoscaler')[0] };
+  };
+  const defaults = rendered([]);
+  t.equal(defaults.workers, 2, 'the default: two workers');
+  t.equal(String(defaults.cpu), '2', 'on two requested CPUs');
+  t.match(defaults.hpa?.spec, { metrics: [{ type: 'Resource', resource: { name: 'cpu', target: { type: 'Utilization' } } }] }, 'the HPA scales on CPU utilisation of that request');
+  t.equal(rendered(['resources.requests.cpu=500m']).workers, 1, '500m: one worker');
+  t.equal(rendered(['resources.requests.cpu=1.5']).workers, 2, '1.5 CPUs: two');
+  t.equal(rendered(['resources.requests.cpu=4', 'gateway.workers=4', 'resources.limits.cpu=4']).workers, 4, 'workers stated, agreeing with request and limit');
 });

@@ -33,7 +33,10 @@ export async function startServe(env: Record<string, string>, args: string[] = [
   let output = '';
   const child = spawn(process.execPath, [CLI, 'serve', ...args], {
     cwd: PROJECT_ROOT,
-    env: { ...process.env, ...TEST_KEYS_ENV, KAFKA_BROKERS: '', FIREHOSE_STREAMS: '', GATEWAY_HOST: '127.0.0.1', GATEWAY_ADMIN_HOST: '127.0.0.1', GATEWAY_PORT: String(port), GATEWAY_ADMIN_PORT: String(adminPort), ...env },
+    // One process unless a test asks for workers: the tests read its files and spool where one
+    // process puts them. None of the run's KAFKA_* or FIREHOSE_* (they would add destinations)
+    // unless the test passes them.
+    env: { ...withoutDestinationEnv(process.env), ...TEST_KEYS_ENV, GATEWAY_HOST: '127.0.0.1', GATEWAY_ADMIN_HOST: '127.0.0.1', GATEWAY_PORT: String(port), GATEWAY_ADMIN_PORT: String(adminPort), GATEWAY_WORKERS: '1', ...env },
     stdio: ['ignore', 'pipe', 'pipe'],
   });
   child.stdout!.on('data', (c) => (output += c));
@@ -58,4 +61,8 @@ export async function startServe(env: Record<string, string>, args: string[] = [
       return code as number | null;
     },
   };
+}
+
+function withoutDestinationEnv(env: NodeJS.ProcessEnv): NodeJS.ProcessEnv {
+  return Object.fromEntries(Object.entries(env).filter(([name]) => !/^(KAFKA_|FIREHOSE_)/.test(name)));
 }

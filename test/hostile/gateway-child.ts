@@ -88,6 +88,8 @@ export async function startHostileGateway(options: StartOptions = {}): Promise<H
         dataDir,
         logLevel: 'warn',
         shutdown: { graceMs: 5000 },
+        // One process: the attacks watch its pid's memory and its files (older checkouts drop the key).
+        workers: 1,
       },
       options.config ?? {},
     );

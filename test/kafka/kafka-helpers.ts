@@ -1,6 +1,6 @@
 import { randomBytes } from 'node:crypto';
 import { setTimeout as sleep } from 'node:timers/promises';
-import { Kafka, logLevel, type IHeaders } from 'kafkajs';
+import { Consumer, stringDeserializer } from '@platformatic/kafka';
 import type { Gateway } from '../../src/gateway';
 import type { TopicRegistry } from '../../src/topics/registry';
 import { metricValue } from '../helpers/gateway';
@@ -17,6 +17,8 @@ export interface ConsumedRecord {
   headers: Record<string, string>;
   /** The value decoded with the schema version `ce_dataschema` names. */
   data: Record<string, unknown>;
+  /** The value's bytes, as the producer sent them. */
+  value: Buffer;
   version: number;
 }
 
@@ -25,36 +27,42 @@ const DATASCHEMA = /^\/v1\/topics\/([^/]+)\/([^/]+)\/versions\/([0-9]+)$/;
 /**
  * Reads every record of `topics` from the beginning with a consumer of its own, until
  * `expected` records came or `timeoutMs` passed (then it returns what it has), and decodes each
- * value with avsc using the version in its `ce_dataschema` header.
+ * value with avsc using the version in its `ce_dataschema` header. The consumer decompresses
+ * every codec the producer offers.
  */
 export async function consumeAll(brokers: string[], topics: string[], registry: TopicRegistry, expected: number, timeoutMs = 20_000): Promise<ConsumedRecord[]> {
-  const kafka = new Kafka({ clientId: 'test-consumer', brokers, logLevel: logLevel.NOTHING });
-  const consumer = kafka.consumer({ groupId: uniquePrefix('test-consumer'), maxWaitTimeInMs: 100 });
+  const consumer = new Consumer({
+    clientId: 'test-consumer',
+    groupId: uniquePrefix('test-consumer'),
+    bootstrapBrokers: brokers,
+    deserializers: { key: stringDeserializer, headerKey: stringDeserializer, headerValue: stringDeserializer },
+  });
   const records: ConsumedRecord[] = [];
-  await consumer.connect();
+  let failure: Error | undefined;
   try {
-    await consumer.subscribe({ topics, fromBeginning: true });
-    await consumer.run({
-      eachMessage: async ({ topic, partition, message }) => {
-        const headers = stringHeaders(message.headers ?? {});
-        const [, service, name, version] = DATASCHEMA.exec(headers.ce_dataschema) ?? [];
-        const type = registry.get(service, name)?.versions.get(Number(version))?.type;
-        if (!type) throw new Error(`record at ${topic}/${partition}@${message.offset}: ce_dataschema "${headers.ce_dataschema}" names no known version`);
-        records.push({ topic, partition, key: message.key?.toString() ?? '', headers, data: type.fromBuffer(message.value as Buffer), version: Number(version) });
-      },
+    const stream = await consumer.consume({ topics, mode: 'earliest', autocommit: false, maxWaitTime: 100 });
+    stream.on('data', (message) => {
+      const { topic, partition } = message;
+      const headers = Object.fromEntries(message.headers) as Record<string, string>;
+      const [, service, name, version] = DATASCHEMA.exec(headers.ce_dataschema) ?? [];
+      const type = registry.get(service, name)?.versions.get(Number(version))?.type;
+      if (!type) {
+        failure ??= new Error(`record at ${topic}/${partition}@${message.offset}: ce_dataschema "${headers.ce_dataschema}" names no known version`);
+        return;
+      }
+      records.push({ topic, partition, key: message.key ?? '', headers, data: type.fromBuffer(message.value), value: message.value, version: Number(version) });
     });
+    stream.on('error', (err: Error) => (failure ??= err));
     const deadline = Date.now() + timeoutMs;
-    while (records.length < expected && Date.now() < deadline) await sleep(100);
+    while (records.length < expected && Date.now() < deadline && !failure) await sleep(100);
     // A moment longer, so that records beyond the expected count (duplicates) are seen too.
     await sleep(500);
+    await stream.close();
   } finally {
-    await consumer.disconnect();
+    await consumer.close(true);
   }
+  if (failure) throw failure;
   return records;
-}
-
-function stringHeaders(headers: IHeaders): Record<string, string> {
-  return Object.fromEntries(Object.entries(headers).map(([k, v]) => [k, String(v)]));
 }
 
 /** Waits until the gateway counted `count` records delivered to `destination`. */

@@ -101,3 +101,34 @@ so each path is stored under a key with "/" replaced by "__" and mapped back wit
 {{- define "tracking-gateway.workloadKind" -}}
 {{- if .Values.persistence.enabled }}StatefulSet{{ else }}Deployment{{ end }}
 {{- end }}
+
+{{/*
+Millicores of a CPU quantity ("2", 2, "1.5", "500m").
+*/}}
+{{- define "tracking-gateway.millicores" -}}
+{{- $q := toString . -}}
+{{- if hasSuffix "m" $q -}}
+{{- trimSuffix "m" $q | int -}}
+{{- else -}}
+{{- mulf (float64 $q) 1000 | int -}}
+{{- end -}}
+{{- end }}
+
+{{/*
+Workers per pod (GATEWAY_WORKERS): resources.requests.cpu rounded up, at least 1. The chart
+fails when gateway.workers or a CPU limit disagrees with the request.
+*/}}
+{{- define "tracking-gateway.workers" -}}
+{{- $request := .Values.resources.requests.cpu | default "1" -}}
+{{- $milli := include "tracking-gateway.millicores" $request | int -}}
+{{- $workers := max 1 (div (add $milli 999) 1000) | int -}}
+{{- if and .Values.gateway.workers (ne (int .Values.gateway.workers) $workers) -}}
+{{- fail (printf "gateway.workers (%d) must be resources.requests.cpu (%v) rounded up (%d): one CPU requested per worker, so that the HPA's utilisation measures the workers" (int .Values.gateway.workers) $request $workers) -}}
+{{- end -}}
+{{- with (.Values.resources.limits | default dict).cpu -}}
+{{- if lt (include "tracking-gateway.millicores" . | int) $milli -}}
+{{- fail (printf "resources.limits.cpu (%v) must be at least resources.requests.cpu (%v): the workers would be throttled below the CPU they request" . $request) -}}
+{{- end -}}
+{{- end -}}
+{{- $workers -}}
+{{- end }}

@@ -61,6 +61,8 @@ spec:
           value: {{ .Values.gateway.logLevel | quote }}
         - name: GATEWAY_TRUST_PROXY
           value: {{ .Values.gateway.trustProxy | quote }}
+        - name: GATEWAY_WORKERS
+          value: {{ include "tracking-gateway.workers" . | quote }}
         - name: GATEWAY_BUFFER_MAX_BYTES
           value: {{ .Values.gateway.bufferMaxBytes | int64 | quote }}
         - name: GATEWAY_SHUTDOWN_GRACE_MS

@@ -1,8 +1,9 @@
 import { TOPIC_NAME_MAX_LENGTH } from './limits';
 
 export type KafkaSaslMechanism = 'plain' | 'scram-sha-256' | 'scram-sha-512';
-/** gzip only: the lz4 and zstd codecs for kafkajs need native builds (see docs/kafka.md). */
-export type KafkaCompression = 'gzip' | 'none';
+/** Record batch codecs; @platformatic/kafka has them all without native builds (zstd from Node's zlib). */
+export const KAFKA_COMPRESSIONS = ['gzip', 'snappy', 'lz4', 'zstd', 'none'] as const;
+export type KafkaCompression = (typeof KAFKA_COMPRESSIONS)[number];
 
 /** One Kafka cluster; a config may name several and route any topic to any of them. */
 export interface KafkaDestinationConfig {
@@ -41,7 +42,7 @@ export const kafkaDestinationSchema = {
     brokers: { type: 'array', minItems: 1, items: { type: 'string', pattern: '^[^\\s:,]+:[0-9]{1,5}$' } },
     clientId: { type: 'string', minLength: 1, default: DEFAULT_CLIENT_ID },
     topic: { type: 'string', pattern: '^([A-Za-z0-9._-]|\\{service\\}|\\{topic\\})+$', maxLength: TOPIC_NAME_MAX_LENGTH, default: DEFAULT_TOPIC_TEMPLATE },
-    compression: { enum: ['gzip', 'none'], default: 'gzip' },
+    compression: { enum: KAFKA_COMPRESSIONS, default: 'gzip' },
     acks: { const: 'all', default: 'all' },
     requestTimeoutMs: { type: 'integer', minimum: 1 },
     maxInFlightRequests: { type: 'integer', minimum: 1 },

@@ -1,12 +1,12 @@
 import { setTimeout as sleep } from 'node:timers/promises';
+import { Admin, compatibilityPartitioner, Producer, type BaseOptions, type SASLOptions } from '@platformatic/kafka';
 import { Backoff } from '../../background/backoff';
-import { CompressionTypes, Kafka, logLevel, type Message, type Producer, type SASLOptions, type TopicMessages } from 'kafkajs';
 import type { GatewayEvent } from '../../envelope/envelope';
 import type { GatewayMetrics } from '../../metrics/metrics';
 import { DestinationError, encodeEach, RETRYABLE, type Destination, type DestinationContext, type DestinationLog, type RecordFailure } from '../destination';
 import { DEFAULT_CLIENT_ID, DEFAULT_TOPIC_TEMPLATE, type KafkaDestinationConfig } from './config';
 import { classifyKafkaError, kafkaErrorMessage } from './kafka-errors';
-import { kafkaTopicName, kafkaTopicOf, recordBytes, toKafkaMessage } from './kafka-message';
+import { kafkaTopicName, kafkaTopicOf, recordBytes, toKafkaMessage, type KafkaMessage } from './kafka-message';
 import { BROKER_MESSAGE_MAX_BYTES_DEFAULT, MAX_IN_FLIGHT_REQUESTS_DEFAULT, REQUEST_TIMEOUT_MS_DEFAULT } from './limits';
 
 /** Every in-sync replica: what a 2xx on the service endpoint promises. */
@@ -15,28 +15,42 @@ const ACKS_ALL = -1;
 const RECONNECT_BASE_MS = 200;
 const RECONNECT_MAX_MS = 5_000;
 /**
- * kafkajs retries retryable errors (leader moved, connection reset) within one send; a few
+ * The client retries retryable errors (leader moved, connection reset) within one send; a few
  * quick tries ride out a leader election, and then the router's own backoff takes over.
  */
-const CLIENT_RETRY = { initialRetryTime: 100, maxRetryTime: 1_000, retries: 3 };
+const CLIENT_RETRIES = 3;
+const clientRetryDelay = (_client: unknown, _operation: string, attempt: number) => Math.min(100 * 2 ** attempt, 1_000);
 const CONNECTION_TIMEOUT_MS = 3_000;
+/**
+ * The broker waits up to the request timeout for the replicas (the produce request's own
+ * `timeout`); the client waits a little longer for the answer, so that a slow broker's
+ * REQUEST_TIMED_OUT reaches us rather than a socket-level guess.
+ */
+const CLIENT_WAIT_MARGIN_MS = 1_000;
+/** Partitions of a topic just created wait this long at most for a leader before the first send. */
+const LEADER_WAIT_MS = 10_000;
+const LEADER_POLL_MS = 100;
+
+const SASL_MECHANISMS = { plain: 'PLAIN', 'scram-sha-256': 'SCRAM-SHA-256', 'scram-sha-512': 'SCRAM-SHA-512' } as const;
 
 interface OutgoingRecord {
   index: number;
-  topic: string;
-  message: Message;
+  message: KafkaMessage;
 }
 
 /**
- * One Kafka cluster. Each flush of the router's batcher is one `sendBatch` across topics,
- * resolved only once every in-sync replica has the records (acks=all). The producer is not
- * idempotent: a batch the router retries after a lost acknowledgement is written again, so
- * delivery is at least once and consumers deduplicate by `ce_id`.
+ * One Kafka cluster, through @platformatic/kafka. Each flush of the router's batcher is one
+ * `send` across topics, resolved only once every in-sync replica has the records (acks=all).
+ * The producer is not idempotent: a batch the router retries after a lost acknowledgement is
+ * written again, so delivery is at least once and consumers deduplicate by `ce_id`.
+ * Partitions are chosen as Java's producer (and kafkajs) chose them — murmur2 of the key,
+ * masked positive — so a key keeps its partition across clients.
  */
 export class KafkaDestination implements Destination {
   readonly type = 'kafka';
   readonly maxRecordBytes: number;
-  private readonly kafka: Kafka;
+  private readonly clientOptions: BaseOptions;
+  /** Records arrive as bytes (kafka-message.ts), so the client's default, no serialiser, is used. */
   private readonly producer: Producer;
   private readonly topicTemplate: string;
   /** `<service>/<topic>` → Kafka topic, for the topics routed here. */
@@ -58,22 +72,25 @@ export class KafkaDestination implements Destination {
     const maxMessageBytes = config.maxMessageBytes ?? BROKER_MESSAGE_MAX_BYTES_DEFAULT;
     this.maxRecordBytes = maxMessageBytes;
     this.topicTemplate = config.topic ?? DEFAULT_TOPIC_TEMPLATE;
-    this.kafka = new Kafka({
+    this.clientOptions = {
       clientId: config.clientId ?? DEFAULT_CLIENT_ID,
-      brokers: [...config.brokers],
-      ssl: config.ssl ?? false,
-      sasl: config.sasl ? ({ ...config.sasl } as SASLOptions) : undefined,
-      connectionTimeout: CONNECTION_TIMEOUT_MS,
-      requestTimeout: this.requestTimeoutMs,
-      retry: CLIENT_RETRY,
-      // Connection trouble is reported once per change of state through our own log.
-      logLevel: logLevel.NOTHING,
-    });
-    this.producer = this.kafka.producer({
-      allowAutoTopicCreation: false,
+      bootstrapBrokers: [...config.brokers],
+      tls: config.ssl ? {} : undefined,
+      sasl: config.sasl ? ({ ...config.sasl, mechanism: SASL_MECHANISMS[config.sasl.mechanism] } as SASLOptions) : undefined,
+      connectTimeout: CONNECTION_TIMEOUT_MS,
+      timeout: this.requestTimeoutMs,
+      requestTimeout: this.requestTimeoutMs + CLIENT_WAIT_MARGIN_MS,
+      retries: CLIENT_RETRIES,
+      retryDelay: clientRetryDelay,
+      maxInflights: config.maxInFlightRequests ?? MAX_IN_FLIGHT_REQUESTS_DEFAULT,
+      autocreateTopics: false,
+    };
+    this.producer = new Producer({
+      ...this.clientOptions,
+      acks: ACKS_ALL,
       idempotent: false,
-      maxInFlightRequests: config.maxInFlightRequests ?? MAX_IN_FLIGHT_REQUESTS_DEFAULT,
-      retry: CLIENT_RETRY,
+      compression: config.compression ?? 'gzip',
+      partitioner: compatibilityPartitioner,
     });
     this.connectedGauge = metrics.kafkaConnected.labels(name);
     this.inFlightGauge = metrics.kafkaInFlightRequests.labels(name);
@@ -93,12 +110,13 @@ export class KafkaDestination implements Destination {
     if (!this.connected) throw new DestinationError('unavailable', `Kafka ${this.name}: ${this.problem ?? 'not connected'}`);
     const failures: RecordFailure[] = [];
     const records: OutgoingRecord[] = [];
-    for (const { index, value: message } of encodeEach(events, toKafkaMessage, failures)) {
+    const encode = (event: GatewayEvent) => toKafkaMessage(event, this.kafkaTopicFor(event));
+    for (const { index, value: message } of encodeEach(events, encode, failures)) {
       const bytes = recordBytes(message);
       if (bytes > this.maxRecordBytes) {
         failures.push({ index, kind: 'too_large', message: `record of ${bytes} bytes is over the brokers' message.max.bytes (${this.maxRecordBytes})` });
       } else {
-        records.push({ index, topic: this.kafkaTopicFor(events[index]), message });
+        records.push({ index, message });
       }
     }
     await this.produce(records, failures);
@@ -113,7 +131,7 @@ export class KafkaDestination implements Destination {
     this.closing.abort();
     await this.reconnecting;
     this.setConnected(false, 'closed');
-    await this.producer.disconnect();
+    await this.producer.close();
   }
 
   private get requestTimeoutMs(): number {
@@ -152,21 +170,9 @@ export class KafkaDestination implements Destination {
   }
 
   private async sendBatch(records: OutgoingRecord[]): Promise<void> {
-    const byTopic = new Map<string, Message[]>();
-    for (const { topic, message } of records) {
-      const messages = byTopic.get(topic);
-      if (messages) messages.push(message);
-      else byTopic.set(topic, [message]);
-    }
-    const topicMessages: TopicMessages[] = [...byTopic].map(([topic, messages]) => ({ topic, messages }));
     this.inFlightGauge.inc();
     try {
-      await this.producer.sendBatch({
-        topicMessages,
-        acks: ACKS_ALL,
-        timeout: this.requestTimeoutMs,
-        compression: this.config.compression === 'none' ? CompressionTypes.None : CompressionTypes.GZIP,
-      });
+      await this.producer.send({ messages: records.map((record) => record.message) });
       this.acked.inc();
     } catch (err) {
       this.metrics.kafkaProduceRequests.labels(this.name, classifyKafkaError(err)).inc();
@@ -179,8 +185,9 @@ export class KafkaDestination implements Destination {
   /** One attempt to connect and find (or create) the routed topics; true when ready to send. */
   private async connect(): Promise<boolean> {
     try {
-      await this.producer.connect();
       await this.ensureTopics();
+      // The producer's own view of the cluster, fresh: its sends go where this says.
+      await this.producer.metadata({ topics: [...new Set(this.kafkaTopics.values())], forceUpdate: true });
       this.setConnected(true);
       return true;
     } catch (err) {
@@ -209,21 +216,32 @@ export class KafkaDestination implements Destination {
   private async ensureTopics(): Promise<void> {
     const wanted = [...new Set(this.kafkaTopics.values())];
     if (wanted.length === 0) return;
-    const admin = this.kafka.admin();
-    await admin.connect();
+    const admin = new Admin(this.clientOptions);
     try {
       const existing = new Set(await admin.listTopics());
       const missing = wanted.filter((topic) => !existing.has(topic));
       if (missing.length === 0) return;
       const create = this.config.createTopics;
       if (!create?.enabled) throw new Error(`Kafka topics missing: ${missing.join(', ')} (create them, or set createTopics.enabled)`);
-      await admin.createTopics({
-        waitForLeaders: true,
-        topics: missing.map((topic) => ({ topic, numPartitions: create.numPartitions ?? -1, replicationFactor: create.replicationFactor ?? -1 })),
-      });
+      await admin.createTopics({ topics: missing, partitions: create.numPartitions ?? -1, replicas: create.replicationFactor ?? -1 });
+      await this.waitForLeaders(admin, missing);
       this.log?.info({ destination: this.name, topics: missing }, 'created Kafka topics');
     } finally {
-      await admin.disconnect();
+      await admin.close();
+    }
+  }
+
+  /** A topic just created has partitions without a leader for a moment; sends would only be retried. */
+  private async waitForLeaders(admin: Admin, topics: string[]): Promise<void> {
+    const deadline = Date.now() + LEADER_WAIT_MS;
+    while (Date.now() < deadline && !this.closing.signal.aborted) {
+      const metadata = await admin.metadata({ topics, forceUpdate: true });
+      const led = topics.every((topic) => {
+        const partitions = metadata.topics.get(topic)?.partitions ?? [];
+        return partitions.length > 0 && partitions.every((partition) => partition.leader >= 0);
+      });
+      if (led) return;
+      await sleep(LEADER_POLL_MS);
     }
   }
 

@@ -1,9 +1,11 @@
 import type { FailureKind } from '../destination';
 
-// Kafka errors classified at the destination boundary. kafkajs wraps the broker's error code
-// (a KafkaJSProtocolError with a `type`) in retry errors, so the chain of causes is searched.
-// Kafka has no throttling error: a broker over its quota delays its answers (throttle_time_ms)
-// and kafkajs waits them out, so slowness shows as latency, or as a timeout (unavailable).
+// Kafka errors classified at the destination boundary. @platformatic/kafka reports a broker's
+// error code as a ProtocolError whose `apiId` names it, inside a ResponseError (an
+// AggregateError: `errors`) and under retry or multiple-error wrappers (`cause`, `errors`), so
+// the tree of causes is searched. Kafka has no throttling error: a broker over its quota
+// delays its answers (throttle_time_ms), so slowness shows as latency, or as a timeout
+// (unavailable).
 
 /** Broker error codes that are the records' fault; anything else is the cluster's, and retryable. */
 const TERMINAL_ERRORS: Readonly<Record<string, FailureKind>> = {
@@ -14,24 +16,40 @@ const TERMINAL_ERRORS: Readonly<Record<string, FailureKind>> = {
   INVALID_RECORD: 'malformed',
 };
 
-const MAX_CAUSE_DEPTH = 8;
+/** Bounds the walk: wrappers nest a few levels, and a cycle must not loop. */
+const MAX_ERRORS_VISITED = 64;
+
+interface ErrorNode {
+  apiId?: unknown;
+  message?: unknown;
+  cause?: unknown;
+  errors?: unknown;
+}
+
+/** Every error in the tree below `err`, breadth first, the outermost first. */
+function* errorTree(err: unknown): Generator<ErrorNode> {
+  const queue: unknown[] = [err];
+  for (let visited = 0; visited < queue.length && visited < MAX_ERRORS_VISITED; visited++) {
+    const node = queue[visited] as ErrorNode | undefined;
+    if (!node || typeof node !== 'object') continue;
+    yield node;
+    if (Array.isArray(node.errors)) queue.push(...node.errors);
+    if (node.cause) queue.push(node.cause);
+  }
+}
 
 export function classifyKafkaError(err: unknown): FailureKind {
-  let current = err as { type?: unknown; cause?: unknown } | undefined;
-  for (let depth = 0; current && depth < MAX_CAUSE_DEPTH; depth++) {
-    if (typeof current.type === 'string' && current.type in TERMINAL_ERRORS) return TERMINAL_ERRORS[current.type];
-    current = current.cause as typeof current;
+  for (const node of errorTree(err)) {
+    if (typeof node.apiId === 'string' && node.apiId in TERMINAL_ERRORS) return TERMINAL_ERRORS[node.apiId];
   }
   return 'unavailable';
 }
 
 /** The innermost message, which names what the broker or the socket said. */
 export function kafkaErrorMessage(err: unknown): string {
-  let current = err as { message?: unknown; cause?: unknown } | undefined;
-  let message = String(err);
-  for (let depth = 0; current && depth < MAX_CAUSE_DEPTH; depth++) {
-    if (typeof current.message === 'string' && current.message !== '') message = current.message;
-    current = current.cause as typeof current;
+  let message = err instanceof Error ? err.message : String(err);
+  for (const node of errorTree(err)) {
+    if (typeof node.message === 'string' && node.message !== '') message = node.message;
   }
   return message;
 }

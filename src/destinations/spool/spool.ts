@@ -16,7 +16,7 @@ import { frameRecord, scanSegment } from './segment-file';
 // Bounded in bytes: when full, a send fails as unavailable and the router keeps the events in
 // memory, where the memory bound answers 503.
 
-const SEGMENT_PATTERN = /^segment-(\d{12})\.log$/;
+export const SEGMENT_PATTERN = /^segment-(\d{12})\.log$/;
 
 /**
  * Bytes waiting in memory for the disk. Beacons spilled under memory pressure come faster

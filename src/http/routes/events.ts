@@ -62,6 +62,7 @@ export function eventsRoutes(app: FastifyInstance, parts: EventsRouteParts): voi
       version,
       events: decoded.events,
       prevalidated: decoded.prevalidated,
+      datums: decoded.datums,
       bodyBytes: body.length,
       mode: 'service',
       partial: query.partial === 'true' || query.partial === '1',

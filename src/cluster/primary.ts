@@ -1,0 +1,113 @@
+import cluster, { type Worker } from 'node:cluster';
+import type { AddressInfo } from 'node:net';
+import pino from 'pino';
+import { AggregatorRegistry, Counter, Gauge, type MetricObjectWithValues, type MetricValue } from 'prom-client';
+import type { GatewayConfig } from '../config/config';
+import { buildAdminServer, type Readiness } from '../http/admin-server';
+import { GatewayMetrics, METRIC_PREFIX } from '../metrics/metrics';
+import { askWorkers } from './worker-requests';
+import { WORKER_ID_ENV, WORKER_READY } from './worker';
+
+// The cluster's primary: forks `workers` gateway processes that share the public port
+// (node:cluster hands each accepted connection to the next worker in turn), restarts one
+// that dies, serves the admin port with every worker's metrics aggregated, and on SIGTERM
+// drains them all. It handles no request itself.
+
+/** A scrape or probe waits this long for the workers' answers; a hung worker is left out. */
+const ASK_TIMEOUT_MS = 2_000;
+/** A worker that dies sooner than this after its start is restarted after RESTART_DELAY_MS, so a crash loop does not spin. */
+const EARLY_EXIT_MS = 5_000;
+const RESTART_DELAY_MS = 1_000;
+/** Beyond the workers' own grace period, for their exit to reach us before they are killed. */
+const EXIT_MARGIN_MS = 5_000;
+
+export async function runPrimary(config: Readonly<GatewayConfig>, count: number): Promise<void> {
+  const log = pino({ level: config.logLevel, base: { name: 'tracking-gateway', role: 'primary' } });
+  const metrics = new GatewayMetrics();
+  const running = new Gauge({ name: `${METRIC_PREFIX}workers`, help: 'Worker processes running (the setting `workers`, less those being restarted).', registers: [metrics.registry] });
+  const restarts = new Counter({
+    name: `${METRIC_PREFIX}worker_restarts_total`,
+    help: 'Workers that exited unexpectedly (crashed or killed) and were started again.',
+    registers: [metrics.registry],
+  });
+
+  const ids = new Map<Worker, { id: number; startedAt: number }>();
+  const readyOnce = new Set<number>();
+  const pendingRestarts = new Set<NodeJS.Timeout>();
+  let stopping = false;
+
+  const fork = (id: number) => {
+    const worker = cluster.fork({ [WORKER_ID_ENV]: String(id), GATEWAY_WORKERS: String(count) });
+    ids.set(worker, { id, startedAt: Date.now() });
+    running.set(ids.size);
+    worker.on('message', (message: { type?: string }) => {
+      if (message?.type !== WORKER_READY) return;
+      log.info({ worker: id, pid: worker.process.pid }, 'worker ready');
+      readyOnce.add(id);
+      if (readyOnce.size === count && !stopping) log.info({ port: config.server.port, adminPort, workers: count }, 'tracking-gateway ready');
+    });
+  };
+
+  cluster.on('exit', (worker, code, signal) => {
+    const entry = ids.get(worker);
+    ids.delete(worker);
+    running.set(ids.size);
+    if (!entry || stopping) return;
+    restarts.inc();
+    const early = Date.now() - entry.startedAt < EARLY_EXIT_MS;
+    log.error({ worker: entry.id, pid: worker.process.pid, code, signal, restartInMs: early ? RESTART_DELAY_MS : 0 }, 'worker exited unexpectedly; starting it again');
+    const timer = setTimeout(() => {
+      pendingRestarts.delete(timer);
+      if (!stopping) fork(entry.id);
+    }, early ? RESTART_DELAY_MS : 0);
+    pendingRestarts.add(timer);
+  });
+
+  const readiness = async (): Promise<Readiness> => {
+    if (stopping) return { ready: false, reason: 'closing' };
+    const answers = (await askWorkers('readiness', ASK_TIMEOUT_MS)) as Readiness[];
+    // Connections go only to workers that listen; one ready worker can take the traffic.
+    if (answers.some((a) => a.ready)) return { ready: true };
+    return { ready: false, reason: answers.length === 0 ? 'no worker is running' : answers.map((a) => a.reason).join('; ') };
+  };
+  const render = async () => {
+    const perWorker = (await askWorkers('metrics', ASK_TIMEOUT_MS)) as MetricObjectWithValues<MetricValue<string>>[][];
+    const own = (await metrics.registry.getMetricsAsJSON()) ;
+    return AggregatorRegistry.aggregate([own, ...perWorker]).metrics();
+  };
+  const admin = buildAdminServer(config, metrics, log, readiness, render);
+  await admin.listen({ host: config.server.adminHost, port: config.server.adminPort });
+  const adminPort = (admin.server.address() as AddressInfo).port;
+
+  log.info({ workers: count }, 'starting workers');
+  for (let id = 1; id <= count; id++) fork(id);
+
+  const stop = (signal: string) => {
+    if (stopping) return;
+    stopping = true;
+    log.info({ signal, workers: ids.size }, 'shutting down: draining every worker');
+    for (const timer of pendingRestarts) clearTimeout(timer);
+    const exits = [...ids.keys()].map(
+      (worker) => new Promise<number | null>((resolve) => (worker.isDead() ? resolve(worker.process.exitCode) : worker.once('exit', (code) => resolve(code)))),
+    );
+    for (const worker of ids.keys()) worker.process.kill('SIGTERM');
+    const deadline = setTimeout(() => {
+      log.error({ graceMs: config.shutdown.graceMs }, 'workers did not exit within the grace period; killing them');
+      for (const worker of ids.keys()) worker.process.kill('SIGKILL');
+    }, config.shutdown.graceMs + EXIT_MARGIN_MS);
+    void Promise.all(exits).then(async (codes) => {
+      clearTimeout(deadline);
+      await admin.close();
+      const clean = codes.every((code) => code === 0);
+      if (clean) log.info('every worker shut down cleanly');
+      else log.error({ codes }, 'a worker did not shut down cleanly');
+      process.exit(clean ? 0 : 1);
+    });
+  };
+  process.on('SIGTERM', () => stop('SIGTERM'));
+  process.on('SIGINT', () => stop('SIGINT'));
+  // Key rotation: every worker re-reads the keys file.
+  process.on('SIGHUP', () => {
+    for (const worker of ids.keys()) worker.process.kill('SIGHUP');
+  });
+}

@@ -1,0 +1,44 @@
+import { join } from 'node:path';
+import t from 'tap';
+import { workerConfig } from '../../src/cluster/worker-config';
+import { buildConfig } from '../../src/config/config';
+
+// Each worker writes only its own directories, and the byte bounds hold for all together.
+
+t.test('worker N of several: its own data, file, spool and dead-letter directories, a share of each bound', async (t) => {
+  const config = buildConfig({
+    dataDir: '/data',
+    buffer: { maxBytes: 300 * 1024 * 1024 },
+    spool: { maxBytes: 3 * 1024 * 1024 * 1024 },
+    destinations: { local: { type: 'file' }, archive: { type: 'file', dir: '/archive' } },
+  });
+  const second = workerConfig(config, 2, 3);
+  t.equal(second.workers, 3);
+  t.equal(second.dataDir, join('/data', 'worker-2'));
+  t.equal(second.spool.dir, join('/data', '_spool', 'worker-2'));
+  t.equal(second.deadLetter.dir, join('/data', '_dead-letter', 'worker-2'));
+  t.equal((second.destinations.local as { dir?: string }).dir, join('/data', 'worker-2'), 'a file destination without dir: under dataDir');
+  t.equal((second.destinations.archive as { dir?: string }).dir, join('/archive', 'worker-2'));
+  t.equal(second.buffer.maxBytes, 100 * 1024 * 1024);
+  t.equal(second.spool.maxBytes, 1024 * 1024 * 1024);
+  t.equal(second.deadLetter.maxBytes, Math.floor(config.deadLetter.maxBytes / 3));
+  t.ok(Object.isFrozen(second.spool), 'frozen like the config it came from');
+  t.same(workerConfig(config, 2, 3), second, 'the same directories every time: a restarted worker finds its spool');
+
+  const dirs = [1, 2, 3].map((id) => workerConfig(config, id, 3)).flatMap((c) => [c.dataDir, c.spool.dir, c.deadLetter.dir, (c.destinations.archive as { dir?: string }).dir]);
+  t.equal(new Set(dirs).size, dirs.length, 'no two workers share a directory');
+
+  const explicit = workerConfig(buildConfig({ spool: { dir: '/spool' }, deadLetter: { dir: '/dead' } }), 1, 2);
+  t.equal(explicit.spool.dir, join('/spool', 'worker-1'));
+  t.equal(explicit.deadLetter.dir, join('/dead', 'worker-1'));
+
+  t.equal(workerConfig(config, 1, 1), config, 'one worker: the config as it is, today\'s layout');
+});
+
+t.test('workers: auto by default, a number from the file or GATEWAY_WORKERS, refused when out of range', async (t) => {
+  t.equal(buildConfig({}).workers, 'auto');
+  t.equal(buildConfig({ workers: 3 }).workers, 3);
+  t.equal(buildConfig({}, { GATEWAY_WORKERS: '4' }).workers, 4);
+  t.throws(() => buildConfig({ workers: 0 }), /workers/);
+  t.throws(() => buildConfig({}, { GATEWAY_WORKERS: 'many' }), /workers \(from GATEWAY_WORKERS\)/);
+});
