@@ -6,6 +6,7 @@ import { randomUUID } from 'node:crypto';
 import {
   FirehoseClient,
   CreateDeliveryStreamCommand,
+  DeleteDeliveryStreamCommand,
   PutRecordBatchCommand,
   PutRecordCommand,
   ServiceUnavailableException,
@@ -30,7 +31,12 @@ t.test('firehose through the quota proxy into moto', async (t) => {
   t.teardown(() => proxy.stop());
   // The SDK retries ServiceUnavailableException by itself; one attempt shows each answer as sent.
   const firehose = new FirehoseClient({ ...awsClientConfig(proxy.endpoint), maxAttempts: 1 });
-  t.teardown(() => firehose.destroy());
+  const created: string[] = [];
+  // moto allows 50 streams per account, and one moto may serve several runs of the suite.
+  t.teardown(async () => {
+    await Promise.all(created.map((name) => firehose.send(new DeleteDeliveryStreamCommand({ DeliveryStreamName: name })).catch(() => undefined)));
+    firehose.destroy();
+  });
   const s3 = new S3Client({ ...awsClientConfig(proxy.endpoint), forcePathStyle: true });
   t.teardown(() => s3.destroy());
   await s3.send(new CreateBucketCommand({ Bucket: bucket }));
@@ -48,6 +54,7 @@ t.test('firehose through the quota proxy into moto', async (t) => {
         BufferingHints: { SizeInMBs: 1, IntervalInSeconds: 60 },
       },
     }));
+    created.push(name);
     return name;
   };
   const putBatch = (stream: string, records: Buffer[]) =>
