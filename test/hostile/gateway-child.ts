@@ -1,9 +1,8 @@
 import { spawn, type ChildProcess } from 'node:child_process';
-import { GATEWAY_NODE_FLAGS, sumMetric } from '../../load-tests/gateway-process';
+import { freePort, GATEWAY_NODE_FLAGS, sumMetric } from '../../load-tests/gateway-process';
 import { once } from 'node:events';
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { request } from 'node:http';
-import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 
@@ -65,16 +64,7 @@ export interface StartOptions {
   readyTimeoutMs?: number;
 }
 
-export function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const server = createServer();
-    server.on('error', reject);
-    server.listen(0, '127.0.0.1', () => {
-      const { port } = server.address() as { port: number };
-      server.close(() => resolve(port));
-    });
-  });
-}
+export { freePort };
 
 export async function startHostileGateway(options: StartOptions = {}): Promise<HostileGateway> {
   const checkout = resolve(options.checkout ?? PROJECT_ROOT);

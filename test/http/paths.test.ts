@@ -1,6 +1,6 @@
 import t from 'tap';
 import { buildConfig } from '../../src/config/config';
-import { PixelFastPath } from '../../src/http/pixel-fast-path';
+import { watchFastPath } from '../helpers/fast-path';
 import { publicPaths } from '../../src/http/paths';
 import { metricValue, readGzipLines, removeDir, SERVICE_AUTH, testGateway, validImpression, validOrder } from '../helpers/gateway';
 
@@ -33,16 +33,7 @@ t.test('paths that cannot be routed as written, or would put two routes on one p
 });
 
 t.test('a site\'s own prefix and names: every route answers there and only there, fast path and Fastify alike', async (t) => {
-  const answered: string[] = [];
-  const original = PixelFastPath.prototype.answer;
-  PixelFastPath.prototype.answer = function (this: PixelFastPath, req, res) {
-    const took = original.call(this, req, res);
-    if (took) answered.push(req.url!);
-    return took;
-  };
-  t.teardown(() => {
-    PixelFastPath.prototype.answer = original;
-  });
+  const answered = watchFastPath(t);
 
   const paths = { prefix: '/assets/t', beacon: 'b', beaconAlias: 'p', events: 'e', topics: 'd' };
   const { gateway, dataDir } = testGateway({ server: { port: 0, adminPort: 0, host: '127.0.0.1', adminHost: '127.0.0.1', paths } });

@@ -1,7 +1,7 @@
 import { request } from 'node:http';
-import t, { type Test } from 'tap';
-import { PixelFastPath } from '../../src/http/pixel-fast-path';
+import t from 'tap';
 import { BlockedDestination } from '../helpers/destinations';
+import { watchFastPath } from '../helpers/fast-path';
 import { metricValue, readGzipLines, removeDir, testGateway, validImpression } from '../helpers/gateway';
 
 // The pixel fast path must answer exactly as the Fastify route does, and leave to it every
@@ -33,20 +33,6 @@ function overSocket(port: number, path: string, headers: Record<string, string>,
   });
 }
 
-/** Records which requests the fast path answered itself. */
-function watchFastPath(t: Test): string[] {
-  const answered: string[] = [];
-  const original = PixelFastPath.prototype.answer;
-  PixelFastPath.prototype.answer = function (this: PixelFastPath, req, res) {
-    const took = original.call(this, req, res);
-    if (took) answered.push(req.url!);
-    return took;
-  };
-  t.teardown(() => {
-    PixelFastPath.prototype.answer = original;
-  });
-  return answered;
-}
 
 const pixel = (query: Record<string, unknown>) => `/v1/beacon/widget/impression?${new URLSearchParams(Object.entries(query).map(([k, v]): [string, string] => [k, String(v)]))}`;
 const ALLOWED = 'https://publisher.example';
