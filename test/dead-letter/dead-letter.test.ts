@@ -69,9 +69,11 @@ t.test('past maxBytes on disk, dead letters are dropped, counted and logged', as
 
   // A restart counts what is already on disk against the bound.
   const again = new DeadLetter(dir, { maxPayloadBytes: 8192, maxBytes: 1024 * 1024 }, new GatewayMetrics(), log);
+  await again.start();
   t.equal(await again.write([record(payload)]), true, 'the gzip files take less than the lines did');
   await again.close();
   const full = new DeadLetter(dir, { maxPayloadBytes: 8192, maxBytes: 1024 * 1024 + 1 }, new GatewayMetrics(), log);
+  await full.start();
   t.ok((full as unknown as { usedBytes: number }).usedBytes > 0, 'files found at start are counted');
   await full.close();
 });

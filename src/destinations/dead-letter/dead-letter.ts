@@ -1,7 +1,6 @@
 import { createHash } from 'node:crypto';
 import type { FastifyBaseLogger } from 'fastify';
 import { MinuteFiles } from '../file/minute-files';
-import { listFilesUnder } from '../file/disk-usage';
 import type { GatewayMetrics } from '../../metrics/metrics';
 import { LogLimiter } from '../../log/log-limiter';
 
@@ -78,8 +77,8 @@ export class DeadLetter {
   private queued: { folder: string; timeMs: number; line: string }[] = [];
   private pending: (readonly DeadLetterRecord[])[] = [];
   private nextAppend: Promise<boolean> | undefined;
-  /** Bytes on disk at start plus the bytes of every line written since (before gzip). */
-  private usedBytes: number;
+  /** Bytes on disk at start (once `start` has looked) plus the bytes of every line written since (before gzip). */
+  private usedBytes = 0;
   private readonly logLimiter = new LogLimiter(10_000);
 
   constructor(
@@ -89,15 +88,13 @@ export class DeadLetter {
     private readonly log: FastifyBaseLogger,
   ) {
     this.files = new MinuteFiles(dir, { name: 'dead_letter', log, metrics, limiter: this.logLimiter });
-    this.usedBytes = usedBytesUnder(dir);
     metrics.deadLetterBytes.sample = () => this.usedBytes;
     metrics.deadLetterLimitBytes.set(limits.maxBytes);
   }
 
-  /** Cuts torn tails a crash left in the dead letter's files, then counts what it holds again. */
+  /** Cuts torn tails a crash left in the dead letter's files, and counts what they hold against the bound. */
   async start(): Promise<void> {
-    await this.files.repair({ skipReserved: false });
-    this.usedBytes = usedBytesUnder(this.dir);
+    this.usedBytes = await this.files.repair({ skipReserved: false });
   }
 
   /**
@@ -156,10 +153,6 @@ export class DeadLetter {
       this.metrics.events.labels(r.service, r.topic, String(r.version ?? ''), 'dead_lettered').inc(n);
     }
   }
-}
-
-function usedBytesUnder(dir: string): number {
-  return listFilesUnder(dir).reduce((sum, f) => sum + f.bytes, 0);
 }
 
 function groupsOf(records: readonly DeadLetterRecord[]): Iterable<{ r: DeadLetterRecord; n: number }> {

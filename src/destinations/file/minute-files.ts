@@ -1,4 +1,4 @@
-import { open, readdir, unlink, type FileHandle } from 'node:fs/promises';
+import { open, readdir, stat, unlink, type FileHandle } from 'node:fs/promises';
 import { join } from 'node:path';
 import { BackgroundLoop } from '../../background/loop';
 import { Appender, type DiskStore } from '../util/appender';
@@ -37,28 +37,33 @@ export class MinuteFiles {
 
   /**
    * Cuts the torn tail of every minute file under the root and removes empty ones (gzip -t
-   * refuses an empty file). With `skipReserved`, folders at the top whose name starts with `_`
-   * are left alone: they hold the dead letter and the spool, which see to their own files.
+   * refuses an empty file); resolves with the bytes the files hold afterwards. With
+   * `skipReserved`, folders at the top whose name starts with `_` are left alone: they hold the
+   * dead letter and the spool, which see to their own files.
    */
-  async repair(options: { skipReserved: boolean }): Promise<void> {
+  async repair(options: { skipReserved: boolean }): Promise<number> {
     let paths: string[];
     try {
       paths = await minuteFilesUnder(this.root, options.skipReserved);
     } catch (err) {
       this.repairFailed(this.root, err);
-      return;
+      return 0;
     }
+    let bytes = 0;
     for (const path of paths) {
       try {
-        await this.repairFile(path);
+        bytes += await this.repairFile(path);
       } catch (err) {
         // The file is checked again when it is next opened for appending, before any append.
         this.repairFailed(path, err);
+        bytes += (await stat(path).catch(() => undefined))?.size ?? 0;
       }
     }
+    return bytes;
   }
 
-  private async repairFile(path: string): Promise<void> {
+  /** Cuts one file back to its whole members; resolves with its size after. */
+  private async repairFile(path: string): Promise<number> {
     const handle = await open(path, 'r+');
     let size: number;
     try {
@@ -73,6 +78,7 @@ export class MinuteFiles {
       await handle.close();
     }
     if (size === 0) await unlink(path);
+    return size;
   }
 
   private repairFailed(path: string, err: unknown): void {
