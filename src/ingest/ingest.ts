@@ -106,11 +106,8 @@ export class Ingest {
     return this.finish(state);
   }
 
+  /** The decoders have bounded the event count (server.maxEventsPerRequest) before allocating. */
   private begin(req: IngestRequest): Acceptance {
-    const maxEvents = this.config.server.maxEventsPerRequest;
-    if (req.events.length > maxEvents) {
-      throw new GatewayError('TOO_MANY_EVENTS', `the request holds ${req.events.length} events; send at most ${maxEvents} per request (server.maxEventsPerRequest)`);
-    }
     return {
       req,
       receivedAt: Date.now(),
