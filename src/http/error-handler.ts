@@ -57,7 +57,12 @@ export function installErrorHandling(app: FastifyInstance, parts: ErrorHandlingP
 
   app.addHook('onRequest', (request, _reply, done) => {
     if (isClosing?.()) {
-      done(new GatewayError('SHUTTING_DOWN', 'the gateway is shutting down; retry, another replica takes the request', { retryAfterSeconds: parts.retryAfterSeconds }));
+      done(
+        new GatewayError('SHUTTING_DOWN', 'the gateway is shutting down; retry, another replica takes the request', {
+          retryAfterSeconds: parts.retryAfterSeconds,
+          headers: { connection: 'close' },
+        }),
+      );
       return;
     }
     // RFC 9112 §3.2: a server MUST answer 400 to an HTTP/1.1 request without Host.
@@ -77,8 +82,6 @@ export function installErrorHandling(app: FastifyInstance, parts: ErrorHandlingP
     if (error.code === 'INTERNAL') log.error({ err, method: request.method, url: clip(request.url, 200) }, 'unhandled error');
     if (registry) countRefused(request, error, registry, metrics);
     const answer = errorAnswer(error);
-    if (error.code === 'METHOD_NOT_ALLOWED') answer.headers.allow = routes.methodsFor(request.url).join(', ');
-    if (error.code === 'SHUTTING_DOWN') answer.headers.connection = 'close';
     return reply.code(answer.status).headers(answer.headers).send(answer.body);
   });
 
@@ -86,7 +89,7 @@ export function installErrorHandling(app: FastifyInstance, parts: ErrorHandlingP
     const path = request.url.split('?')[0];
     const allowed = routes.methodsFor(path);
     if (allowed.length > 0) {
-      throw new GatewayError('METHOD_NOT_ALLOWED', `${request.method} is not allowed here; use ${allowed.join(' or ')}`);
+      throw new GatewayError('METHOD_NOT_ALLOWED', `${request.method} is not allowed here; use ${allowed.join(' or ')}`, { headers: { allow: allowed.join(', ') } });
     }
     throw new GatewayError('NOT_FOUND', `no route ${clip(request.method, 16)} ${clip(path, 100)}`);
   });
@@ -117,8 +120,7 @@ class RouteTable {
     for (const m of Array.isArray(method) ? method : [method]) if (m !== 'HEAD') entry.methods.add(m);
   }
 
-  methodsFor(url: string): string[] {
-    const path = url.split('?')[0];
+  methodsFor(path: string): string[] {
     const methods = new Set<string>();
     for (const { match, methods: ms } of this.patterns) if (match.test(path)) for (const m of ms) methods.add(m);
     return [...methods].sort();
