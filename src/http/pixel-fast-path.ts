@@ -12,7 +12,7 @@ import { allowOriginHeaders, beaconAccess } from './cors';
 import { errorAnswer } from './error-handler';
 import type { PublicPaths } from './paths';
 import { PIXEL_CACHE_CONTROL, TRANSPARENT_GIF } from './pixel';
-import { readQuery } from './query';
+import { clip, readQuery } from './query';
 import type { RateLimits } from './rate-limits';
 import { versionOf } from './topic-lookup';
 
@@ -105,7 +105,7 @@ export class PixelFastPath {
       });
     } catch (err) {
       // Accepting counted a refused event already (OVERLOADED); a rate-limited one is counted here.
-      if (!(err instanceof GatewayError)) this.log.error({ err, method: 'GET', url: url.slice(0, 200) }, 'unhandled error');
+      if (!(err instanceof GatewayError)) this.log.error({ err, method: 'GET', url: clip(url, 200) }, 'unhandled error');
       const error = err instanceof GatewayError ? err : new GatewayError('INTERNAL', 'internal error');
       if (!error.counted) this.ingest.reject(topic, String(version.version), 1, error.reason);
       const answer = errorAnswer(error);
