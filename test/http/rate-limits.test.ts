@@ -92,3 +92,20 @@ t.test('a topic may set its own per-address limit; a publishable key identifies 
   t.equal(header.status, 429, 'the same address is over the topic\'s own burst of 2');
   t.equal((await fetch(`http://127.0.0.1:${port}/v1/topics`)).status, 200, 'other routes keep the gateway-wide rule (off)');
 });
+
+t.test('the clients tracked are bounded: a flood of addresses evicts the least recently seen, the process stays up', async (t) => {
+  const { gateway, dataDir } = testGateway({ server: { port: 0, adminPort: 0, host: '127.0.0.1', adminHost: '127.0.0.1', trustProxy: true }, rateLimit: { perIp: { requestsPerSecond: 0.001, burst: 1 }, maxClients: 3 } });
+  const { port, adminPort } = await gateway.start();
+  t.teardown(async () => {
+    await gateway.close();
+    removeDir(dataDir);
+  });
+  const from = (address: string) => fetch(`http://127.0.0.1:${port}/v1/topics`, { headers: { 'x-forwarded-for': address } }).then((r) => r.status);
+  t.same([await from('198.51.100.1'), await from('198.51.100.1')], [200, 429], 'one request per address, then refused');
+  // 500 other addresses: each gets a bucket, and the map keeps only the last three.
+  const statuses = new Set<number>();
+  for (let i = 0; i < 500; i++) statuses.add(await from(`203.0.${Math.floor(i / 250)}.${i % 250}`));
+  t.same([...statuses], [200], 'every new address starts with a full bucket');
+  t.equal(await from('198.51.100.1'), 200, 'the first address was evicted long ago: its bucket starts full again');
+  t.equal((await fetch(`http://127.0.0.1:${adminPort}/healthz`)).status, 200, 'the process is up');
+});
