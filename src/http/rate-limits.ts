@@ -15,6 +15,7 @@ export class RateLimits {
   private readonly buckets: TokenBuckets;
   private readonly byIp;
   private readonly byKey;
+  private readonly topicRules = new WeakMap<RateRule, RateRule>();
 
   constructor(
     private readonly config: Readonly<GatewayConfig['rateLimit']>,
@@ -28,7 +29,16 @@ export class RateLimits {
   /** The per-address rule for a request to `topic` (or to no topic), if one is on. */
   clientRule(topic: Topic | undefined): RateRule | undefined {
     const own = topic?.config.rateLimit?.perIp;
-    const rule = own ? { requestsPerSecond: own.requestsPerSecond, burst: own.burst || Math.max(1, Math.ceil(own.requestsPerSecond)) } : this.config.perIp;
+    let rule = this.config.perIp;
+    if (own) {
+      // Asked on every pixel: a topic's rule, with its burst filled in, is made once.
+      let made = this.topicRules.get(own);
+      if (made === undefined) {
+        made = { requestsPerSecond: own.requestsPerSecond, burst: own.burst || Math.max(1, Math.ceil(own.requestsPerSecond)) };
+        this.topicRules.set(own, made);
+      }
+      rule = made;
+    }
     return rule.requestsPerSecond > 0 ? rule : undefined;
   }
 
