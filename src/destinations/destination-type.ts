@@ -65,6 +65,11 @@ export interface DestinationType<Schema extends TObject = TObject, Metrics = unk
    * a batch must fit one request); returns problems, each naming its key.
    */
   finish?(entry: Static<Schema> & DestinationEntry, batch: BatchConfig, name: string): string[];
+  /**
+   * What a topic may set for destinations of this type, under `destinationOptions.<type>` in its
+   * topic file (e.g. the Kafka topic name, Kinesis' value format); validated with the topic.
+   */
+  readonly topicOptions?: TObject;
   /** Makes the type's own metrics once per process, registered in `registry`. */
   metrics?(registry: Registry): Metrics;
   create(name: string, entry: Static<Schema> & DestinationEntry, context: DestinationTypeContext<Metrics>): Destination;
