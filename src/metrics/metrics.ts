@@ -10,11 +10,6 @@ import { SummingCounter } from './summing-counter';
 
 export const METRIC_PREFIX = 'tracking_gateway_';
 
-/** Outcomes of `events_total`. */
-export type EventOutcome = 'accepted' | 'invalid' | 'rejected' | 'dead_lettered';
-/** Outcomes of `destination_records_total`. */
-export type RecordOutcome = 'delivered' | 'failed' | 'throttled' | 'too_large' | 'fell_back' | 'spilled';
-
 const LATENCY_BUCKETS = [0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10];
 const LAG_BUCKETS = [0.1, 1, 5, 15, 60, 300, 900, 3600, 4 * 3600, 24 * 3600, 7 * 24 * 3600];
 

@@ -25,7 +25,6 @@ export const RECORD_OVERHEAD_BYTES = 32;
  * https://github.com/apache/kafka/blob/3.9.2/clients/src/main/java/org/apache/kafka/common/internals/Topic.java
  */
 export const TOPIC_NAME_MAX_LENGTH = 249;
-export const TOPIC_NAME_PATTERN = /^[A-Za-z0-9._-]+$/;
 
 /**
  * The producer's wait for an acknowledgement; Kafka's own producer defaults to 30 s.
