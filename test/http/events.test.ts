@@ -2,7 +2,8 @@ import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import avro from 'avsc';
 import t from 'tap';
-import { metricValue, readGzipLines, injectableGateway, TOPICS_DIR, validOrder, SERVICE_AUTH } from '../helpers/gateway';
+import { BlockedDestination } from '../helpers/destinations';
+import { metricValue, readGzipLines, injectableGateway, removeDir, testGateway, TOPICS_DIR, validOrder, SERVICE_AUTH } from '../helpers/gateway';
 
 const orderType = avro.Type.forSchema(JSON.parse(readFileSync(join(TOPICS_DIR, 'shop/order-placed/v1.avsc'), 'utf8')));
 const URL_ORDERS = '/v1/events/shop/order-placed';
@@ -136,4 +137,19 @@ t.test('over the memory bound: 503 with Retry-After, counted', async (t) => {
   t.equal(res.headers['retry-after'], '1');
   t.equal(res.json().error.code, 'OVERLOADED');
   t.equal(metricValue(await gateway.metrics.render(), 'tracking_gateway_events_rejected_total', { reason: 'overloaded' }), 200);
+});
+
+t.test('not durable within ackTimeoutMs: 503 DELIVERY_FAILED with server.retryAfterSeconds as Retry-After', async (t) => {
+  const blocked = new BlockedDestination('stuck');
+  const { gateway, dataDir } = testGateway({ server: { port: 0, adminPort: 0, host: '127.0.0.1', adminHost: '127.0.0.1', ackTimeoutMs: 100, retryAfterSeconds: 7 }, spool: { enabled: false } }, {}, [blocked]);
+  t.teardown(async () => {
+    blocked.unblock();
+    await gateway.close();
+    removeDir(dataDir);
+  });
+  const res = await gateway.publicServer.inject(json([validOrder({ orderId: 'slow-1' })]));
+  t.equal(res.statusCode, 503, res.body);
+  t.equal(res.json().error.code, 'DELIVERY_FAILED');
+  t.equal(res.headers['retry-after'], '7');
+  t.match(res.json().error.message, /not confirmed durable within 100 ms/);
 });
