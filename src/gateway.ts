@@ -7,6 +7,7 @@ import type { GatewayConfig } from './config/config';
 import { createDestination, deadLetterDir, spoolDir } from './destinations/create-destination';
 import { DeadLetter } from './destinations/dead-letter/dead-letter';
 import type { Destination } from './destinations/destination';
+import { destinationOptionsSchema, destinationRegistry } from './destinations/registry';
 import { Spool } from './destinations/spool/spool';
 import { buildAdminServer, type Readiness } from './http/admin-server';
 import { buildPublicServer } from './http/public-server';
@@ -51,7 +52,7 @@ export class Gateway {
     private readonly options: GatewayOptions = {},
   ) {
     this.log = pino({ level: config.logLevel, base: { name: 'tracking-gateway', worker: options.worker } });
-    this.registry = loadTopicRegistry(config.topicsDir);
+    this.registry = loadTopicRegistry(config.topicsDir, destinationOptionsSchema(destinationRegistry));
     this.destinations = destinations ?? Object.entries(config.destinations).map(([name, entry]) => createDestination(name, entry, config, this.metrics, this.log));
     this.deadLetter = new DeadLetter(deadLetterDir(config), config.deadLetter, this.metrics, this.log);
     const budget = new MemoryBudget(config.buffer.maxBytes, this.metrics);

@@ -1,4 +1,4 @@
-import type { BatchConfig } from '../config/config';
+import type { BatchConfig } from '../destinations/destination-type';
 import { toDestinationError, type Destination, type DestinationError, type DestinationLog, type RecordFailure } from '../destinations/destination';
 import type { GatewayMetrics } from '../metrics/metrics';
 import type { PendingEvent } from '../route/pending-event';

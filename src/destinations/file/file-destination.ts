@@ -2,6 +2,7 @@ import { toCloudEventJson, type GatewayEvent } from '../../envelope/envelope';
 import { LogLimiter } from '../../log/log-limiter';
 import type { GatewayMetrics } from '../../metrics/metrics';
 import { DestinationError, encodeEach, type Destination, type DestinationLog, type RecordFailure } from '../destination';
+import { FILE } from './config';
 import { MinuteFiles } from './minute-files';
 
 /** How often a failing disk's reason is logged at most. */
@@ -14,7 +15,7 @@ const LOG_INTERVAL_MS = 10_000;
  * fail as `unavailable` and move down the route.
  */
 export class FileDestination implements Destination {
-  readonly type = 'file';
+  readonly type = FILE;
   // One line of a file has no size limit of its own; this only keeps a single event sane.
   readonly maxRecordBytes = 16 * 1024 * 1024;
   private readonly files: MinuteFiles;
