@@ -135,7 +135,8 @@ export class Gateway {
   readiness(): Readiness {
     if (this.state !== 'ready') return { ready: false, reason: this.state };
     // With every destination down the gateway still takes events while the spool has room.
-    if (!this.destinations.some((d) => d.isHealthy()) && !this.spool?.isHealthy()) {
+    // The route's DestinationHealth decides for each, as it does for skipping and destination_state.
+    if (!this.router.takesTraffic(Date.now())) {
       return { ready: false, reason: this.spool ? 'no destination is healthy and the spool is full or cannot write' : 'no destination is healthy' };
     }
     return { ready: true };

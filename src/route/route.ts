@@ -1,9 +1,10 @@
 import type { Batcher } from '../buffer/batcher';
 import type { DestinationHealth } from './destination-health';
+import type { PendingEvent } from './pending-event';
 
 /** One destination of a route: where its events queue, and whether it takes them now. */
 export interface Hop {
-  batcher: Batcher;
+  batcher: Batcher<PendingEvent>;
   health: DestinationHealth;
 }
 

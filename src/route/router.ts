@@ -63,7 +63,7 @@ export class Router {
     private readonly log: DestinationLog,
   ) {
     for (const destination of spool ? [...destinations, spool] : destinations) {
-      const batcher = new Batcher(destination, batchConfigFor(config, destination.name), (b, items, result) => this.onBatchResult(b, items, result), metrics, log);
+      const batcher = new Batcher<PendingEvent>(destination, batchConfigFor(config, destination.name), (b, items, result) => this.onBatchResult(b, items, result), metrics, log);
       this.hops.set(destination.name, { batcher, health: new DestinationHealth(destination, log) });
     }
     metrics.destinationState.sample = () => [...this.hops.values()].map((hop) => [hop.batcher.destination.name, hop.health.state(Date.now())]);
@@ -104,6 +104,12 @@ export class Router {
       room += Math.max(0, own - batcher.queuedRecords);
     }
     return room;
+  }
+
+  /** Whether some destination, the spool included, can take traffic now (DestinationHealth.takesTraffic). */
+  takesTraffic(now: number): boolean {
+    for (const hop of this.hops.values()) if (hop.health.takesTraffic(now)) return true;
+    return false;
   }
 
   /** Whether some route has room for replayed events now (see replayRoom). */
@@ -179,7 +185,7 @@ export class Router {
     for (const { from, to, count } of skipped.values()) this.countFallbacks(from, to, 'skipped', count);
   }
 
-  private onBatchResult(batcher: Batcher, items: PendingEvent[], result: BatchResult): void {
+  private onBatchResult(batcher: Batcher<PendingEvent>, items: PendingEvent[], result: BatchResult): void {
     const hop = this.hops.get(batcher.destination.name)!;
     const now = Date.now();
     if (!Array.isArray(result)) {

@@ -1,7 +1,7 @@
 import { toCloudEventJson, type GatewayEvent } from '../../envelope/envelope';
 import { LogLimiter } from '../../log/log-limiter';
 import type { GatewayMetrics } from '../../metrics/metrics';
-import { DestinationError, encodeEach, type Destination, type DestinationLog, type RecordFailure } from '../destination';
+import { encodeEach, perRecord, type Destination, type DestinationLog, type RecordFailure } from '../destination';
 import { FILE } from './config';
 import { MinuteFiles } from './minute-files';
 
@@ -41,15 +41,12 @@ export class FileDestination implements Destination {
     if (encoded.length === 0) return failures;
     const lines = encoded.map(({ index, value }) => ({ folder: `${events[index].schema.service}/${events[index].schema.topic}`, timeMs: events[index].receivedAt, line: value }));
     const notWritten = await this.files.appendLines(lines);
-    if (notWritten.reduce((n, f) => n + f.indexes.length, 0) === lines.length) {
-      this.lastWriteFailed = true;
-      throw new DestinationError('unavailable', `file write failed: ${notWritten[0].error.message}`);
-    }
-    this.lastWriteFailed = false;
+    // The disk counts as failing when none of the lines could be written.
+    this.lastWriteFailed = notWritten.reduce((n, f) => n + f.indexes.length, 0) === lines.length;
     for (const { indexes, error } of notWritten) {
       for (const i of indexes) failures.push({ index: encoded[i].index, kind: 'unavailable', message: `file write failed: ${error.message}` });
     }
-    return failures;
+    return perRecord(failures, events.length);
   }
 
   isHealthy(): boolean {

@@ -1,7 +1,7 @@
 import { FirehoseClient, PutRecordBatchCommand, type PutRecordBatchCommandOutput } from '@aws-sdk/client-firehose';
 import { toCloudEventJson, type GatewayEvent } from '../../envelope/envelope';
 import type { GatewayMetrics } from '../../metrics/metrics';
-import { DestinationError, encodeEach, type Destination, type FailureKind, type RecordFailure } from '../destination';
+import { encodeEach, perRecord, type Destination, type FailureKind, type RecordFailure } from '../destination';
 import { ThroughputLimiter } from '../util/throughput-limiter';
 import { DEFAULT_PACK_RECORD_BYTES, DEFAULT_REQUEST_TIMEOUT_MS, FIREHOSE, type FirehoseConfig } from './config';
 import type { FirehoseMetrics } from './firehose-metrics';
@@ -61,18 +61,14 @@ export class FirehoseDestination implements Destination {
     }
     const calls = splitIntoCalls(records, MAX_RECORDS_PER_CALL, MAX_BYTES_PER_CALL);
     const results = await Promise.all(calls.map((call) => this.sendCall(call)));
-    // Nothing got through and the stream was unreachable: a whole-batch failure, which the
-    // route counts towards skipping the stream.
-    const all = results.flat();
-    if (all.length === records.length && all.length > 0 && all.every((f) => f.kind === 'unavailable')) {
-      throw new DestinationError('unavailable', all[0].message);
-    }
     for (const failed of results) {
       for (const { record, kind, message } of failed) {
         for (const index of record.events) failures.push({ index, kind, message });
       }
     }
-    return failures;
+    // Nothing got through, for one reason of the stream's: thrown as a whole-batch failure,
+    // which the route counts towards skipping the stream.
+    return perRecord(failures, events.length);
   }
 
   isHealthy(): boolean {

@@ -4,7 +4,7 @@ import { Backoff } from '../../background/backoff';
 import type { BackgroundTask } from '../../background/loop';
 import type { GatewayEvent } from '../../envelope/envelope';
 import type { GatewayMetrics } from '../../metrics/metrics';
-import { DestinationError, encodeEach, RETRYABLE, type Destination, type DestinationContext, type DestinationLog, type RecordFailure } from '../destination';
+import { DestinationError, encodeEach, perRecord, RETRYABLE, type Destination, type DestinationContext, type DestinationLog, type RecordFailure } from '../destination';
 import { DEFAULT_CLIENT_ID, DEFAULT_TOPIC_TEMPLATE, KAFKA, type KafkaConfig } from './config';
 import { classifyKafkaError, kafkaErrorMessage } from './kafka-errors';
 import { kafkaTopicName, kafkaTopicOf, recordBytes, toKafkaMessage, type KafkaMessage } from './kafka-message';
@@ -126,7 +126,8 @@ export class KafkaDestination implements Destination {
       }
     }
     await this.produce(records, failures);
-    return failures;
+    // A cluster that took nothing (connection lost mid-send) failed the batch as a whole.
+    return perRecord(failures, events.length);
   }
 
   isHealthy(): boolean {
