@@ -12,8 +12,7 @@ import { LogLimiter } from '../log/log-limiter';
 import type { Topic } from '../topics/registry';
 import { Ack } from './ack';
 import { DestinationHealth } from './destination-health';
-import type { PendingEvent } from './pending-event';
-import { Route, type Hop } from './route';
+import { Route, type Hop, type PendingEvent } from './route';
 
 /**
  * The event as its destinations would carry it; when even that cannot be encoded (the reason
