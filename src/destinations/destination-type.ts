@@ -53,7 +53,7 @@ export interface DestinationEnv {
   variableFor(key: string): string | undefined;
 }
 
-export interface DestinationType<Schema extends TObject = TObject, Metrics = unknown> {
+export interface DestinationType<Schema extends TObject = TObject, Metrics = unknown, TopicOptions extends TObject = TObject> {
   /** The `type` a config entry names. */
   readonly type: string;
   /**
@@ -73,7 +73,7 @@ export interface DestinationType<Schema extends TObject = TObject, Metrics = unk
    * What a topic may set for destinations of this type, under `destinationOptions.<type>` in its
    * topic file (e.g. the Kafka topic name, Kinesis' value format); validated with the topic.
    */
-  readonly topicOptions?: TObject;
+  readonly topicOptions?: TopicOptions;
   /**
    * Makes the type's own metrics, registered in `registry`: once per registry (one per
    * process; a cluster's primary adds up its workers'), when the first destination of the type

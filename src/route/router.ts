@@ -5,6 +5,7 @@ import { Batcher, type BatchResult } from '../buffer/batcher';
 import type { MemoryBudget } from '../buffer/memory-budget';
 import type { DeadLetter, DeadLetterReason } from '../destinations/dead-letter/dead-letter';
 import { RETRYABLE, type Destination, type DestinationLog, type FailureKind } from '../destinations/destination';
+import { destinationRegistry, type DestinationRegistry } from '../destinations/registry';
 import { toCloudEventJson, type GatewayEvent } from '../envelope/envelope';
 import type { GatewayMetrics } from '../metrics/metrics';
 import { ConfigError } from '../errors';
@@ -51,6 +52,7 @@ export class Router {
 
   /**
    * @param spool the last hop of every route, when spooling is enabled.
+   * @param destinationTypes the types the config's entries name (their batch defaults).
    */
   constructor(
     destinations: readonly Destination[],
@@ -60,9 +62,10 @@ export class Router {
     private readonly budget: MemoryBudget,
     private readonly metrics: GatewayMetrics,
     private readonly log: DestinationLog,
+    destinationTypes: DestinationRegistry = destinationRegistry,
   ) {
     for (const destination of spool ? [...destinations, spool] : destinations) {
-      const batcher = new Batcher<PendingEvent>(destination, batchConfigFor(config, destination.name), (b, items, result) => this.onBatchResult(b, items, result), metrics, log);
+      const batcher = new Batcher<PendingEvent>(destination, batchConfigFor(config, destination.name, destinationTypes), (b, items, result) => this.onBatchResult(b, items, result), metrics, log);
       this.hops.set(destination.name, { batcher, health: new DestinationHealth(destination, log) });
     }
     metrics.destinationState.sample = () => [...this.hops.values()].map((hop) => [hop.batcher.destination.name, hop.health.state(Date.now())]);

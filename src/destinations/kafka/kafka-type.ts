@@ -6,7 +6,7 @@ import { kafkaMetrics, type KafkaMetrics } from './kafka-metrics';
 import { BROKER_MESSAGE_MAX_BYTES_DEFAULT, MAX_IN_FLIGHT_REQUESTS_DEFAULT, MAX_IN_FLIGHT_REQUESTS_MAX, REQUEST_TIMEOUT_MS_DEFAULT, REQUEST_TIMEOUT_MS_MAX, REQUEST_TIMEOUT_MS_MIN } from './limits';
 
 /** Kafka clusters (`type: kafka`), set by the config file or KAFKA_*. */
-export const kafkaType: DestinationType<typeof kafkaSchema, KafkaMetrics> = {
+export const kafkaType: DestinationType<typeof kafkaSchema, KafkaMetrics, typeof kafkaTopicOptions> = {
   type: KAFKA,
   schema: kafkaSchema,
   env: kafkaEnv,
