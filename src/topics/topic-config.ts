@@ -24,7 +24,7 @@ export interface TopicConfig {
   /** Destination names, in fallback order; empty means the gateway's default route. */
   route: string[];
   /**
-   * Options for the destinations of the route, by destination type (`destinationOptions.kafka.topic`);
+   * Options for the destinations of the route, by destination type (`destinationOptions.<type>.<key>`);
    * each type declares and reads its own (DestinationType.topicOptions, topicOptions()).
    */
   destinationOptions: Record<string, unknown>;
