@@ -103,6 +103,10 @@ export function kafkaTopicName(service: string, topic: string, template: string,
   return override ?? template.replaceAll('{service}', service).replaceAll('{topic}', topic);
 }
 
+// The kafka type's name and topic options, not kafkaType itself: kafka-type.ts imports this
+// folder's destination, which imports this file.
+const KAFKA_OPTIONS = { type: KAFKA, topicOptions: kafkaTopicOptions };
+
 export function kafkaTopicOf(topic: Topic, template: string): string {
-  return kafkaTopicName(topic.service, topic.name, template, topicOptions(topic, { type: KAFKA, topicOptions: kafkaTopicOptions })?.topic);
+  return kafkaTopicName(topic.service, topic.name, template, topicOptions(topic, KAFKA_OPTIONS)?.topic);
 }
