@@ -36,7 +36,7 @@ t.test('limits: a batch is clamped to the broker message size; errors name the k
   t.equal(config.destinations.kafka.batch?.maxBytes, BROKER_MESSAGE_MAX_BYTES_DEFAULT);
   t.equal(config.destinations.kafka.type === 'kafka' && config.destinations.kafka.maxInFlightRequests, 5);
   for (const compression of ['gzip', 'snappy', 'lz4', 'zstd', 'none']) {
-    t.equal((buildConfig({ destinations: { kafka: { type: 'kafka', brokers: ['k:9092'], compression } } }).destinations.kafka as { compression: string }).compression, compression, `compression ${compression}`);
+    t.equal(buildConfig({ destinations: { kafka: { type: 'kafka', brokers: ['k:9092'], compression } } }).destinations.kafka.compression, compression, `compression ${compression}`);
   }
   t.throws(() => buildConfig({ destinations: { kafka: { type: 'kafka', brokers: ['k:9092'], compression: 'brotli' } } }), /destinations\.kafka\.compression/);
   t.throws(() => buildConfig({}, { KAFKA_BROKERS: 'no-port' }), /destinations\.kafka\.brokers\.0 \(from KAFKA_BROKERS\)/);

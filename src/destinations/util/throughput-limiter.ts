@@ -1,24 +1,21 @@
+import { Type, type Static } from '@sinclair/typebox';
+
 // How much a destination may be sent now: configured quotas (records/s, bytes/s,
 // requests/s) enforced over a sliding one-second window, as the services that publish such
 // quotas count them, and a learned records/s rate that falls when the destination throttles
 // and creeps back up while it does not (additive increase, multiplicative decrease). What
 // does not fit goes to the next hop of the route before the destination throttles it.
 
-export interface Quota {
-  recordsPerSecond?: number;
-  bytesPerSecond?: number;
-  requestsPerSecond?: number;
-}
-
-export const quotaSchema = {
-  type: 'object',
-  additionalProperties: false,
-  properties: {
-    recordsPerSecond: { type: 'number', exclusiveMinimum: 0 },
-    bytesPerSecond: { type: 'number', exclusiveMinimum: 0 },
-    requestsPerSecond: { type: 'number', exclusiveMinimum: 0 },
+export const quotaSchema = Type.Object(
+  {
+    recordsPerSecond: Type.Optional(Type.Number({ exclusiveMinimum: 0 })),
+    bytesPerSecond: Type.Optional(Type.Number({ exclusiveMinimum: 0 })),
+    requestsPerSecond: Type.Optional(Type.Number({ exclusiveMinimum: 0 })),
   },
-} as const;
+  { additionalProperties: false },
+);
+
+export type Quota = Static<typeof quotaSchema>;
 
 /** On a throttle the learned rate drops to this share of what the destination took in the last second. */
 const DECREASE_FACTOR = 0.9;
