@@ -376,10 +376,11 @@ export function buildConfig(raw: unknown, env: NodeJS.ProcessEnv = process.env, 
  * default when nothing names a destination.
  */
 function applyDestinationEnv(input: Record<string, unknown>, env: NodeJS.ProcessEnv, registry: DestinationRegistry): void {
-  const fromFile = input.destinations !== undefined;
-  const destinations = fromFile ? input.destinations : {};
+  const destinations = input.destinations ?? {};
   // Not a mapping: validation names the key.
   if (!isMapping(destinations)) return;
+  // An empty mapping names nothing, like no key at all.
+  const fromFile = Object.keys(destinations).length > 0;
   for (const type of registry.types) type.env?.apply(destinations, env, fromFile);
   if (Object.keys(destinations).length === 0) Object.assign(destinations, structuredClone(registry.embeddedDefault));
   input.destinations = destinations;

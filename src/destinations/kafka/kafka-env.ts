@@ -1,3 +1,4 @@
+import { ConfigError } from '../../errors';
 import type { DestinationEnv } from '../destination-type';
 import { KAFKA } from './config';
 
@@ -18,18 +19,25 @@ export const KAFKA_ENV_OVERRIDES: Readonly<Record<string, string>> = {
 const isRecord = (value: unknown): value is Record<string, unknown> => typeof value === 'object' && value !== null && !Array.isArray(value);
 
 /**
- * KAFKA_*, applied to the raw config before it is validated: with KAFKA_BROKERS a `kafka`
- * destination exists (created when the file has none of that name, whether or not it names
- * others; when nothing else names a destination it is the only one, so the default route is
- * Kafka). The other variables set keys of that destination when it is there.
+ * KAFKA_*, applied to the raw config before it is validated. When the config file names no
+ * destinations, KAFKA_BROKERS makes a `kafka` destination (before any other variable's, so the
+ * default route starts with Kafka). When the file names its own, the variables set keys of
+ * its destination called `kafka`; a file without one is refused rather than given a Kafka hop
+ * its routes never asked for.
  */
 export const kafkaEnv: DestinationEnv = {
-  apply(destinations, env) {
+  apply(destinations, env, fromFile) {
     const set = Object.keys(KAFKA_ENV_OVERRIDES).filter((name) => env[name] !== undefined && env[name] !== '');
     if (set.length === 0) return;
-    if (env.KAFKA_BROKERS) destinations[ENV_KAFKA_DESTINATION] ??= { type: KAFKA };
+    if (env.KAFKA_BROKERS && !fromFile) destinations[ENV_KAFKA_DESTINATION] ??= { type: KAFKA };
     const entry = destinations[ENV_KAFKA_DESTINATION];
-    if (!isRecord(entry) || entry.type !== KAFKA) return;
+    if (!isRecord(entry) || entry.type !== KAFKA) {
+      // With nothing named anywhere, KAFKA_CLIENT_ID and the like without brokers configure nothing.
+      if (!fromFile) return;
+      throw new ConfigError(
+        `invalid config:\n  ${set.join(', ')} set${set.length === 1 ? 's' : ''} keys of destination "${ENV_KAFKA_DESTINATION}" (type kafka), which the config file's destinations do not have: add it there, or unset the variable`,
+      );
+    }
     for (const name of set) {
       const value = env[name] as string;
       const key = KAFKA_ENV_OVERRIDES[name];
