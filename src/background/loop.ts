@@ -3,7 +3,7 @@ import type { GatewayMetrics } from '../metrics/metrics';
 import { Backoff } from './backoff';
 
 /** Bounded `task` label values of `background_errors_total`. */
-export type BackgroundTask = 'spool_replay' | 'minute_file_sweep' | 'kafka_reconnect' | 'batch_result' | 'torn_tail_repair';
+export type BackgroundTask = 'spool_replay' | 'minute_file_sweep' | 'kafka_reconnect' | 'batch_result' | 'torn_tail_repair' | 'file_s3_shipping';
 
 /** The longest a failing loop waits before its next run. */
 const ERROR_BACKOFF_MAX_MS = 30_000;
