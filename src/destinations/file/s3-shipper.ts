@@ -1,7 +1,6 @@
 import { createHash } from 'node:crypto';
 import { createReadStream } from 'node:fs';
 import { mkdir, readdir, rename, rmdir, stat, unlink, utimes } from 'node:fs/promises';
-import { hostname } from 'node:os';
 import { dirname, join, relative, sep } from 'node:path';
 import { PutObjectCommand, S3Client, S3ServiceException } from '@aws-sdk/client-s3';
 import { BackgroundLoop } from '../../background/loop';
@@ -10,7 +9,7 @@ import type { GatewayMetrics } from '../../metrics/metrics';
 import { DestinationError, type DestinationLog } from '../destination';
 import { closesAtMs, FILE_SUFFIX, MINUTE_MS, minuteStamp, parseMinuteFile, type MinuteFileId } from './minute-file-name';
 import { minuteFilesUnder, type MinuteFiles } from './minute-files';
-import type { S3Shipping } from './s3-shipping-config';
+import { defaultHostId, type S3Shipping } from './s3-shipping-config';
 import type { S3FailureReason, S3ShippingMetrics } from './s3-shipping-metrics';
 
 // Ships each closed minute file to S3, then deletes it (or keeps it a while). What is on disk
@@ -89,7 +88,7 @@ export class S3Shipper {
       requestHandler: { requestTimeout: settings.requestTimeoutMs, connectionTimeout: Math.min(settings.requestTimeoutMs, 10_000) },
     });
     this.prefix = settings.prefix === '' ? '' : `${settings.prefix}/`;
-    this.hostId = settings.hostId ?? hostname().replace(/[^A-Za-z0-9_.-]/g, '_');
+    this.hostId = settings.hostId ?? defaultHostId();
     this.loop = new BackgroundLoop('file_s3_shipping', PASS_INTERVAL_MS, () => this.pass(), options.log, options.gatewayMetrics);
     metrics.pendingFiles.register(name, () => this.pending.size);
     metrics.pendingBytes.register(name, () => this.pendingTotal);

@@ -1,5 +1,5 @@
+import { hostname } from 'node:os';
 import { Type, type Static } from '@sinclair/typebox';
-import { Value } from '@sinclair/typebox/value';
 import { ConfigError } from '../../errors';
 import type { DestinationEnv } from '../destination-type';
 
@@ -41,9 +41,9 @@ export const s3ShippingSchema = Type.Object(
 
 export type S3Shipping = Static<typeof s3ShippingSchema>;
 
-/** The settings with their defaults filled in (ajv leaves defaults inside a oneOf branch alone). */
-export function s3ShippingSettings(entry: unknown): S3Shipping {
-  return Value.Default(s3ShippingSchema, structuredClone(entry)) as S3Shipping;
+/** The writer's name in keys when `hostId` is not set: the host name (a pod's name), as a key may spell it. */
+export function defaultHostId(): string {
+  return hostname().replace(/[^A-Za-z0-9_.-]/g, '_');
 }
 
 /** The destination the FILE_S3_* variables change: the embedded default's name. */
