@@ -85,6 +85,9 @@ export class S3Shipper {
       maxAttempts: 1,
       // Content-MD5 is ours; the SDK's own checksum would wrap the stream in aws-chunked encoding.
       requestChecksumCalculation: 'WHEN_REQUIRED',
+      // Every failed upload is counted and logged here, with its file and reason; the SDK's own
+      // console line about a stream body it cannot retry would only repeat it.
+      logger: { debug: () => undefined, info: () => undefined, warn: () => undefined, error: () => undefined },
       requestHandler: { requestTimeout: settings.requestTimeoutMs, connectionTimeout: Math.min(settings.requestTimeoutMs, 10_000) },
     });
     this.prefix = settings.prefix === '' ? '' : `${settings.prefix}/`;
