@@ -10,7 +10,7 @@ import { loadTopicRegistry } from '../../src/topics/registry';
 import { MovableClock, until } from '../helpers/clock';
 import { listFiles, metricValue, removeDir, SERVICE_AUTH, tempDir, testGateway, TOPICS_DIR, validImpression, validOrder } from '../helpers/gateway';
 import { S3Proxy } from '../harness/s3-proxy';
-import { expectedKey, keyParts, testBucket, type TestBucket } from '../helpers/s3';
+import { expectedKey, localPath, testBucket, type TestBucket } from '../helpers/s3';
 
 // Shipping closed minute files to S3 (moto), in one process, with a clock the tests move:
 // the layout of keys, the content, the grace, late events, S3 down and the bound on what waits.
@@ -27,12 +27,6 @@ function s3Entry(bucket: TestBucket, over: Record<string, unknown> = {}) {
 /** Minute files left under `dir`, outside the reserved `_` folders. */
 function localMinuteFiles(dir: string): string[] {
   return listFiles(dir).filter((f) => f.endsWith('.ndjson.gz') && !relative(dir, f).startsWith('_'));
-}
-
-/** `<dir>/<folder>/<YYYY-MM-DD>/<HH-mm>.ndjson.gz`, spelled here independently of the code under test. */
-function localPath(dir: string, folder: string, minute: number): string {
-  const { date, hour } = keyParts(minute);
-  return join(dir, folder, date, `${hour}-${String(new Date(minute * MINUTE).getUTCMinutes()).padStart(2, '0')}.ndjson.gz`);
 }
 
 function lines(gzip: Buffer): any[] {

@@ -15,10 +15,13 @@ export class MovableClock {
     this.jump(now);
     // Date is frozen between setTime calls; this keeps it running.
     this.ticker = setInterval(() => mock.timers.setTime(this.base + performance.now() - this.startedAt), 20);
-    t.teardown(() => {
-      clearInterval(this.ticker);
-      mock.timers.reset();
-    });
+    t.teardown(() => this.restore());
+  }
+
+  /** Back to the real clock (also when the test ends). */
+  restore(): void {
+    clearInterval(this.ticker);
+    mock.timers.reset();
   }
 
   /** Sets the clock to `now` (ms since the epoch); it runs on from there. */

@@ -1,4 +1,5 @@
 import { randomUUID } from 'node:crypto';
+import { join } from 'node:path';
 import { CreateBucketCommand, DeleteBucketCommand, DeleteObjectCommand, GetObjectCommand, ListObjectsV2Command, S3Client } from '@aws-sdk/client-s3';
 import type { Test } from 'tap';
 import { awsClientConfig } from '../harness/aws-client-config';
@@ -58,7 +59,13 @@ export function keyParts(minute: number): { date: string; hour: string; stamp: s
   return { date, hour: pad(d.getUTCHours()), stamp: `${date.replaceAll('-', '')}T${pad(d.getUTCHours())}${pad(d.getUTCMinutes())}Z` };
 }
 
-/** The key a main (not late) minute file of `service/topic` must ship to. */
+/** `<dir>/<folder>/<YYYY-MM-DD>/<HH-mm>.ndjson.gz`: where the file destination writes a minute's lines. */
+export function localPath(dir: string, folder: string, minute: number): string {
+  const { date, hour } = keyParts(minute);
+  return join(dir, folder, date, `${hour}-${String(new Date(minute * 60_000).getUTCMinutes()).padStart(2, '0')}.ndjson.gz`);
+}
+
+/** The key a minute file of `service/topic` must ship to. */
 export function expectedKey(prefix: string, folder: string, host: string, minute: number, lateMinute?: number): string {
   const { date, hour, stamp } = keyParts(minute);
   const late = lateMinute === undefined ? '' : `-${keyParts(lateMinute).stamp}`;
