@@ -1,3 +1,4 @@
+import { hostname } from 'node:os';
 import { join } from 'node:path';
 import t from 'tap';
 import { workerConfig } from '../../src/cluster/worker-config';
@@ -41,4 +42,12 @@ t.test('workers: auto by default, a number from the file or GATEWAY_WORKERS, ref
   t.equal(buildConfig({}, { GATEWAY_WORKERS: '4' }).workers, 4);
   t.throws(() => buildConfig({ workers: 0 }), /workers/);
   t.throws(() => buildConfig({}, { GATEWAY_WORKERS: 'many' }), /workers \(from GATEWAY_WORKERS\)/);
+});
+
+t.test('workers ship under host ids of their own: <host>-w<N>, from hostId or the host name', async (t) => {
+  const config = buildConfig({ destinations: { file: { type: 'file', s3: { bucket: 'minutes', hostId: 'pod-7' } }, other: { type: 'file', dir: '/o', s3: { bucket: 'minutes' } } } });
+  const ids = [1, 2].map((id) => workerConfig(config, id, 2).destinations.file).map((e) => (e as { s3: { hostId: string } }).s3.hostId);
+  t.same(ids, ['pod-7-w1', 'pod-7-w2']);
+  t.equal((workerConfig(config, 2, 2).destinations.other as { s3: { hostId: string } }).s3.hostId, `${hostname().replace(/[^A-Za-z0-9_.-]/g, '_')}-w2`);
+  t.equal((workerConfig(config, 1, 1).destinations.file as { s3: { hostId: string } }).s3.hostId, 'pod-7', 'one process: the id as it is');
 });

@@ -56,3 +56,22 @@ t.test('a topic route naming a destination that is not configured stops the star
   writeFileSync(join(topicsDir, 'shop/order-placed/topic.yaml'), 'access: service\ndefaultVersion: 1\nroute: [warehouse]\n');
   t.throws(() => new Gateway(buildConfig({ topicsDir, dataDir: topicsDir }, {})), new ConfigError('topic shop/order-placed: route names destination "warehouse", which is not under destinations'));
 });
+
+t.test('FILE_S3_* turn on shipping for the embedded file destination or the one named file; errors name the variable', async (t) => {
+  const embedded = buildConfig({}, { FILE_S3_BUCKET: 'minutes', FILE_S3_PREFIX: 'raw/tracking', FILE_S3_GRACE_SECONDS: '30', AWS_ENDPOINT_URL_S3: 'http://127.0.0.1:9000' });
+  t.same(embedded.destinations, {
+    file: { type: 'file', s3: { bucket: 'minutes', prefix: 'raw/tracking', graceSeconds: 30, forcePathStyle: true, keepMinutes: 0, maxPendingBytes: 10 * 1024 ** 3, requestTimeoutMs: 300_000 } },
+  });
+  t.same(embedded.defaultRoute, ['file']);
+
+  const fromFile = buildConfig({ destinations: { file: { type: 'file', dir: '/files', s3: { bucket: 'from-file', keepMinutes: 5 } } } }, { FILE_S3_BUCKET: 'from-env' });
+  t.match(fromFile.destinations.file, { dir: '/files', s3: { bucket: 'from-env', keepMinutes: 5, graceSeconds: 120 } });
+  t.notOk('forcePathStyle' in (fromFile.destinations.file as { s3: object }).s3, 'no endpoint: AWS virtual-hosted URLs');
+
+  t.throws(() => buildConfig({}, { FILE_S3_BUCKET: 'minutes', FILE_S3_GRACE_SECONDS: 'soon' }), /destinations\.file\.s3\.graceSeconds \(from FILE_S3_GRACE_SECONDS\) must be integer/);
+  t.throws(() => buildConfig({}, { FILE_S3_BUCKET: 'No_Such' }), /destinations\.file\.s3\.bucket \(from FILE_S3_BUCKET\) must match/);
+  t.throws(() => buildConfig({ destinations: { k: { type: 'kafka', brokers: ['k:9092'] } } }, { FILE_S3_BUCKET: 'minutes' }), /FILE_S3_BUCKET apply to a file destination named "file"/);
+  t.throws(() => buildConfig({ destinations: { file: { type: 'file', s3: { bucket: 'minutes', graceSeconds: 0 } } } }), /destinations\.file\.s3\.graceSeconds must be >= 1/);
+  t.throws(() => buildConfig({ destinations: { file: { type: 'file', s3: { bucket: 'minutes', acl: 'public-read' } } } }), /destinations\.file\.s3: unknown key "acl"/);
+  t.same(buildConfig({}, {}).destinations, { file: { type: 'file' } }, 'without FILE_S3_BUCKET nothing ships');
+});
