@@ -44,10 +44,11 @@ t.test('workers: auto by default, a number from the file or GATEWAY_WORKERS, ref
   t.throws(() => buildConfig({}, { GATEWAY_WORKERS: 'many' }), /workers \(from GATEWAY_WORKERS\)/);
 });
 
-t.test('workers ship under host ids of their own: <host>-w<N>, from hostId or the host name', async (t) => {
+t.test('workers ship under host ids of their own (<host>-w<N>, from hostId or the host name), each with its share of maxPendingBytes', async (t) => {
   const config = buildConfig({ destinations: { file: { type: 'file', s3: { bucket: 'minutes', hostId: 'pod-7' } }, other: { type: 'file', dir: '/o', s3: { bucket: 'minutes' } } } });
   const ids = [1, 2].map((id) => workerConfig(config, id, 2).destinations.file).map((e) => (e as { s3: { hostId: string } }).s3.hostId);
   t.same(ids, ['pod-7-w1', 'pod-7-w2']);
+  t.equal((workerConfig(config, 1, 2).destinations.file as { s3: { maxPendingBytes: number } }).s3.maxPendingBytes, 5 * 1024 ** 3, 'each worker its share of maxPendingBytes');
   t.equal((workerConfig(config, 2, 2).destinations.other as { s3: { hostId: string } }).s3.hostId, `${hostname().replace(/[^A-Za-z0-9_.-]/g, '_')}-w2`);
   t.equal((workerConfig(config, 1, 1).destinations.file as { s3: { hostId: string } }).s3.hostId, 'pod-7', 'one process: the id as it is');
 });
