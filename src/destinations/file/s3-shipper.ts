@@ -68,7 +68,7 @@ export class S3Shipper {
   private readonly limiter = new LogLimiter(LOG_INTERVAL_MS);
   private readonly aborting = new AbortController();
   private readonly prefix: string;
-  readonly hostId: string;
+  private readonly hostId: string;
   /** Closed files not yet shipped, as of the last pass, less those shipped since. */
   private pending = new Map<string, number>();
   private pendingTotal = 0;
@@ -128,7 +128,7 @@ export class S3Shipper {
   }
 
   /** The object key of a file: `<prefix>/<service>/<topic>/dt=YYYY-MM-DD/hour=HH/<host>-<minute>[-<late minute>].ndjson.gz`. */
-  keyFor(folder: string, id: MinuteFileId): string {
+  private keyFor(folder: string, id: MinuteFileId): string {
     const iso = new Date(id.minute * MINUTE_MS).toISOString();
     const late = id.lateMinute === undefined ? '' : `-${minuteStamp(id.lateMinute)}`;
     return `${this.prefix}${folder}/dt=${iso.slice(0, 10)}/hour=${iso.slice(11, 13)}/${this.hostId}-${minuteStamp(id.minute)}${late}${FILE_SUFFIX}`;
@@ -194,18 +194,23 @@ export class S3Shipper {
     if (size > 0) {
       if (size > MAX_PUT_OBJECT_BYTES) throw new ShipError('too_large', `${file.path} holds ${size} bytes, more than one PutObject takes (${MAX_PUT_OBJECT_BYTES})`);
       const md5 = await this.md5Of(file.path, size);
-      const key = this.keyFor(file.folder, file.id);
-      await this.client.send(
-        new PutObjectCommand({
-          Bucket: settings.bucket,
-          Key: key,
-          Body: createReadStream(file.path, { start: 0, end: size - 1 }),
-          ContentLength: size,
-          ContentMD5: md5,
-          ContentType: 'application/gzip',
-        }),
-        { abortSignal: this.aborting.signal },
-      );
+      const body = createReadStream(file.path, { start: 0, end: size - 1 });
+      try {
+        await this.client.send(
+          new PutObjectCommand({
+            Bucket: settings.bucket,
+            Key: this.keyFor(file.folder, file.id),
+            Body: body,
+            ContentLength: size,
+            ContentMD5: md5,
+            ContentType: 'application/gzip',
+          }),
+          { abortSignal: this.aborting.signal },
+        );
+      } finally {
+        // A failed or aborted upload may leave the stream, and its file descriptor, open.
+        body.destroy();
+      }
       metrics.uploads.labels(name, 'uploaded').inc();
       metrics.uploadedBytes.labels(name).inc(size);
       metrics.uploadLag.labels(name).observe(Math.max(0, Date.now() - ((file.id.lateMinute ?? file.id.minute) + 1) * MINUTE_MS) / 1000);
