@@ -3,10 +3,11 @@ import { createServer, request, type IncomingMessage, type Server, type ServerRe
 import type { AddressInfo } from 'node:net';
 
 // An HTTP proxy in front of moto's S3 that a test steers: forward everything, answer every
-// request 500 (S3 down), or forward a PutObject and hold back moto's answer (the object is in
-// S3, the gateway does not know it yet: the moment to kill it).
+// request 500 (S3 down), forward a PutObject and hold back moto's answer (the object is in
+// S3, the gateway does not know it yet: the moment to kill it), or flip one byte of each
+// PutObject's body on the way (a corrupted upload, which Content-MD5 must make S3 refuse).
 
-export type S3ProxyMode = 'forward' | 'fail' | 'hold-puts';
+export type S3ProxyMode = 'forward' | 'fail' | 'hold-puts' | 'corrupt-puts';
 
 export class S3Proxy extends EventEmitter {
   mode: S3ProxyMode;
@@ -67,6 +68,16 @@ export class S3Proxy extends EventEmitter {
       },
     );
     upstream.on('error', () => res.destroy());
+    if (this.mode === 'corrupt-puts' && isPut) {
+      const chunks: Buffer[] = [];
+      req.on('data', (chunk: Buffer) => chunks.push(chunk));
+      req.on('end', () => {
+        const body = Buffer.concat(chunks);
+        if (body.length > 0) body[body.length >> 1] ^= 0xff;
+        upstream.end(body);
+      });
+      return;
+    }
     req.pipe(upstream);
   }
 }

@@ -194,9 +194,11 @@ export class S3Shipper {
     if (size > 0) {
       if (size > MAX_PUT_OBJECT_BYTES) throw new ShipError('too_large', `${file.path} holds ${size} bytes, more than one PutObject takes (${MAX_PUT_OBJECT_BYTES})`);
       const md5 = await this.md5Of(file.path, size);
+      let etag: string | undefined;
+      let encryption: string | undefined;
       const body = createReadStream(file.path, { start: 0, end: size - 1 });
       try {
-        await this.client.send(
+        ({ ETag: etag, ServerSideEncryption: encryption } = await this.client.send(
           new PutObjectCommand({
             Bucket: settings.bucket,
             Key: this.keyFor(file.folder, file.id),
@@ -206,10 +208,19 @@ export class S3Shipper {
             ContentType: 'application/gzip',
           }),
           { abortSignal: this.aborting.signal },
-        );
+        ));
       } finally {
         // A failed or aborted upload may leave the stream, and its file descriptor, open.
         body.destroy();
+      }
+      // S3 refuses a body that does not match Content-MD5. The ETag it answers is the MD5 of
+      // what it stored, except under KMS encryption: where it is one, it must match too (an
+      // emulator or a proxy that skipped the check). A mismatch keeps the file; the next try
+      // overwrites the object. https://docs.aws.amazon.com/AmazonS3/latest/API/API_Object.html
+      const stored = etag?.replaceAll('"', '');
+      const md5Hex = Buffer.from(md5, 'base64').toString('hex');
+      if (stored !== undefined && !encryption?.startsWith('aws:kms') && stored !== md5Hex) {
+        throw new ShipError('bad_digest', `S3 stored ${file.path} with ETag ${stored}, not the file's MD5 ${md5Hex}`);
       }
       metrics.uploads.labels(name, 'uploaded').inc();
       metrics.uploadedBytes.labels(name).inc(size);
