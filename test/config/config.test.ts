@@ -67,6 +67,10 @@ t.test('FILE_S3_* turn on shipping for the embedded file destination or the one 
   const fromFile = buildConfig({ destinations: { file: { type: 'file', dir: '/files', s3: { bucket: 'from-file', keepMinutes: 5 } } } }, { FILE_S3_BUCKET: 'from-env' });
   t.match(fromFile.destinations.file, { dir: '/files', s3: { bucket: 'from-env', keepMinutes: 5, graceSeconds: 120 } });
   t.notOk('forcePathStyle' in (fromFile.destinations.file as { s3: object }).s3, 'no endpoint: AWS virtual-hosted URLs');
+  const anyEndpoint = buildConfig({}, { FILE_S3_BUCKET: 'minutes', AWS_ENDPOINT_URL: 'http://127.0.0.1:4566' });
+  t.match(anyEndpoint.destinations.file, { s3: { forcePathStyle: true } }, 'AWS_ENDPOINT_URL (every service) turns on path-style too');
+  const explicit = buildConfig({ destinations: { file: { type: 'file', s3: { bucket: 'minutes', forcePathStyle: false } } } }, { AWS_ENDPOINT_URL_S3: 'https://s3.vpce.example' });
+  t.match(explicit.destinations.file, { s3: { forcePathStyle: false } }, 'unless the entry says otherwise');
 
   t.throws(() => buildConfig({}, { FILE_S3_BUCKET: 'minutes', FILE_S3_GRACE_SECONDS: 'soon' }), /destinations\.file\.s3\.graceSeconds \(from FILE_S3_GRACE_SECONDS\) must be integer/);
   t.throws(() => buildConfig({}, { FILE_S3_BUCKET: 'No_Such' }), /destinations\.file\.s3\.bucket \(from FILE_S3_BUCKET\) must match/);
