@@ -1,17 +1,24 @@
 import { once } from 'node:events';
+import pino from 'pino';
 import { existsSync, readFileSync } from 'node:fs';
 import { hostname } from 'node:os';
 import { relative } from 'node:path';
+import { gunzipSync } from 'node:zlib';
 import t from 'tap';
+import { FileDestination } from '../../src/destinations/file/file-destination';
+import type { GatewayEvent } from '../../src/envelope/envelope';
+import { GatewayMetrics } from '../../src/metrics/metrics';
+import { loadTopicRegistry } from '../../src/topics/registry';
 import { MovableClock, until } from '../helpers/clock';
-import { listFiles, metricValue, removeDir, SERVICE_AUTH, tempDir, testGateway, validImpression, validOrder } from '../helpers/gateway';
+import { listFiles, metricValue, removeDir, SERVICE_AUTH, tempDir, testGateway, TOPICS_DIR, validImpression, validOrder } from '../helpers/gateway';
 import { startServe } from '../helpers/process';
 import { expectedKey, localPath, testBucket } from '../helpers/s3';
 import { S3Proxy } from '../harness/s3-proxy';
 
-// kill -9 between upload and delete: S3 has the object, the local file is still there. The
-// next process ships the file again, to the same key with the same bytes: one object per
-// minute file, nothing lost, nothing under another key.
+// Shipping minute files from `serve` processes. kill -9 between upload and delete: S3 has the
+// object, the local file is still there; the next process ships the file again, to the same
+// key with the same bytes: one object per minute file, nothing lost, nothing under another
+// key. And workers: each ships its own folder under its own host id.
 
 const MINUTE = 60_000;
 
@@ -70,4 +77,31 @@ t.test('a gateway killed after S3 stored a file but before it deleted it ships i
   t.equal(metricValue(metrics, 'tracking_gateway_file_s3_uploads_total', { outcome: 'uploaded' }), 4, 'the second process uploaded all four, the first one again');
   t.equal(await second.stop(), 0);
   t.notOk(existsSync(`${dir}/_s3-shipped`), 'nothing kept (keepMinutes 0)');
+});
+
+t.test('workers: each ships its own files under its own host id (<host>-w<N>); the same minute of two workers is two objects', async (t) => {
+  const bucket = await testBucket(t);
+  const dir = tempDir();
+  t.teardown(() => removeDir(dir));
+  const order = loadTopicRegistry(TOPICS_DIR).get('shop', 'order-placed')!.versions.get(1)!;
+  const minute = Math.floor(Date.now() / MINUTE) - 5;
+  const host = hostname().replace(/[^A-Za-z0-9_.-]/g, '_');
+  // The files each worker's data folder holds from before (the same minute in both).
+  for (const worker of [1, 2]) {
+    const writer = new FileDestination('file', `${dir}/worker-${worker}`, new GatewayMetrics(), pino({ level: 'silent' }));
+    const event: GatewayEvent = { id: `from-worker-${worker}`, schema: order, source: 'test', receivedAt: minute * MINUTE + 1_000, data: validOrder(), size: 200 };
+    t.same(await writer.send([event]), []);
+    await writer.close();
+  }
+  const gateway = await startServe({ GATEWAY_WORKERS: '2', GATEWAY_DATA_DIR: dir, FILE_S3_BUCKET: bucket.bucket, AWS_ENDPOINT_URL_S3: bucket.endpoint });
+  t.teardown(() => gateway.child.kill('SIGKILL'));
+  await until(() => localMinuteFiles(dir).length === 0, 'both workers shipped their file');
+  const objects = await bucket.objects();
+  const keys = [1, 2].map((worker) => expectedKey('', 'shop/order-placed', `${host}-w${worker}`, minute));
+  t.same([...objects.keys()].sort(), keys.sort(), 'one key per worker');
+  for (const worker of [1, 2]) {
+    const [line] = gunzipSync(objects.get(expectedKey('', 'shop/order-placed', `${host}-w${worker}`, minute))!).toString('utf8').split('\n');
+    t.equal(JSON.parse(line).id, `from-worker-${worker}`, `worker ${worker}'s object holds worker ${worker}'s file`);
+  }
+  t.equal(await gateway.stop(), 0);
 });
