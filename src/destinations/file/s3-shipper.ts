@@ -22,13 +22,13 @@ import type { S3FailureReason, S3ShippingMetrics } from './s3-shipping-metrics';
 // A single PutObject takes at most 5 GiB; larger objects need a multipart upload, which is not
 // built: such a file stays on disk, counted and logged.
 // https://docs.aws.amazon.com/AmazonS3/latest/userguide/upload-objects.html
-export const MAX_PUT_OBJECT_BYTES = 5 * 1024 ** 3;
+const MAX_PUT_OBJECT_BYTES = 5 * 1024 ** 3;
 /** How often the folder is walked for closed files (and the first pass after start). */
 const PASS_INTERVAL_MS = 2_000;
 /** How often the reason of a failing upload is logged at most, per reason. */
 const LOG_INTERVAL_MS = 10_000;
 /** Shipped files kept for keepMinutes live here, a reserved folder the writer and its repair skip. */
-export const KEPT_DIR = '_s3-shipped';
+const KEPT_DIR = '_s3-shipped';
 
 /** A closed minute file waiting to be shipped. */
 interface ClosedFile {
@@ -151,6 +151,8 @@ export class S3Shipper {
       try {
         await this.ship(file);
       } catch (err) {
+        // Shutdown aborted the upload: not a failure, the file ships at the next start.
+        if (this.aborting.signal.aborted) return;
         const error = this.toShipError(err);
         failures++;
         firstFailure ??= error;
