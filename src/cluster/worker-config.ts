@@ -1,7 +1,6 @@
 import { join } from 'node:path';
 import { deepFreeze, type GatewayConfig } from '../config/config';
 import { deadLetterDir, spoolDir } from '../destinations/create-destination';
-import { defaultHostId } from '../destinations/file/s3-shipping-config';
 
 // What one worker of several gets: its own directories, so that no file, minute file, dead
 // letter or spool segment ever has two writers, and its share of every byte bound, so that
@@ -24,11 +23,6 @@ export function workerConfig(config: Readonly<GatewayConfig>, id: number, count:
   copy.deadLetter.dir = own(deadLetterDir(config));
   for (const [name, entry] of Object.entries(copy.destinations)) {
     if (entry.type === 'file') entry.dir = own((config.destinations[name] as { dir?: string }).dir ?? config.dataDir);
-    // Worker N ships its own files under keys of its own: two writers never share a key.
-    if (entry.type === 'file' && entry.s3) {
-      entry.s3.hostId = `${entry.s3.hostId ?? defaultHostId()}-w${id}`;
-      entry.s3.maxPendingBytes = share(entry.s3.maxPendingBytes);
-    }
   }
   copy.buffer.maxBytes = share(config.buffer.maxBytes);
   copy.spool.maxBytes = share(config.spool.maxBytes);

@@ -5,7 +5,6 @@ import { keysFromConfig, parseKeyLines, type ConfiguredKey } from '../auth/servi
 import { ConfigError } from '../errors';
 import type { RateRule } from '../limits/token-buckets';
 import { fileDestinationSchema, type FileDestinationConfig } from '../destinations/file/config';
-import { fileS3Env } from '../destinations/file/s3-shipping-config';
 import { firehoseDestinationSchema, firehoseStreamDestinations, type FirehoseDestinationConfig } from '../destinations/firehose/config';
 import { MAX_BYTES_PER_CALL } from '../destinations/firehose/limits';
 import { applyKafkaEnv, ENV_KAFKA_DESTINATION, kafkaDestinationSchema, KAFKA_ENV_OVERRIDES, type KafkaDestinationConfig } from '../destinations/kafka/config';
@@ -346,15 +345,10 @@ export function buildConfig(raw: unknown, env: NodeJS.ProcessEnv = process.env):
   if (!destinationsFromFile && env.FIREHOSE_STREAMS) {
     input.destinations = { ...(input.destinations as object), ...firehoseStreamDestinations(env.FIREHOSE_STREAMS) };
   }
-  if (input.destinations === undefined || (typeof input.destinations === 'object' && input.destinations !== null && !Array.isArray(input.destinations))) {
-    const destinations = (input.destinations ?? {}) as Record<string, unknown>;
-    fileS3Env.apply(destinations, env, destinationsFromFile);
-    if (Object.keys(destinations).length > 0) input.destinations = destinations;
-  }
   if (!validateConfig(input)) {
     const problems = (validateConfig.errors ?? []).map((e) => {
       const key = e.instancePath.replace(/^\//, '').replace(/\//g, '.');
-      const envName = Object.entries(ENV_OVERRIDES).find(([, k]) => k === key)?.[0] ?? kafkaEnvName(key) ?? fileS3Env.variableFor(key);
+      const envName = Object.entries(ENV_OVERRIDES).find(([, k]) => k === key)?.[0] ?? kafkaEnvName(key);
       const where = envName && env[envName] !== undefined ? `${key} (from ${envName})` : key || '(root)';
       if (e.keyword === 'discriminator') return `${key}.type must be one of ${DESTINATION_TYPES}`;
       if (e.keyword === 'additionalProperties') return `${where ? `${where}: ` : ''}unknown key "${(e.params as any).additionalProperty}"`.replace(/^\(root\): /, '');

@@ -10,7 +10,7 @@ import type { GatewayMetrics } from '../metrics/metrics';
 export function createDestination(name: string, entry: DestinationConfig, config: Readonly<GatewayConfig>, metrics: GatewayMetrics, log: DestinationLog): Destination {
   switch (entry.type) {
     case 'file':
-      return new FileDestination(name, entry.dir ?? config.dataDir, metrics, log, entry.s3 && { settings: entry.s3, metrics: metrics.fileS3 });
+      return new FileDestination(name, entry.dir ?? config.dataDir, metrics, log);
     case 'firehose':
       return new FirehoseDestination(name, entry, metrics);
     case 'kafka':

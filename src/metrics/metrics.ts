@@ -1,5 +1,4 @@
 import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics, type Aggregator } from 'prom-client';
-import { s3ShippingMetrics } from '../destinations/file/s3-shipping-metrics';
 import { SummingCounter } from './summing-counter';
 
 // Every metric the gateway exports, in one place. Names follow Prometheus conventions
@@ -219,8 +218,6 @@ export class GatewayMetrics {
     // One ready worker takes the traffic, as /readyz says.
     aggregator: 'max',
   });
-
-  readonly fileS3 = s3ShippingMetrics(this.registry);
 
   constructor() {
     collectDefaultMetrics({ register: this.registry, prefix: '' });

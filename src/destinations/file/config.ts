@@ -1,11 +1,7 @@
-import { s3ShippingSchema, type S3Shipping } from './s3-shipping-config';
-
 export interface FileDestinationConfig {
   type: 'file';
   /** Root folder; files go to <dir>/<service>/<topic>/<YYYY-MM-DD>/<HH-mm>.ndjson.gz. */
   dir?: string;
-  /** Ship closed minute files to S3 (s3-shipper.ts). */
-  s3?: S3Shipping;
 }
 
 export const fileDestinationSchema = {
@@ -15,7 +11,6 @@ export const fileDestinationSchema = {
   properties: {
     type: { const: 'file' },
     dir: { type: 'string', minLength: 1 },
-    s3: s3ShippingSchema,
     batch: { $ref: 'batch' },
   },
 } as const;
