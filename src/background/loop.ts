@@ -4,9 +4,10 @@ import { Backoff } from './backoff';
 
 /**
  * Bounded `task` label values of `background_errors_total`: the core's own tasks, and a
- * destination type's reconnect loop, `<type>_reconnect` (bounded by the registry's types).
+ * destination type's loops, `<type>_<task>` (e.g. `kafka_reconnect`, `file_s3_shipping`),
+ * bounded by the registry's types.
  */
-export type BackgroundTask = 'spool_replay' | 'minute_file_sweep' | 'batch_result' | 'torn_tail_repair' | `${string}_reconnect`;
+export type BackgroundTask = 'spool_replay' | 'minute_file_sweep' | 'batch_result' | 'torn_tail_repair' | `${string}_reconnect` | `${string}_shipping`;
 
 /** The longest a failing loop waits before its next run. */
 const ERROR_BACKOFF_MAX_MS = 30_000;

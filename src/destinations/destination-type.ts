@@ -80,7 +80,25 @@ export interface DestinationType<Schema extends TObject = TObject, Metrics = unk
    * is created.
    */
   metrics?(registry: Registry): Metrics;
+  /**
+   * Adjusts a copy of an entry for worker `worker.id` of a cluster (src/cluster), so that no
+   * two workers write the same file or object: its own folders, its share of byte bounds.
+   */
+  forWorker?(entry: EntryOf<Schema>, worker: WorkerShare): void;
   create(name: string, entry: EntryOf<Schema>, context: DestinationTypeContext<Metrics>): Destination;
+}
+
+/** What a destination type needs to give one worker of a cluster its own part of an entry. */
+export interface WorkerShare {
+  /** 1-based. */
+  id: number;
+  count: number;
+  /** The gateway's dataDir (the cluster's, not the worker's). */
+  dataDir: string;
+  /** The worker's own folder under `dir`. */
+  own(dir: string): string;
+  /** The worker's share of a byte bound. */
+  share(bytes: number): number;
 }
 
 /**

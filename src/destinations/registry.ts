@@ -19,9 +19,10 @@ export interface DestinationRegistry {
 
 export const destinationRegistry: DestinationRegistry = {
   types: [
-    fileType,
     kafkaType,
     firehoseType,
+    // Last: FILE_S3_BUCKET with other variables adds the file destination at the end of the route.
+    fileType,
   ],
   // No Kafka, no AWS: gzip NDJSON files under dataDir.
   embeddedDefault: { file: { type: fileType.type } },

@@ -1,6 +1,8 @@
+import { hostname } from 'node:os';
 import { join } from 'node:path';
 import t from 'tap';
 import { workerConfig } from '../../src/cluster/worker-config';
+import type { FileConfig } from '../../src/destinations/file/config';
 import { buildConfig } from '../../src/config/config';
 
 // Each worker writes only its own directories, and the byte bounds hold for all together.
@@ -41,4 +43,14 @@ t.test('workers: auto by default, a number from the file or GATEWAY_WORKERS, ref
   t.equal(buildConfig({}, { GATEWAY_WORKERS: '4' }).workers, 4);
   t.throws(() => buildConfig({ workers: 0 }), /workers/);
   t.throws(() => buildConfig({}, { GATEWAY_WORKERS: 'many' }), /workers \(from GATEWAY_WORKERS\)/);
+});
+
+t.test('workers ship under host ids of their own (<host>-w<N>, from hostId or the host name), each with its share of maxPendingBytes', async (t) => {
+  const config = buildConfig({ destinations: { file: { type: 'file', s3: { bucket: 'minutes', hostId: 'pod-7' } }, other: { type: 'file', dir: '/o', s3: { bucket: 'minutes' } } } });
+  const s3Of = (entry: object | undefined) => (entry as FileConfig | undefined)?.s3;
+  const ids = [1, 2].map((id) => s3Of(workerConfig(config, id, 2).destinations.file)?.hostId);
+  t.same(ids, ['pod-7-w1', 'pod-7-w2']);
+  t.equal(s3Of(workerConfig(config, 1, 2).destinations.file)?.maxPendingBytes, 5 * 1024 ** 3, 'each worker its share of maxPendingBytes');
+  t.equal(s3Of(workerConfig(config, 2, 2).destinations.other)?.hostId, `${hostname().replace(/[^A-Za-z0-9_.-]/g, '_')}-w2`);
+  t.equal(s3Of(workerConfig(config, 1, 1).destinations.file)?.hostId, 'pod-7', 'one process: the id as it is');
 });

@@ -3,6 +3,7 @@ import { cpSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import t from 'tap';
 import { buildConfig, loadConfig } from '../../src/config/config';
+import type { FileConfig } from '../../src/destinations/file/config';
 import { ConfigError } from '../../src/errors';
 import { Gateway } from '../../src/gateway';
 import { PROJECT_ROOT, removeDir, tempDir, TOPICS_DIR } from '../helpers/gateway';
@@ -31,7 +32,7 @@ t.test('errors name the bad key', async (t) => {
   t.throws(() => buildConfig({ server: { prot: 1 } }, {}), /server: unknown key "prot"/);
   t.throws(() => buildConfig({ buffr: {} }, {}), /unknown key "buffr"/);
   t.throws(() => buildConfig({}, { GATEWAY_ADMIN_PORT: 'x' }), /server\.adminPort \(from GATEWAY_ADMIN_PORT\) must be integer/);
-  t.throws(() => buildConfig({ destinations: { d: { type: 'ftp' } } }, {}), /destinations\.d\.type must be one of file/);
+  t.throws(() => buildConfig({ destinations: { d: { type: 'ftp' } } }, {}), /destinations\.d\.type must be one of kafka, firehose, file/);
   t.throws(() => buildConfig({ defaultRoute: ['nowhere'] }, {}), /defaultRoute\.0 names destination "nowhere"/);
 });
 
@@ -55,4 +56,31 @@ t.test('a topic route naming a destination that is not configured stops the star
   cpSync(TOPICS_DIR, topicsDir, { recursive: true });
   writeFileSync(join(topicsDir, 'shop/order-placed/topic.yaml'), 'access: service\ndefaultVersion: 1\nroute: [warehouse]\n');
   t.throws(() => new Gateway(buildConfig({ topicsDir, dataDir: topicsDir }, {})), new ConfigError('topic shop/order-placed: route names destination "warehouse", which is not under destinations'));
+});
+
+t.test('FILE_S3_* turn on shipping for the embedded file destination or the one named file; errors name the variable', async (t) => {
+  const embedded = buildConfig({}, { FILE_S3_BUCKET: 'minutes', FILE_S3_PREFIX: 'raw/tracking', FILE_S3_GRACE_SECONDS: '30', AWS_ENDPOINT_URL_S3: 'http://127.0.0.1:9000' });
+  t.same(embedded.destinations, {
+    file: { type: 'file', s3: { bucket: 'minutes', prefix: 'raw/tracking', graceSeconds: 30, forcePathStyle: true, keepMinutes: 0, maxPendingBytes: 10 * 1024 ** 3, requestTimeoutMs: 300_000 } },
+  });
+  t.same(embedded.defaultRoute, ['file']);
+
+  const fromFile = buildConfig({ destinations: { file: { type: 'file', dir: '/files', s3: { bucket: 'from-file', keepMinutes: 5 } } } }, { FILE_S3_BUCKET: 'from-env' });
+  t.match(fromFile.destinations.file, { dir: '/files', s3: { bucket: 'from-env', keepMinutes: 5, graceSeconds: 120 } });
+  t.notOk('forcePathStyle' in ((fromFile.destinations.file as FileConfig).s3 ?? {}), 'no endpoint: AWS virtual-hosted URLs');
+  const anyEndpoint = buildConfig({}, { FILE_S3_BUCKET: 'minutes', AWS_ENDPOINT_URL: 'http://127.0.0.1:4566' });
+  t.match(anyEndpoint.destinations.file, { s3: { forcePathStyle: true } }, 'AWS_ENDPOINT_URL (every service) turns on path-style too');
+  const explicit = buildConfig({ destinations: { file: { type: 'file', s3: { bucket: 'minutes', forcePathStyle: false } } } }, { AWS_ENDPOINT_URL_S3: 'https://s3.vpce.example' });
+  t.match(explicit.destinations.file, { s3: { forcePathStyle: false } }, 'unless the entry says otherwise');
+
+  t.throws(() => buildConfig({}, { FILE_S3_BUCKET: 'minutes', FILE_S3_GRACE_SECONDS: 'soon' }), /destinations\.file\.s3\.graceSeconds \(from FILE_S3_GRACE_SECONDS\) must be integer/);
+  t.throws(() => buildConfig({}, { FILE_S3_BUCKET: 'No_Such' }), /destinations\.file\.s3\.bucket \(from FILE_S3_BUCKET\) must match/);
+  t.throws(() => buildConfig({ destinations: { k: { type: 'kafka', brokers: ['k:9092'] } } }, { FILE_S3_BUCKET: 'minutes' }), /FILE_S3_BUCKET apply to a file destination named "file"/);
+  // No destinations in the file: after the ones other variables make, before the spool.
+  const withKafka = buildConfig({}, { KAFKA_BROKERS: 'k:9092', FILE_S3_BUCKET: 'minutes' });
+  t.same(withKafka.defaultRoute, ['kafka', 'file']);
+  t.match(withKafka.destinations.file, { s3: { bucket: 'minutes' } });
+  t.throws(() => buildConfig({ destinations: { file: { type: 'file', s3: { bucket: 'minutes', graceSeconds: 0 } } } }), /destinations\.file\.s3\.graceSeconds must be >= 1/);
+  t.throws(() => buildConfig({ destinations: { file: { type: 'file', s3: { bucket: 'minutes', acl: 'public-read' } } } }), /destinations\.file\.s3: unknown key "acl"/);
+  t.same(buildConfig({}, {}).destinations, { file: { type: 'file' } }, 'without FILE_S3_BUCKET nothing ships');
 });

@@ -66,7 +66,7 @@ t.test('environment variables are applied in registry order, which is the defaul
 
   // The real registry: Kafka's destination, then one per Firehose stream, in that order.
   const types = typeNames(destinationRegistry);
-  t.ok(types.indexOf('file') < types.indexOf('kafka') && types.indexOf('kafka') < types.indexOf('firehose'), 'file, kafka, …, firehose');
+  t.ok(types.indexOf('kafka') < types.indexOf('firehose') && types.indexOf('firehose') < types.indexOf('file'), 'kafka, …, firehose, file');
   const config = buildConfig({}, { KAFKA_BROKERS: 'k:9092', FIREHOSE_STREAMS: 'a, b' });
   t.same(Object.keys(config.destinations), ['kafka', 'firehose-a', 'firehose-b']);
   t.same(config.defaultRoute, ['kafka', 'firehose-a', 'firehose-b']);

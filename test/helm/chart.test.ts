@@ -165,6 +165,7 @@ for (const { name, valuesFiles } of renderings) {
       t.ok(config.defaultRoute.length > 0, `route: ${config.defaultRoute.join(' → ')}`);
       if (env.KAFKA_BROKERS) t.ok(config.defaultRoute.some((name) => config.destinations[name].type === 'kafka'), 'kafka.brokers puts Kafka on the route');
       if (env.FIREHOSE_STREAMS) t.ok(config.defaultRoute.some((name) => config.destinations[name].type === 'firehose'), 'firehose.streams puts Firehose on the route');
+      if (env.FILE_S3_BUCKET) t.match(config.destinations.file, { type: 'file', s3: { bucket: env.FILE_S3_BUCKET } }, 'fileS3.bucket ships the file destination\'s minute files');
     });
 
     t.test('topics tree is mounted where GATEWAY_TOPICS_DIR points', async (t) => {
@@ -250,6 +251,18 @@ t.test('firehose with IRSA and a PVC spool runs as an autoscaled StatefulSet', a
   t.equal(envValue(gatewayContainer(podSpec(manifests)), 'FIREHOSE_STREAMS'), 'tracking-events-a,tracking-events-b,tracking-events-c');
   t.match(byKind(manifests, 'HorizontalPodAutoscaler')[0]?.spec, { scaleTargetRef: { kind: 'StatefulSet' } });
   t.equal((workload(manifests).spec as WorkloadSpec).replicas, undefined, 'the HPA owns the replica count');
+});
+
+t.test('minute files to S3: FILE_S3_* from fileS3, nothing without a bucket', async (t) => {
+  const container = gatewayContainer(podSpec(renderChart(helm, [path.join(ciDir, 'file-s3-values.yaml')])));
+  t.same(
+    ['FILE_S3_BUCKET', 'FILE_S3_PREFIX', 'FILE_S3_GRACE_SECONDS', 'FILE_S3_KEEP_MINUTES', 'FILE_S3_MAX_PENDING_BYTES'].map((name) => envValue(container, name)),
+    ['tracking-minutes', 'raw/tracking', '120', '10', '8589934592'],
+  );
+  t.equal(container.env?.find((e) => e.name === 'AWS_ENDPOINT_URL_S3'), undefined, 'AWS S3 itself unless endpointUrl is set');
+  const withEndpoint = gatewayContainer(podSpec(renderChart(helm, [], ['fileS3.bucket=minutes', 'fileS3.endpointUrl=http://minio:9000'])));
+  t.equal(envValue(withEndpoint, 'AWS_ENDPOINT_URL_S3'), 'http://minio:9000');
+  t.notOk(gatewayContainer(podSpec(renderChart(helm))).env?.some((e) => e.name.startsWith('FILE_S3_')), 'no bucket, no shipping');
 });
 
 t.test('first-party ingress: each host\'s path is the gateway\'s own prefix, to the public Service', async (t) => {

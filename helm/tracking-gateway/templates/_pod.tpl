@@ -105,6 +105,24 @@ spec:
           value: {{ .endpointUrl | quote }}
         {{- end }}
         {{- end }}
+        {{- with .Values.fileS3 }}
+        {{- if .bucket }}
+        - name: FILE_S3_BUCKET
+          value: {{ .bucket | quote }}
+        - name: FILE_S3_PREFIX
+          value: {{ .prefix | quote }}
+        - name: FILE_S3_GRACE_SECONDS
+          value: {{ .graceSeconds | int64 | quote }}
+        - name: FILE_S3_KEEP_MINUTES
+          value: {{ .keepMinutes | int64 | quote }}
+        - name: FILE_S3_MAX_PENDING_BYTES
+          value: {{ .maxPendingBytes | int64 | quote }}
+        {{- if .endpointUrl }}
+        - name: AWS_ENDPOINT_URL_S3
+          value: {{ .endpointUrl | quote }}
+        {{- end }}
+        {{- end }}
+        {{- end }}
         {{- with .Values.aws }}
         {{- if .region }}
         - name: AWS_REGION

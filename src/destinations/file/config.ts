@@ -1,4 +1,5 @@
 import { Type, type Static } from '@sinclair/typebox';
+import { s3ShippingSchema } from './s3-shipping-config';
 
 /** The type name config entries give. */
 export const FILE = 'file';
@@ -8,6 +9,8 @@ export const fileSchema = Type.Object(
   {
     /** Root folder, else the gateway's dataDir; files go to <dir>/<service>/<topic>/<YYYY-MM-DD>/<HH-mm>.ndjson.gz. */
     dir: Type.Optional(Type.String({ minLength: 1 })),
+    /** Ship each closed minute file to S3 (s3-shipper.ts). */
+    s3: Type.Optional(s3ShippingSchema),
   },
   { additionalProperties: false },
 );

@@ -1,10 +1,26 @@
 import type { DestinationType } from '../destination-type';
 import { FILE, fileSchema } from './config';
 import { FileDestination } from './file-destination';
+import { defaultHostId, fileS3Env } from './s3-shipping-config';
+import { s3ShippingMetrics, type S3ShippingMetrics } from './s3-shipping-metrics';
 
-/** gzip NDJSON minute files (`type: file`): the embedded default, under dataDir unless `dir` says. */
-export const fileType: DestinationType<typeof fileSchema> = {
+/**
+ * gzip NDJSON minute files (`type: file`): the embedded default, under dataDir unless `dir`
+ * says; with `s3`, each closed minute file is shipped to S3.
+ */
+export const fileType: DestinationType<typeof fileSchema, S3ShippingMetrics> = {
   type: FILE,
   schema: fileSchema,
-  create: (name, entry, { dataDir, gatewayMetrics, log }) => new FileDestination(name, entry.dir ?? dataDir, gatewayMetrics, log),
+  env: fileS3Env,
+  metrics: s3ShippingMetrics,
+  forWorker(entry, worker) {
+    entry.dir = worker.own(entry.dir ?? worker.dataDir);
+    if (entry.s3) {
+      // Worker N ships its own files under keys of its own: two writers never share a key.
+      entry.s3.hostId = `${entry.s3.hostId ?? defaultHostId()}-w${worker.id}`;
+      entry.s3.maxPendingBytes = worker.share(entry.s3.maxPendingBytes);
+    }
+  },
+  create: (name, entry, { dataDir, metrics, gatewayMetrics, log }) =>
+    new FileDestination(name, entry.dir ?? dataDir, gatewayMetrics, log, entry.s3 && { settings: entry.s3, metrics }),
 };

@@ -1,9 +1,10 @@
 import { open, readdir, stat, unlink, type FileHandle } from 'node:fs/promises';
 import { join } from 'node:path';
 import { BackgroundLoop } from '../../background/loop';
-import { Appender, type DiskStore } from '../util/appender';
+import { AppendError, Appender, type DiskStore } from '../util/appender';
 import { reportTornTail } from '../util/torn-tail';
 import { gzipMember, wholeMembersLength } from './gzip-member';
+import { closesAtMs, FILE_SUFFIX, MINUTE_MS, minuteFilePath } from './minute-file-name';
 
 // Rolling, minute-partitioned gzip NDJSON files. Each group commit of a file appends one
 // complete gzip member (gzip-member.ts) through the shared Appender, so a file is valid gzip
@@ -14,7 +15,8 @@ import { gzipMember, wholeMembersLength } from './gzip-member';
 /** Files untouched this long are closed: their minute is over. */
 const IDLE_CLOSE_MS = 90_000;
 const SWEEP_INTERVAL_MS = 30_000;
-const FILE_SUFFIX = '.ndjson.gz';
+/** Sealed paths are remembered this long, against a clock stepped back (NTP) that would name them again. */
+const SEALED_MEMORY_MS = 3_600_000;
 
 /** Lines of one file that were not written, by their index in the list given to appendLines. */
 export interface LinesNotWritten {
@@ -25,11 +27,18 @@ export interface LinesNotWritten {
 export class MinuteFiles {
   private readonly files = new Map<string, Appender>();
   private readonly paths = new Map<string, string>();
+  /** Files handed over to be shipped, and when: nothing is appended to them again. */
+  private readonly sealed = new Map<string, number>();
   private readonly sweeper: BackgroundLoop;
 
+  /**
+   * @param closeAfterMs when set (files are shipped), a minute's file takes no lines once its
+   * minute is over plus this long; later lines of that minute go to a late file (minute-file-name.ts).
+   */
   constructor(
     private readonly root: string,
     private readonly store: DiskStore,
+    private readonly closeAfterMs?: number,
   ) {
     this.sweeper = new BackgroundLoop('minute_file_sweep', SWEEP_INTERVAL_MS, () => this.closeIdle(Date.now() - IDLE_CLOSE_MS), store.log, store.metrics);
     this.sweeper.start();
@@ -62,8 +71,8 @@ export class MinuteFiles {
     return bytes;
   }
 
-  /** Cuts one file back to its whole members; resolves with its size after. */
-  private async repairFile(path: string): Promise<number> {
+  /** Cuts one file back to its whole members (removed when none is left); resolves with its size after. */
+  async repairFile(path: string): Promise<number> {
     const handle = await open(path, 'r+');
     let size: number;
     try {
@@ -86,19 +95,46 @@ export class MinuteFiles {
     this.store.log.error({ task: 'torn_tail_repair', file: path, err }, `checking ${path} for a torn tail failed: ${(err as Error).message}; it is checked again before the next append to it`);
   }
 
-  /** `<root>/<folder>/<YYYY-MM-DD>/<HH-mm>.ndjson.gz`, in UTC. */
-  pathFor(folder: string, timeMs: number): string {
-    const minute = Math.floor(timeMs / 60_000);
+  /**
+   * `<root>/<folder>/<YYYY-MM-DD>/<HH-mm>.ndjson.gz`, in UTC; with `closeAfterMs`, the late file
+   * written at `now` once that one is closed.
+   */
+  pathFor(folder: string, timeMs: number, now = Date.now()): string {
+    const minute = Math.floor(timeMs / MINUTE_MS);
+    const path = this.cachedPath(folder, minute, undefined);
+    if (this.closeAfterMs === undefined) return path;
+    if (closesAtMs({ minute }, this.closeAfterMs) > now && !this.sealed.has(path)) return path;
+    return this.cachedPath(folder, minute, Math.floor(now / MINUTE_MS));
+  }
+
+  private cachedPath(folder: string, minute: number, lateMinute: number | undefined): string {
     // Asked once per event; the answer changes once a minute per folder.
-    const key = `${folder}@${minute}`;
+    const key = `${folder}@${minute}@${lateMinute ?? ''}`;
     let path = this.paths.get(key);
     if (path === undefined) {
       if (this.paths.size > 10_000) this.paths.clear();
-      const iso = new Date(minute * 60_000).toISOString();
-      path = join(this.root, folder, iso.slice(0, 10), `${iso.slice(11, 13)}-${iso.slice(14, 16)}${FILE_SUFFIX}`);
+      path = join(this.root, folder, minuteFilePath({ minute, lateMinute }));
       this.paths.set(key, path);
     }
     return path;
+  }
+
+  /**
+   * Hands a file over to be shipped: waits for the appends made so far, closes it, and refuses
+   * every later append to it (pathFor names another file by then: this only guards a clock
+   * that stepped back).
+   */
+  async seal(path: string): Promise<void> {
+    const now = Date.now();
+    this.sealed.set(path, now);
+    if (this.sealed.size > 1000) {
+      for (const [p, at] of this.sealed) if (at < now - SEALED_MEMORY_MS) this.sealed.delete(p);
+    }
+    const file = this.files.get(path);
+    if (file) {
+      this.files.delete(path);
+      await file.close();
+    }
   }
 
   /**
@@ -128,6 +164,7 @@ export class MinuteFiles {
 
   /** Appends newline-terminated lines; resolves once they are on disk (fsynced). */
   append(path: string, lines: string): Promise<void> {
+    if (this.sealed.has(path)) return Promise.reject(new AppendError(path, undefined, `${path} was handed over to be shipped; nothing more is appended to it`));
     let file = this.files.get(path);
     if (!file) {
       file = new Appender(path, this.store, {
@@ -170,7 +207,7 @@ export class MinuteFiles {
 }
 
 /** Every `*.ndjson.gz` under `root`; none when it does not exist yet. */
-async function minuteFilesUnder(root: string, skipReserved: boolean): Promise<string[]> {
+export async function minuteFilesUnder(root: string, skipReserved: boolean): Promise<string[]> {
   let entries;
   try {
     entries = await readdir(root, { withFileTypes: true });
