@@ -11,9 +11,15 @@ let poolOffset = pool.length;
 
 const HEX = Array.from({ length: 256 }, (_, i) => i.toString(16).padStart(2, '0'));
 
-/** Ids made in the same millisecond still sort by creation (for the first 2,048 or more of them). */
+/** The millisecond of the last id and its counter: ids made in one process sort by creation. */
 let lastMs = -1;
 let sequence = 0;
+/**
+ * A clock this far behind the last id's millisecond (the counter ran ahead of it, or NTP
+ * stepped it back a little) is taken as the last id's; further back, as it is (an explicit
+ * time, e.g. in tests).
+ */
+const MAX_CLOCK_LAG_MS = 10_000;
 
 export function uuidv7(now = Date.now()): string {
   if (poolOffset === pool.length) {
@@ -23,12 +29,19 @@ export function uuidv7(now = Date.now()): string {
   const r = poolOffset;
   poolOffset += 10;
   // 12 bits after the version hold a per-millisecond counter (RFC 9562 §6.2, method 1),
-  // started at a random value, so ids stay monotonic within a millisecond.
-  if (now !== lastMs) {
+  // started at a random value below 2,048, so ids stay monotonic within a millisecond. When it
+  // runs out, the id borrows the next millisecond (§6.2: the timestamp may run ahead).
+  if (now <= lastMs && lastMs - now < MAX_CLOCK_LAG_MS) {
+    if (sequence < 0xfff) {
+      sequence++;
+    } else {
+      lastMs++;
+      sequence = ((pool[r] & 0x07) << 8) | pool[r + 1];
+    }
+    now = lastMs;
+  } else {
     lastMs = now;
     sequence = ((pool[r] & 0x07) << 8) | pool[r + 1];
-  } else if (sequence < 0xfff) {
-    sequence++;
   }
   const high = Math.floor(now / 0x10000);
   const low = now % 0x10000;

@@ -13,7 +13,7 @@ t.test('worker N of several: its own data, file, spool and dead-letter directori
     buffer: { maxBytes: 300 * 1024 * 1024 },
     spool: { maxBytes: 3 * 1024 * 1024 * 1024 },
     destinations: { local: { type: 'file' }, archive: { type: 'file', dir: '/archive' } },
-  });
+  }, {});
   const second = workerConfig(config, 2, 3);
   t.equal(second.workers, 3);
   t.equal(second.dataDir, join('/data', 'worker-2'));
@@ -30,7 +30,7 @@ t.test('worker N of several: its own data, file, spool and dead-letter directori
   const dirs = [1, 2, 3].map((id) => workerConfig(config, id, 3)).flatMap((c) => [c.dataDir, c.spool.dir, c.deadLetter.dir, (c.destinations.archive as { dir?: string }).dir]);
   t.equal(new Set(dirs).size, dirs.length, 'no two workers share a directory');
 
-  const explicit = workerConfig(buildConfig({ spool: { dir: '/spool' }, deadLetter: { dir: '/dead' } }), 1, 2);
+  const explicit = workerConfig(buildConfig({ spool: { dir: '/spool' }, deadLetter: { dir: '/dead' } }, {}), 1, 2);
   t.equal(explicit.spool.dir, join('/spool', 'worker-1'));
   t.equal(explicit.deadLetter.dir, join('/dead', 'worker-1'));
 
@@ -38,15 +38,15 @@ t.test('worker N of several: its own data, file, spool and dead-letter directori
 });
 
 t.test('workers: auto by default, a number from the file or GATEWAY_WORKERS, refused when out of range', async (t) => {
-  t.equal(buildConfig({}).workers, 'auto');
-  t.equal(buildConfig({ workers: 3 }).workers, 3);
+  t.equal(buildConfig({}, {}).workers, 'auto');
+  t.equal(buildConfig({ workers: 3 }, {}).workers, 3);
   t.equal(buildConfig({}, { GATEWAY_WORKERS: '4' }).workers, 4);
-  t.throws(() => buildConfig({ workers: 0 }), /workers/);
+  t.throws(() => buildConfig({ workers: 0 }, {}), /workers/);
   t.throws(() => buildConfig({}, { GATEWAY_WORKERS: 'many' }), /workers \(from GATEWAY_WORKERS\)/);
 });
 
 t.test('workers ship under host ids of their own (<host>-w<N>, from hostId or the host name), each with its share of maxPendingBytes', async (t) => {
-  const config = buildConfig({ destinations: { file: { type: 'file', s3: { bucket: 'minutes', hostId: 'pod-7' } }, other: { type: 'file', dir: '/o', s3: { bucket: 'minutes' } } } });
+  const config = buildConfig({ destinations: { file: { type: 'file', s3: { bucket: 'minutes', hostId: 'pod-7' } }, other: { type: 'file', dir: '/o', s3: { bucket: 'minutes' } } } }, {});
   const s3Of = (entry: object | undefined) => (entry as FileConfig | undefined)?.s3;
   const ids = [1, 2].map((id) => s3Of(workerConfig(config, id, 2).destinations.file)?.hostId);
   t.same(ids, ['pod-7-w1', 'pod-7-w2']);

@@ -80,7 +80,7 @@ t.test('FILE_S3_* turn on shipping for the embedded file destination or the one 
   const withKafka = buildConfig({}, { KAFKA_BROKERS: 'k:9092', FILE_S3_BUCKET: 'minutes' });
   t.same(withKafka.defaultRoute, ['kafka', 'file']);
   t.match(withKafka.destinations.file, { s3: { bucket: 'minutes' } });
-  t.throws(() => buildConfig({ destinations: { file: { type: 'file', s3: { bucket: 'minutes', graceSeconds: 0 } } } }), /destinations\.file\.s3\.graceSeconds must be >= 1/);
-  t.throws(() => buildConfig({ destinations: { file: { type: 'file', s3: { bucket: 'minutes', acl: 'public-read' } } } }), /destinations\.file\.s3: unknown key "acl"/);
+  t.throws(() => buildConfig({ destinations: { file: { type: 'file', s3: { bucket: 'minutes', graceSeconds: 0 } } } }, {}), /destinations\.file\.s3\.graceSeconds must be >= 1/);
+  t.throws(() => buildConfig({ destinations: { file: { type: 'file', s3: { bucket: 'minutes', acl: 'public-read' } } } }, {}), /destinations\.file\.s3: unknown key "acl"/);
   t.same(buildConfig({}, {}).destinations, { file: { type: 'file' } }, 'without FILE_S3_BUCKET nothing ships');
 });

@@ -100,7 +100,7 @@ t.test('the file destination fails only the record it cannot encode, and the rou
 t.test('the real Kafka destination: only the poisoned record fails', async (t) => {
   const brokers = await kafkaBrokersForTests();
   const prefix = uniquePrefix('poison');
-  const config = buildConfig({ topicsDir: TOPICS_DIR, dataDir: tempDir(), destinations: { kafka: { type: 'kafka', brokers, topic: `${prefix}.{service}.{topic}`, createTopics: { enabled: true, numPartitions: 1, replicationFactor: 1 } } } });
+  const config = buildConfig({ topicsDir: TOPICS_DIR, dataDir: tempDir(), destinations: { kafka: { type: 'kafka', brokers, topic: `${prefix}.{service}.{topic}`, createTopics: { enabled: true, numPartitions: 1, replicationFactor: 1 } } } }, {});
   const kafka = createDestination('kafka', config.destinations.kafka, config, new GatewayMetrics(), pino({ level: 'silent' }));
   t.teardown(() => kafka.close());
   await kafka.start({ topics: [registry.get('shop', 'order-placed')!], log: pino({ level: 'silent' }) });
@@ -113,7 +113,7 @@ t.test('the real Kafka destination: only the poisoned record fails', async (t) =
 
 t.test('the real Firehose destination (moto): only the poisoned record fails', async (t) => {
   const { proxy, streams, idsIn } = await setupStreams(t, ['poison']);
-  const config = buildConfig({ topicsDir: TOPICS_DIR, dataDir: tempDir(), destinations: { firehose: { type: 'firehose', stream: streams[0], endpoint: proxy.endpoint, packRecordBytes: 0 } } });
+  const config = buildConfig({ topicsDir: TOPICS_DIR, dataDir: tempDir(), destinations: { firehose: { type: 'firehose', stream: streams[0], endpoint: proxy.endpoint, packRecordBytes: 0 } } }, {});
   const firehose: Destination = createDestination('firehose', config.destinations.firehose, config, new GatewayMetrics(), pino({ level: 'silent' }));
   t.teardown(() => firehose.close());
   await firehose.start({ topics: [], log: pino({ level: 'silent' }) });

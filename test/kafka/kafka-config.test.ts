@@ -41,13 +41,13 @@ t.test('KAFKA_CREATE_TOPICS turns on topic creation for the env cluster', async 
 });
 
 t.test('limits: a batch is clamped to the broker message size; errors name the key and the variable', async (t) => {
-  const config = buildConfig({ destinations: { kafka: { type: 'kafka', brokers: ['k:9092'], batch: { maxBytes: 8 * 1024 * 1024 }, maxInFlightRequests: 50 } } });
+  const config = buildConfig({ destinations: { kafka: { type: 'kafka', brokers: ['k:9092'], batch: { maxBytes: 8 * 1024 * 1024 }, maxInFlightRequests: 50 } } }, {});
   t.equal(config.destinations.kafka.batch?.maxBytes, BROKER_MESSAGE_MAX_BYTES_DEFAULT);
   t.equal(config.destinations.kafka.type === 'kafka' && config.destinations.kafka.maxInFlightRequests, 5);
   for (const compression of ['gzip', 'snappy', 'lz4', 'zstd', 'none']) {
-    t.equal(buildConfig({ destinations: { kafka: { type: 'kafka', brokers: ['k:9092'], compression } } }).destinations.kafka.compression, compression, `compression ${compression}`);
+    t.equal(buildConfig({ destinations: { kafka: { type: 'kafka', brokers: ['k:9092'], compression } } }, {}).destinations.kafka.compression, compression, `compression ${compression}`);
   }
-  t.throws(() => buildConfig({ destinations: { kafka: { type: 'kafka', brokers: ['k:9092'], compression: 'brotli' } } }), /destinations\.kafka\.compression/);
+  t.throws(() => buildConfig({ destinations: { kafka: { type: 'kafka', brokers: ['k:9092'], compression: 'brotli' } } }, {}), /destinations\.kafka\.compression/);
   t.throws(() => buildConfig({}, { KAFKA_BROKERS: 'no-port' }), /destinations\.kafka\.brokers\.0 \(from KAFKA_BROKERS\)/);
 });
 

@@ -23,7 +23,7 @@ function setup(t: Test, destinations: Destination[], batch = { maxRecords: 10, l
     batch,
     destinations: Object.fromEntries(destinations.map((d) => [d.name, { type: 'file' }])),
     defaultRoute: destinations.map((d) => d.name),
-  });
+  }, {});
   const metrics = new GatewayMetrics();
   const budget = new MemoryBudget(10_000_000, metrics);
   const deadLetter = new DeadLetter(`${dir}/dead`, config.deadLetter, metrics, pino({ level: 'silent' }));
@@ -138,7 +138,7 @@ function setupWithSpool(t: Test, destinations: Destination[], spool: Destination
     batch: { maxRecords: 10, lingerMs: 1 },
     destinations: Object.fromEntries(destinations.map((d) => [d.name, { type: 'file' }])),
     defaultRoute: destinations.map((d) => d.name),
-  });
+  }, {});
   const metrics = new GatewayMetrics();
   const budget = new MemoryBudget(10_000_000, metrics);
   const logged: { level: number; msg: string; destination?: string; state?: string }[] = [];
