@@ -2,10 +2,11 @@ import { FirehoseClient, PutRecordBatchCommand, type PutRecordBatchCommandOutput
 import { toCloudEventJson, type GatewayEvent } from '../../envelope/envelope';
 import type { GatewayMetrics } from '../../metrics/metrics';
 import { DestinationError, encodeEach, type Destination, type FailureKind, type RecordFailure } from '../destination';
+import { splitIntoCalls } from '../util/call-splitting';
 import { ThroughputLimiter } from '../util/throughput-limiter';
 import type { FirehoseDestinationConfig } from './config';
 import { MAX_BYTES_PER_CALL, MAX_RECORD_BYTES, MAX_RECORDS_PER_CALL } from './limits';
-import { packRecords, splitIntoCalls, type PackedRecord } from './record-packing';
+import { packRecords, type PackedRecord } from './record-packing';
 
 /**
  * Amazon Data Firehose: CloudEvents JSON lines, several packed into one record, sent with
@@ -56,7 +57,7 @@ export class FirehoseDestination implements Destination {
       this.eventsPerRecord = lines.length / records.length;
       this.bytesPerEvent = lines.reduce((sum, l) => sum + l.line.length, 0) / lines.length;
     }
-    const calls = splitIntoCalls(records, MAX_RECORDS_PER_CALL, MAX_BYTES_PER_CALL);
+    const calls = splitIntoCalls(records, MAX_RECORDS_PER_CALL, MAX_BYTES_PER_CALL, (r) => r.data.length);
     const results = await Promise.all(calls.map((call) => this.sendCall(call)));
     // Nothing got through and the stream was unreachable: a whole-batch failure, which the
     // route counts towards skipping the stream.
