@@ -1,4 +1,5 @@
 import { DescribeStreamSummaryCommand, KinesisClient, PutRecordsCommand, type PutRecordsCommandOutput } from '@aws-sdk/client-kinesis';
+import { NodeHttpHandler } from '@smithy/node-http-handler';
 import type { GatewayEvent } from '../../envelope/envelope';
 import type { GatewayMetrics } from '../../metrics/metrics';
 import { DestinationError, encodeEach, type Destination, type DestinationContext, type DestinationLog, type FailureKind, type RecordFailure } from '../destination';
@@ -62,11 +63,13 @@ export class KinesisDestination implements Destination {
     private readonly deps: KinesisDestinationDeps,
   ) {
     // The route decides where a failed record goes next; SDK retries would only hold it back.
+    // HTTP/1.1 as for Firehose: the Kinesis client defaults to HTTP/2 (for SubscribeToShard),
+    // which an http:// endpoint (a VPC proxy, an emulator) cannot speak.
     this.client = new KinesisClient({
       region: config.region,
       endpoint: config.endpoint,
       maxAttempts: 1,
-      requestHandler: { requestTimeout: config.requestTimeoutMs },
+      requestHandler: new NodeHttpHandler({ requestTimeout: config.requestTimeoutMs }),
     });
     this.streamRef = config.streamArn !== undefined ? { StreamARN: config.streamArn } : { StreamName: config.stream };
     this.quota = new ShardQuota(config.quota);
