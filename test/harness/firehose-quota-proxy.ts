@@ -1,6 +1,7 @@
-// An HTTP proxy in front of moto that throttles Firehose the way the real service does.
-// moto accepts everything, so without this the gateway's throttling, partial-failure and
-// fallback paths would never run in tests. The proxy also checks the hard per-call limits
+// An HTTP proxy in front of moto that throttles Firehose (PutRecordBatch, PutRecord) and
+// Kinesis Data Streams (PutRecords) the way the real services do. moto accepts everything,
+// so without this the gateway's throttling, partial-failure and fallback paths would never
+// run in tests. The proxy also checks the hard per-call limits
 // and records the largest calls and records it saw, so tests can prove the gateway's
 // batches stay inside them.
 import { createServer, request, type IncomingHttpHeaders, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
@@ -17,6 +18,15 @@ export const MAX_RECORDS_PER_CALL = 500;
 export const MAX_RECORD_BYTES = 1_024_000;
 /** "up to a limit of 4 MB for the entire request"; the limits page says 4 MiB per call. */
 export const MAX_BYTES_PER_CALL = 4 * 1024 * 1024;
+
+// Kinesis PutRecords' hard limits:
+// https://docs.aws.amazon.com/kinesis/latest/APIReference/API_PutRecords.html
+/** "Each PutRecords request can support up to 500 records." */
+export const KINESIS_MAX_RECORDS_PER_CALL = 500;
+/** "Each record in the request can be as large as 1 MiB" (data and partition key). */
+export const KINESIS_MAX_RECORD_BYTES = 1024 * 1024;
+/** "up to a limit of 5 MiB for the entire request, including partition keys." */
+export const KINESIS_MAX_BYTES_PER_CALL = 5 * 1024 * 1024;
 
 // The throttling quotas are per second; a sliding window of this length enforces them.
 const QUOTA_WINDOW_MS = 1_000;
@@ -38,6 +48,18 @@ const FIREHOSE_ERRORS = {
 } as const;
 type FirehoseErrorType = keyof typeof FIREHOSE_ERRORS;
 const THROTTLED_MESSAGE = 'Slow down.';
+
+// Kinesis speaks the same JSON 1.1 protocol; its errors are client errors (400) in the
+// Kinesis API model, as compiled into @aws-sdk/client-kinesis. Its per-record throttling
+// names the shard, stream and account.
+const KINESIS_TARGET_PREFIX = 'Kinesis_20131202.';
+const KINESIS_ERRORS = {
+  ProvisionedThroughputExceededException: 400,
+  InvalidArgumentException: 400,
+  ValidationException: 400,
+} as const;
+type KinesisErrorType = keyof typeof KINESIS_ERRORS;
+const kinesisThrottledMessage = (stream: string) => `Rate exceeded for shard shardId-000000000000 in stream ${stream} under account 123456789012.`;
 
 export interface FirehoseQuota {
   recordsPerSecond?: number;
@@ -69,6 +91,17 @@ export interface FirehoseQuotaProxyOptions {
 
 interface FirehoseRecord {
   Data: string;
+}
+
+interface KinesisRecord {
+  Data: string;
+  PartitionKey: string;
+}
+
+interface PutRecordsResponse {
+  FailedRecordCount: number;
+  EncryptionType?: string;
+  Records: Array<{ SequenceNumber?: string; ShardId?: string; ErrorCode?: string; ErrorMessage?: string }>;
 }
 
 interface PutRecordBatchResponse {
@@ -147,6 +180,10 @@ function sendError(res: ServerResponse, type: FirehoseErrorType, message: string
   });
 }
 
+function sendKinesisError(res: ServerResponse, type: KinesisErrorType, message: string): void {
+  sendJson(res, KINESIS_ERRORS[type], { 'x-amzn-errortype': type, 'x-amzn-requestid': randomUUID() }, { __type: type, message });
+}
+
 /** The Coral validation text real Firehose answers with for a too-long list or blob. */
 function lengthViolation(memberPath: string, max: number): string {
   return `1 validation error detected: Value at '${memberPath}' failed to satisfy constraint: ` +
@@ -206,6 +243,13 @@ export class FirehoseQuotaProxy {
 
   private async handle(req: IncomingMessage, res: ServerResponse): Promise<void> {
     const target = req.headers['x-amz-target'];
+    if (target === `${KINESIS_TARGET_PREFIX}PutRecords`) {
+      const body = await readBody(req);
+      const input = JSON.parse(body.toString('utf8')) as { StreamName?: string; StreamARN?: string; Records?: KinesisRecord[] };
+      const stream = input.StreamName ?? input.StreamARN?.slice(input.StreamARN.lastIndexOf('/') + 1) ?? '';
+      await this.putKinesis(req, res, body, stream, input.Records ?? []);
+      return;
+    }
     const operation = typeof target === 'string' && target.startsWith(TARGET_PREFIX)
       ? target.slice(TARGET_PREFIX.length)
       : undefined;
@@ -318,6 +362,74 @@ export class FirehoseQuotaProxy {
       RequestResponses: [
         ...upstream.RequestResponses,
         ...Array.from({ length: throttled }, () => ({ ErrorCode: 'ServiceUnavailableException', ErrorMessage: THROTTLED_MESSAGE })),
+      ],
+    });
+  }
+
+  /** Kinesis PutRecords: the hard limits, then the stream's quota record by record, as Kinesis throttles. */
+  private async putKinesis(req: IncomingMessage, res: ServerResponse, body: Buffer, streamName: string, records: KinesisRecord[]): Promise<void> {
+    const state = this.state(streamName);
+    const { stats } = state;
+    const sizes = records.map((record) => Buffer.byteLength(record.Data, 'base64') + Buffer.byteLength(record.PartitionKey, 'utf8'));
+    const callBytes = sizes.reduce((sum, size) => sum + size, 0);
+    stats.calls += 1;
+    stats.maxRecordsPerCall = Math.max(stats.maxRecordsPerCall, records.length);
+    stats.maxBytesPerCall = Math.max(stats.maxBytesPerCall, callBytes);
+    stats.maxRecordBytes = sizes.reduce((max, size) => Math.max(max, size), stats.maxRecordBytes);
+    const oversized = sizes.findIndex((size) => size > KINESIS_MAX_RECORD_BYTES);
+    const violation: [KinesisErrorType, string] | undefined =
+      records.length > KINESIS_MAX_RECORDS_PER_CALL ? ['ValidationException', lengthViolation('records', KINESIS_MAX_RECORDS_PER_CALL)]
+      : oversized >= 0 ? ['ValidationException', lengthViolation(`records.${oversized + 1}.member.data`, KINESIS_MAX_RECORD_BYTES)]
+      : callBytes > KINESIS_MAX_BYTES_PER_CALL ? ['InvalidArgumentException', 'Records size exceeds 5 MB limit']
+      : undefined;
+    if (violation) {
+      stats.limitViolations += 1;
+      sendKinesisError(res, ...violation);
+      return;
+    }
+    const now = performance.now();
+    const { quota, window } = state;
+    const used = window.usage(now);
+    let accepted = 0;
+    let acceptedBytes = 0;
+    while (
+      accepted < records.length &&
+      used.records + accepted + 1 <= (quota.recordsPerSecond ?? Infinity) &&
+      used.bytes + acceptedBytes + sizes[accepted]! <= (quota.bytesPerSecond ?? Infinity)
+    ) {
+      acceptedBytes += sizes[accepted]!;
+      accepted += 1;
+    }
+    if (used.requests + 1 > (quota.requestsPerSecond ?? Infinity)) {
+      stats.throttledCalls += 1;
+      stats.recordsThrottled += records.length;
+      sendKinesisError(res, 'ProvisionedThroughputExceededException', kinesisThrottledMessage(streamName));
+      return;
+    }
+    window.add(now, accepted, acceptedBytes);
+    stats.recordsAccepted += accepted;
+    stats.recordsThrottled += records.length - accepted;
+    let upstream: PutRecordsResponse = { FailedRecordCount: 0, Records: [] };
+    let headers: IncomingHttpHeaders = { 'x-amzn-requestid': randomUUID() };
+    if (accepted > 0) {
+      const input = JSON.parse(body.toString('utf8')) as { Records: KinesisRecord[] };
+      input.Records = records.slice(0, accepted);
+      const reply = await this.forward(req, Buffer.from(JSON.stringify(input)));
+      if (reply.status !== 200 || accepted === records.length) {
+        res.writeHead(reply.status, { ...endToEndHeaders(reply.headers), 'content-length': reply.body.length });
+        res.end(reply.body);
+        return;
+      }
+      upstream = JSON.parse(reply.body.toString('utf8')) as PutRecordsResponse;
+      headers = reply.headers;
+    }
+    const throttled = records.length - accepted;
+    sendJson(res, 200, headers, {
+      ...upstream,
+      FailedRecordCount: upstream.FailedRecordCount + throttled,
+      Records: [
+        ...upstream.Records,
+        ...Array.from({ length: throttled }, () => ({ ErrorCode: 'ProvisionedThroughputExceededException', ErrorMessage: kinesisThrottledMessage(streamName) })),
       ],
     });
   }
