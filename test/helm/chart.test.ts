@@ -162,6 +162,7 @@ for (const { name, valuesFiles } of renderings) {
       t.ok(config.defaultRoute.length > 0, `route: ${config.defaultRoute.join(' → ')}`);
       if (env.KAFKA_BROKERS) t.ok(config.defaultRoute.some((name) => config.destinations[name].type === 'kafka'), 'kafka.brokers puts Kafka on the route');
       if (env.FIREHOSE_STREAMS) t.ok(config.defaultRoute.some((name) => config.destinations[name].type === 'firehose'), 'firehose.streams puts Firehose on the route');
+      if (env.KINESIS_STREAMS) t.ok(config.defaultRoute.some((name) => config.destinations[name].type === 'kinesis'), 'kinesis.streams puts Kinesis on the route');
     });
 
     t.test('topics tree is mounted where GATEWAY_TOPICS_DIR points', async (t) => {
@@ -247,6 +248,15 @@ t.test('firehose with IRSA and a PVC spool runs as an autoscaled StatefulSet', a
   t.equal(envValue(gatewayContainer(podSpec(manifests)), 'FIREHOSE_STREAMS'), 'tracking-events-a,tracking-events-b,tracking-events-c');
   t.match(byKind(manifests, 'HorizontalPodAutoscaler')[0]?.spec, { scaleTargetRef: { kind: 'StatefulSet' } });
   t.equal((workload(manifests).spec as WorkloadSpec).replicas, undefined, 'the HPA owns the replica count');
+});
+
+t.test('kinesis streams come before the Firehose streams on the chain the environment builds', async (t) => {
+  const manifests = renderChart(helm, [path.join(ciDir, 'kinesis-values.yaml')]);
+  const container = gatewayContainer(podSpec(manifests));
+  t.equal(envValue(container, 'KINESIS_STREAMS'), 'service-events-a,service-events-b');
+  t.equal(envValue(container, 'AWS_ENDPOINT_URL_KINESIS'), 'https://kinesis.eu-west-1.amazonaws.com');
+  const env = Object.fromEntries((container.env ?? []).map((e) => [e.name, e.value ?? 'from-a-secret']));
+  t.same(buildConfig({}, env).defaultRoute, ['kinesis-service-events-a', 'kinesis-service-events-b', 'firehose-tracking-archive']);
 });
 
 t.test('first-party ingress: each host\'s path is the gateway\'s own prefix, to the public Service', async (t) => {
