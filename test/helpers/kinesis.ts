@@ -3,10 +3,13 @@ import { CreateStreamCommand, DeleteStreamCommand, DescribeStreamSummaryCommand,
 import { NodeHttpHandler } from '@smithy/node-http-handler';
 import type { Test } from 'tap';
 import { awsClientConfig } from '../harness/aws-client-config';
+import { FirehoseQuotaProxy } from '../harness/firehose-quota-proxy';
 import { motoEndpointForTests } from '../harness/moto-server';
 
 // Kinesis data streams in moto (the real Kinesis API), for tests: made with a unique name,
-// deleted when the test ends, and read back shard by shard as a consumer would.
+// deleted when the test ends, and read back shard by shard as a consumer would. The gateway
+// reaches moto through the quota proxy (`endpoint`), which throttles when told to and keeps
+// moto from losing records to concurrent puts.
 
 process.env.AWS_ACCESS_KEY_ID ??= 'test';
 process.env.AWS_SECRET_ACCESS_KEY ??= 'test';
@@ -26,6 +29,8 @@ export function kinesisClient(endpoint: string): KinesisClient {
 /** A stream named after `name` (made unique) with `shards` shards, deleted when the test ends. */
 export async function setupKinesisStream(t: Test, name: string, shards: number) {
   const moto = await motoEndpointForTests();
+  const proxy = await FirehoseQuotaProxy.start({ upstream: moto, quotas: {} });
+  t.teardown(() => proxy.stop());
   const client = kinesisClient(moto);
   const stream = `${name}-${randomUUID().slice(0, 8)}`;
   t.teardown(async () => {
@@ -51,5 +56,5 @@ export async function setupKinesisStream(t: Test, name: string, shards: number) 
     }
     return records;
   };
-  return { moto, stream, arn, shards, readAll };
+  return { moto, proxy, endpoint: proxy.endpoint, stream, arn, shards, readAll };
 }

@@ -34,12 +34,12 @@ function topicsWithAvroOrders(): string {
 const fingerprintOf = (type: avro.Type) => rabinFingerprint(Buffer.from(JSON.stringify(type.schema())));
 
 t.test('both example topics reach a 2-shard stream: CloudEvents JSON and Avro single objects, keyed by the partition key field', async (t) => {
-  const { moto, stream, readAll } = await setupKinesisStream(t, 'delivery', 2);
+  const { endpoint, stream, readAll } = await setupKinesisStream(t, 'delivery', 2);
   const topicsDir = topicsWithAvroOrders();
   const { gateway, dataDir } = testGateway({
     topicsDir,
     envelope: { clientIp: 'full', userAgent: true },
-    destinations: { kinesis: { type: 'kinesis', stream, endpoint: moto } },
+    destinations: { kinesis: { type: 'kinesis', stream, endpoint } },
   });
   t.teardown(async () => {
     await gateway.close();
@@ -136,8 +136,8 @@ t.test('both example topics reach a 2-shard stream: CloudEvents JSON and Avro si
 });
 
 t.test('the destination format applies where a topic sets none: impressions as Avro of their own version', async (t) => {
-  const { moto, stream, readAll } = await setupKinesisStream(t, 'avro-default', 1);
-  const { gateway, dataDir } = testGateway({ destinations: { kinesis: { type: 'kinesis', stream, endpoint: moto, format: 'avro' } } });
+  const { endpoint, stream, readAll } = await setupKinesisStream(t, 'avro-default', 1);
+  const { gateway, dataDir } = testGateway({ destinations: { kinesis: { type: 'kinesis', stream, endpoint, format: 'avro' } } });
   t.teardown(async () => {
     await gateway.close();
     removeDir(dataDir);

@@ -2,7 +2,6 @@ import { cpSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { DeleteStreamCommand } from '@aws-sdk/client-kinesis';
 import t from 'tap';
-import { FirehoseQuotaProxy } from '../harness/firehose-quota-proxy';
 import { metricValue, readGzipLines, removeDir, SERVICE_AUTH, tempDir, testGateway, TOPICS_DIR, validOrder } from '../helpers/gateway';
 import { kinesisClient, setupKinesisStream } from '../helpers/kinesis';
 
@@ -23,7 +22,7 @@ async function postOrders(gateway: ReturnType<typeof testGateway>['gateway'], or
 }
 
 t.test('a record over 1 MiB with its envelope is dead-lettered as too_large; its batch-mates are delivered', async (t) => {
-  const { moto, stream, readAll } = await setupKinesisStream(t, 'too-large', 1);
+  const { endpoint, stream, readAll } = await setupKinesisStream(t, 'too-large', 1);
   // The topic takes events up to its largest maxEventBytes (1,000 KiB); a long user agent in
   // the envelope takes the record past Kinesis' 1 MiB.
   const topicsDir = tempDir();
@@ -34,7 +33,7 @@ t.test('a record over 1 MiB with its envelope is dead-lettered as too_large; its
     topicsDir,
     envelope: { userAgent: true },
     server: { host: '127.0.0.1', port: 0, adminHost: '127.0.0.1', adminPort: 0, maxHeaderBytes: 128 * 1024 },
-    destinations: { kinesis: { type: 'kinesis', stream, endpoint: moto } },
+    destinations: { kinesis: { type: 'kinesis', stream, endpoint } },
   });
   t.teardown(async () => {
     await gateway.close();
@@ -57,11 +56,11 @@ t.test('a record over 1 MiB with its envelope is dead-lettered as too_large; its
 });
 
 t.test('a stream that does not exist: the destination is down from the start and its events go down the route', async (t) => {
-  const { moto } = await setupKinesisStream(t, 'unused', 1);
+  const { endpoint } = await setupKinesisStream(t, 'unused', 1);
   const filesDir = tempDir();
   const { gateway, dataDir } = testGateway({
     destinations: {
-      kinesis: { type: 'kinesis', stream: `missing-${Date.now()}`, endpoint: moto },
+      kinesis: { type: 'kinesis', stream: `missing-${Date.now()}`, endpoint },
       files: { type: 'file', dir: filesDir },
     },
   });
@@ -80,11 +79,11 @@ t.test('a stream that does not exist: the destination is down from the start and
 });
 
 t.test('a stream deleted while the gateway runs: PutRecords fails as unavailable and the events go down the route', async (t) => {
-  const { moto, stream } = await setupKinesisStream(t, 'deleted', 1);
+  const { moto, endpoint, stream } = await setupKinesisStream(t, 'deleted', 1);
   const filesDir = tempDir();
   const { gateway, dataDir } = testGateway({
     destinations: {
-      kinesis: { type: 'kinesis', stream, endpoint: moto },
+      kinesis: { type: 'kinesis', stream, endpoint },
       files: { type: 'file', dir: filesDir },
     },
   });
@@ -107,9 +106,8 @@ t.test('a stream deleted while the gateway runs: PutRecords fails as unavailable
 });
 
 t.test('whole calls throttled (ProvisionedThroughputExceededException) move their records on as throttled', async (t) => {
-  const { moto, stream, readAll } = await setupKinesisStream(t, 'call-throttled', 1);
-  const proxy = await FirehoseQuotaProxy.start({ upstream: moto, quotas: { [stream]: { requestsPerSecond: 1 } } });
-  t.teardown(() => proxy.stop());
+  const { proxy, stream, readAll } = await setupKinesisStream(t, 'call-throttled', 1);
+  proxy.setQuota(stream, { requestsPerSecond: 1 });
   const filesDir = tempDir();
   const { gateway, dataDir } = testGateway({
     batch: { maxRecords: 10 },
@@ -138,9 +136,7 @@ t.test('whole calls throttled (ProvisionedThroughputExceededException) move thei
 });
 
 t.test('without endpoint in the config, AWS_ENDPOINT_URL_KINESIS (over AWS_ENDPOINT_URL) names the endpoint', async (t) => {
-  const { moto, stream, readAll } = await setupKinesisStream(t, 'env-endpoint', 1);
-  const proxy = await FirehoseQuotaProxy.start({ upstream: moto, quotas: {} });
-  t.teardown(() => proxy.stop());
+  const { proxy, stream, readAll } = await setupKinesisStream(t, 'env-endpoint', 1);
   const previous = { kinesis: process.env.AWS_ENDPOINT_URL_KINESIS, any: process.env.AWS_ENDPOINT_URL };
   process.env.AWS_ENDPOINT_URL_KINESIS = proxy.endpoint;
   // A general endpoint that answers nothing: only the Kinesis-specific one may be used.
