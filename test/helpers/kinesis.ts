@@ -21,9 +21,12 @@ export interface StreamRecord {
   data: Buffer;
 }
 
-/** A client of moto's Kinesis over HTTP/1.1 (the client defaults to HTTP/2, which moto does not speak). */
-export function kinesisClient(endpoint: string): KinesisClient {
-  return new KinesisClient({ ...awsClientConfig(endpoint), requestHandler: new NodeHttpHandler() });
+/**
+ * A client of moto's Kinesis over HTTP/1.1 (the client defaults to HTTP/2, which moto does not
+ * speak); `maxAttempts` 1 shows each answer as sent, without the SDK's retries.
+ */
+export function kinesisClient(endpoint: string, maxAttempts?: number): KinesisClient {
+  return new KinesisClient({ ...awsClientConfig(endpoint), requestHandler: new NodeHttpHandler(), maxAttempts });
 }
 
 /** A stream named after `name` (made unique) with `shards` shards, deleted when the test ends. */
