@@ -77,6 +77,8 @@ export interface FirehoseStreamStats {
   recordsThrottled: number;
   /** Calls refused for breaking a hard per-call limit (records, bytes, record size). */
   limitViolations: number;
+  /** Kinesis records failed with an error code a test asked for (failKinesisRecords). */
+  recordsFailed: number;
   maxRecordsPerCall: number;
   /** Sum of the decoded `Data` bytes of one call. */
   maxBytesPerCall: number;
@@ -144,10 +146,13 @@ class StreamState {
     recordsAccepted: 0,
     recordsThrottled: 0,
     limitViolations: 0,
+    recordsFailed: 0,
     maxRecordsPerCall: 0,
     maxBytesPerCall: 0,
     maxRecordBytes: 0,
   };
+  /** Kinesis records still to fail with `errorCode` instead of reaching moto. */
+  recordFailures: { errorCode: string; remaining: number } | undefined;
   constructor(public quota: FirehoseQuota) {}
 }
 
@@ -232,6 +237,14 @@ export class FirehoseQuotaProxy {
 
   setQuota(stream: string, quota: FirehoseQuota): void {
     this.state(stream).quota = quota;
+  }
+
+  /**
+   * The next `count` Kinesis records within the quota fail one by one with `errorCode` (e.g.
+   * InternalFailure) instead of reaching moto, as the service may fail any record of a call.
+   */
+  failKinesisRecords(stream: string, errorCode: string, count: number): void {
+    this.state(stream).recordFailures = { errorCode, remaining: count };
   }
 
   async stop(): Promise<void> {
@@ -414,15 +427,21 @@ export class FirehoseQuotaProxy {
       return;
     }
     window.add(now, accepted, acceptedBytes);
-    stats.recordsAccepted += accepted;
+    // The first records within the quota fail with an injected code, the rest go to moto.
+    const failures = state.recordFailures;
+    const failed = failures ? Math.min(failures.remaining, accepted) : 0;
+    if (failures) failures.remaining -= failed;
+    const forwarded = records.slice(failed, accepted);
+    stats.recordsFailed += failed;
+    stats.recordsAccepted += forwarded.length;
     stats.recordsThrottled += records.length - accepted;
     let upstream: PutRecordsResponse = { FailedRecordCount: 0, Records: [] };
     let headers: IncomingHttpHeaders = { 'x-amzn-requestid': randomUUID() };
-    if (accepted > 0) {
+    if (forwarded.length > 0) {
       const input = JSON.parse(body.toString('utf8')) as { Records: KinesisRecord[] };
-      input.Records = records.slice(0, accepted);
+      input.Records = forwarded;
       const reply = await this.forwardKinesisPut(streamName, req, Buffer.from(JSON.stringify(input)));
-      if (reply.status !== 200 || accepted === records.length) {
+      if (reply.status !== 200 || forwarded.length === records.length) {
         res.writeHead(reply.status, { ...endToEndHeaders(reply.headers), 'content-length': reply.body.length });
         res.end(reply.body);
         return;
@@ -433,8 +452,9 @@ export class FirehoseQuotaProxy {
     const throttled = records.length - accepted;
     sendJson(res, 200, headers, {
       ...upstream,
-      FailedRecordCount: upstream.FailedRecordCount + throttled,
+      FailedRecordCount: upstream.FailedRecordCount + failed + throttled,
       Records: [
+        ...Array.from({ length: failed }, () => ({ ErrorCode: failures?.errorCode, ErrorMessage: 'Internal service failure.' })),
         ...upstream.Records,
         ...Array.from({ length: throttled }, () => ({ ErrorCode: 'ProvisionedThroughputExceededException', ErrorMessage: kinesisThrottledMessage(streamName) })),
       ],
