@@ -135,6 +135,38 @@ t.test('whole calls throttled (ProvisionedThroughputExceededException) move thei
   t.ok(metricValue(metrics, 'tracking_gateway_fallbacks_total', { from: 'kinesis', to: 'files', reason: 'throttled' }) > 0);
 });
 
+t.test('records failed one by one with InternalFailure (or a code not documented) go down the route as unavailable; the rest are delivered', async (t) => {
+  const { endpoint, proxy, stream, readAll } = await setupKinesisStream(t, 'internal-failure', 1);
+  const filesDir = tempDir();
+  const { gateway, dataDir } = testGateway({
+    destinations: {
+      kinesis: { type: 'kinesis', stream, endpoint },
+      files: { type: 'file', dir: filesDir },
+    },
+  });
+  t.teardown(async () => {
+    await gateway.close();
+    removeDir(dataDir);
+    removeDir(filesDir);
+  });
+  await gateway.start();
+  proxy.failKinesisRecords(stream, 'InternalFailure', 3);
+  const ids = Array.from({ length: 10 }, (_, i) => `if-${i}`);
+  t.equal(await postOrders(gateway, ids.map((id) => validOrder({ orderId: id }))), 200);
+  proxy.failKinesisRecords(stream, 'SomethingNew', 2);
+  t.equal(await postOrders(gateway, [validOrder({ orderId: 'new-1' }), validOrder({ orderId: 'new-2' }), validOrder({ orderId: 'new-3' })]), 200);
+  const inStream = (await readAll()).map((r) => r.partitionKey).sort();
+  const metrics = await gateway.metrics.render();
+  await gateway.close();
+  const inFiles = readGzipLines(filesDir).map((e) => e.data.orderId as string).sort();
+  t.same(inFiles, ['if-0', 'if-1', 'if-2', 'new-1', 'new-2'], 'the failed records, and only they, went on');
+  t.same(inStream, ['if-3', 'if-4', 'if-5', 'if-6', 'if-7', 'if-8', 'if-9', 'new-3'], 'their batch-mates were delivered once');
+  t.equal(metricValue(metrics, 'tracking_gateway_kinesis_records_failed_total', { destination: 'kinesis', error_code: 'InternalFailure' }), 3);
+  t.equal(metricValue(metrics, 'tracking_gateway_kinesis_records_failed_total', { destination: 'kinesis', error_code: 'other' }), 2, 'an undocumented code is counted as other');
+  t.equal(metricValue(metrics, 'tracking_gateway_kinesis_put_records_calls_total', { destination: 'kinesis', outcome: 'partial' }), 2);
+  t.equal(metricValue(metrics, 'tracking_gateway_fallbacks_total', { from: 'kinesis', to: 'files', reason: 'unavailable' }), 5);
+});
+
 t.test('without endpoint in the config, AWS_ENDPOINT_URL_KINESIS (over AWS_ENDPOINT_URL) names the endpoint', async (t) => {
   const { proxy, stream, readAll } = await setupKinesisStream(t, 'env-endpoint', 1);
   const previous = { kinesis: process.env.AWS_ENDPOINT_URL_KINESIS, any: process.env.AWS_ENDPOINT_URL };
