@@ -100,8 +100,9 @@ export class KinesisDestination implements Destination {
     const calls = splitIntoCalls(entries, MAX_RECORDS_PER_CALL, MAX_BYTES_PER_CALL, (e) => e.record.bytes);
     const failed = (await Promise.all(calls.map((call) => this.sendCall(call)))).flat();
     // Nothing got through and the stream was unreachable: a whole-batch failure, which the
-    // route counts towards skipping the stream.
-    if (failed.length === entries.length && failed.length > 0 && failed.every((f) => f.kind === 'unavailable')) {
+    // route counts towards skipping the stream (unless some records failed on their own, as
+    // too large or malformed: they must keep their kind, so the batch is answered per record).
+    if (failures.length === 0 && failed.length === entries.length && failed.length > 0 && failed.every((f) => f.kind === 'unavailable')) {
       throw new DestinationError('unavailable', failed[0].message);
     }
     for (const { entry, kind, message } of failed) failures.push({ index: entry.index, kind, message });
