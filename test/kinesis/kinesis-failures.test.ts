@@ -22,7 +22,7 @@ async function postOrders(gateway: ReturnType<typeof testGateway>['gateway'], or
 }
 
 t.test('a record over 1 MiB with its envelope is dead-lettered as too_large; its batch-mates are delivered', async (t) => {
-  const { endpoint, stream, readAll } = await setupKinesisStream(t, 'too-large', 1);
+  const { moto, endpoint, stream, readAll } = await setupKinesisStream(t, 'too-large', 1);
   // The topic takes events up to its largest maxEventBytes (1,000 KiB); a long user agent in
   // the envelope takes the record past Kinesis' 1 MiB.
   const topicsDir = tempDir();
@@ -42,17 +42,27 @@ t.test('a record over 1 MiB with its envelope is dead-lettered as too_large; its
   });
   await gateway.start();
   const big = validOrder({ orderId: 'big', couponCode: 'c'.repeat(1_000_000) });
-  const status = await postOrders(gateway, [validOrder({ orderId: 'small-1' }), big, validOrder({ orderId: 'small-2' })], { 'user-agent': 'u'.repeat(60_000) });
+  const userAgent = { 'user-agent': 'u'.repeat(60_000) };
+  const status = await postOrders(gateway, [validOrder({ orderId: 'small-1' }), big, validOrder({ orderId: 'small-2' })], userAgent);
   t.equal(status, 200, 'answered once every event is durable: delivered or dead-lettered');
   t.same((await readAll()).map((r) => r.partitionKey).sort(), ['small-1', 'small-2']);
-  const metrics = await gateway.metrics.render();
+  let metrics = await gateway.metrics.render();
   t.equal(metricValue(metrics, 'tracking_gateway_events_dead_lettered_total', { service: 'shop', topic: 'order-placed', reason: 'too_large' }), 1);
   t.equal(metricValue(metrics, 'tracking_gateway_destination_records_total', { destination: 'kinesis', outcome: 'too_large' }), 1);
+
+  // With the stream gone, an oversized record is still too large (dead letter), while its
+  // batch-mate, which the stream could not take, moves on to the spool.
+  const client = kinesisClient(moto);
+  await client.send(new DeleteStreamCommand({ StreamName: stream }));
+  client.destroy();
+  t.equal(await postOrders(gateway, [validOrder({ orderId: 'small-3' }), big], userAgent), 200);
+  metrics = await gateway.metrics.render();
+  t.equal(metricValue(metrics, 'tracking_gateway_events_dead_lettered_total', { service: 'shop', topic: 'order-placed', reason: 'too_large' }), 2);
+  t.equal(metricValue(metrics, 'tracking_gateway_fallbacks_total', { from: 'kinesis', reason: 'unavailable' }), 1, 'the small one went on');
   await gateway.close();
-  const [dead, ...more] = readGzipLines(join(dataDir, '_dead-letter'));
-  t.equal(more.length, 0);
-  t.equal(dead.reason, 'too_large');
-  t.match(dead.message, /kinesis: event is \d+ bytes with its partition key; a Kinesis record takes at most 1048576/);
+  const dead = readGzipLines(join(dataDir, '_dead-letter'));
+  t.same(dead.map((d) => d.reason), ['too_large', 'too_large']);
+  for (const d of dead) t.match(d.message, /kinesis: event is \d+ bytes with its partition key; a Kinesis record takes at most 1048576/);
 });
 
 t.test('a stream that does not exist: the destination is down from the start and its events go down the route', async (t) => {
