@@ -2,9 +2,9 @@ import { createHash } from 'node:crypto';
 import type { GatewayEvent } from '../../envelope/envelope';
 import { MAX_PARTITION_KEY_CHARS } from './limits';
 
-// Kinesis maps a record to a shard by the MD5 of its partition key, so events with one key stay
-// in order on one shard. The key is the topic's `partitionKey` field, as on Kafka, else the
-// event id (retries of one event land on one shard).
+// Kinesis maps a record to a shard by the MD5 of its partition key, so events with one key land
+// on one shard. The key is the topic's `partitionKey` field, as on Kafka, else the event id
+// (retries of one event land on one shard).
 
 /** Separates a clipped key's kept prefix from the digest of the whole key. */
 const CLIP_MARK = '~';
