@@ -12,10 +12,14 @@ import { MAX_BYTES_PER_CALL, MAX_RECORD_BYTES, MAX_RECORDS_PER_CALL } from './li
 import { ShardQuota } from './shard-quota';
 import { topicFormat } from './topic-options';
 
-/** Shards are counted again this often: a stream may be resharded (or scale on demand) while the gateway runs. */
-const SHARD_REFRESH_MS = 5 * 60_000;
-/** After a throttle the shard count is checked again, but not more often than this. */
-const THROTTLED_REFRESH_MIN_MS = 30_000;
+/** When the stream's shards are counted again (start aside). */
+export interface ShardRefresh {
+  /** This often: a stream may be resharded (or scale on demand) while the gateway runs. */
+  everyMs: number;
+  /** After a throttle (the stream may have fewer shards than counted), but not more often than this. */
+  afterThrottleMinMs: number;
+}
+const SHARD_REFRESH: ShardRefresh = { everyMs: 5 * 60_000, afterThrottleMinMs: 30_000 };
 
 /** One record of a call and the index of its event in the batch given to send. */
 interface Entry {
@@ -61,6 +65,7 @@ export class KinesisDestination implements Destination {
     readonly name: string,
     private readonly config: KinesisDestinationConfig,
     private readonly deps: KinesisDestinationDeps,
+    private readonly refresh: ShardRefresh = SHARD_REFRESH,
   ) {
     // The route decides where a failed record goes next; SDK retries would only hold it back.
     // HTTP/1.1 as for Firehose: the Kinesis client defaults to HTTP/2 (for SubscribeToShard),
@@ -83,7 +88,7 @@ export class KinesisDestination implements Destination {
       if (format !== undefined) this.formats.set(`${topic.service}/${topic.name}`, format);
     }
     await this.describeStream();
-    this.refreshTimer = setInterval(() => void this.describeStream(), SHARD_REFRESH_MS).unref();
+    this.refreshTimer = setInterval(() => void this.describeStream(), this.refresh.everyMs).unref();
   }
 
   async send(events: readonly GatewayEvent[]): Promise<RecordFailure[]> {
@@ -159,7 +164,7 @@ export class KinesisDestination implements Destination {
   /** A throttle may mean the stream has fewer shards than last counted (or hot ones): count again, now and then. */
   private onThrottled(): void {
     this.limiter.onThrottled();
-    if (Date.now() - this.lastDescribeAt >= THROTTLED_REFRESH_MIN_MS) void this.describeStream();
+    if (Date.now() - this.lastDescribeAt >= this.refresh.afterThrottleMinMs) void this.describeStream();
   }
 
   /** One PutRecords, or none when the quota has no room: returns the records not taken. */
