@@ -6,7 +6,7 @@ import { DestinationError, encodeEach, type Destination, type DestinationContext
 import { splitIntoCalls } from '../util/call-splitting';
 import { ThroughputLimiter } from '../util/throughput-limiter';
 import type { KinesisDestinationConfig, KinesisFormat } from './config';
-import { errorCodeLabel, type KinesisMetrics } from './kinesis-metrics';
+import type { KinesisMetrics } from './kinesis-metrics';
 import { toKinesisRecord, type KinesisRecord } from './kinesis-record';
 import { MAX_BYTES_PER_CALL, MAX_RECORD_BYTES, MAX_RECORDS_PER_CALL } from './limits';
 import { ShardQuota } from './shard-quota';
@@ -20,6 +20,12 @@ export interface ShardRefresh {
   afterThrottleMinMs: number;
 }
 const SHARD_REFRESH: ShardRefresh = { everyMs: 5 * 60_000, afterThrottleMinMs: 30_000 };
+/**
+ * Error texts from the endpoint travel into logs and dead letters, once per failed record: cut
+ * to this (Kinesis' own are one sentence; an endpoint that sends more is not trusted with more).
+ */
+const MAX_ERROR_TEXT_CHARS = 512;
+const clipText = (text: string) => (text.length > MAX_ERROR_TEXT_CHARS ? `${text.slice(0, MAX_ERROR_TEXT_CHARS)}…` : text);
 
 /** One record of a call and the index of its event in the batch given to send. */
 interface Entry {
@@ -181,7 +187,7 @@ export class KinesisDestination implements Destination {
     } catch (err) {
       const { name, message } = errorParts(err);
       const kind = classifyCallError(name);
-      this.deps.metrics.putRecordsCalls.labels(this.name, kind).inc();
+      this.deps.metrics.countCall(this.name, kind);
       if (kind === 'throttled') this.onThrottled();
       this.unavailable = kind === 'unavailable';
       const text = `PutRecords to ${this.config.stream}: ${name}: ${message}`;
@@ -198,12 +204,11 @@ export class KinesisDestination implements Destination {
       if (code === undefined) return;
       const kind = classifyRecordError(code);
       if (kind === 'throttled') throttled = true;
-      const label = errorCodeLabel(code);
-      codes.set(label, (codes.get(label) ?? 0) + 1);
-      failed.push({ entry, kind, message: `${code}: ${result?.ErrorMessage ?? 'no result for this record'}` });
+      codes.set(code, (codes.get(code) ?? 0) + 1);
+      failed.push({ entry, kind, message: clipText(`${code}: ${result?.ErrorMessage ?? 'no result for this record'}`) });
     });
-    for (const [label, count] of codes) this.deps.metrics.recordsFailed.labels(this.name, label).inc(count);
-    this.deps.metrics.putRecordsCalls.labels(this.name, failed.length === 0 ? 'ok' : 'partial').inc();
+    for (const [code, count] of codes) this.deps.metrics.countFailedRecords(this.name, code, count);
+    this.deps.metrics.countCall(this.name, failed.length === 0 ? 'ok' : 'partial');
     this.limiter.onAccepted(sent.length - failed.length);
     if (throttled) this.onThrottled();
     return [...failed, ...overQuota];
@@ -211,7 +216,7 @@ export class KinesisDestination implements Destination {
 }
 
 function errorParts(err: unknown): { name: string; message: string } {
-  return err instanceof Error ? { name: err.name, message: err.message } : { name: 'Error', message: String(err) };
+  return err instanceof Error ? { name: clipText(err.name), message: clipText(err.message) } : { name: 'Error', message: clipText(String(err)) };
 }
 
 /**
@@ -220,7 +225,7 @@ function errorParts(err: unknown): { name: string; message: string } {
  * such stream, access denied, a KMS key unusable, network errors, timeouts) is unavailable.
  * https://docs.aws.amazon.com/kinesis/latest/APIReference/API_PutRecords.html#API_PutRecords_Errors
  */
-function classifyCallError(name: string): FailureKind {
+function classifyCallError(name: string): Extract<FailureKind, 'throttled' | 'unavailable' | 'malformed'> {
   if (name === 'ProvisionedThroughputExceededException' || name === 'KMSThrottlingException' || name === 'LimitExceededException' || name === 'ThrottlingException') return 'throttled';
   if (name === 'InvalidArgumentException' || name === 'ValidationException') return 'malformed';
   return 'unavailable';

@@ -1,7 +1,7 @@
 import type { DestinationEnv } from '../destination-type';
 
 /** `KINESIS_STREAMS=a,b`: one `kinesis-<stream>` destination per stream, in order. */
-export const KINESIS_STREAMS = 'KINESIS_STREAMS';
+const KINESIS_STREAMS = 'KINESIS_STREAMS';
 const NAME_PREFIX = 'kinesis-';
 
 /**

@@ -10,12 +10,12 @@ export type PutRecordsOutcome = 'ok' | 'partial' | 'throttled' | 'unavailable' |
  * https://docs.aws.amazon.com/kinesis/latest/APIReference/API_PutRecordsResultEntry.html
  */
 const KNOWN_ERROR_CODES = new Set(['ProvisionedThroughputExceededException', 'InternalFailure']);
-export const errorCodeLabel = (code: string): string => (KNOWN_ERROR_CODES.has(code) ? code : 'other');
+const errorCodeLabel = (code: string): string => (KNOWN_ERROR_CODES.has(code) ? code : 'other');
 
 /** The Kinesis destination type's own metrics, made once per process. */
 export class KinesisMetrics {
-  readonly putRecordsCalls: Counter<'destination' | 'outcome'>;
-  readonly recordsFailed: Counter<'destination' | 'error_code'>;
+  private readonly putRecordsCalls: Counter<'destination' | 'outcome'>;
+  private readonly recordsFailed: Counter<'destination' | 'error_code'>;
   readonly openShards: Gauge<'destination'>;
 
   constructor(registry: Registry) {
@@ -39,5 +39,15 @@ export class KinesisMetrics {
       aggregator: 'max',
       registers: [registry],
     });
+  }
+
+  /** One PutRecords call by its outcome: the label set is this fixed one. */
+  countCall(destination: string, outcome: PutRecordsOutcome): void {
+    this.putRecordsCalls.labels(destination, outcome).inc();
+  }
+
+  /** Records of one call that failed with `errorCode`; codes not documented count as `other`. */
+  countFailedRecords(destination: string, errorCode: string, count: number): void {
+    this.recordsFailed.labels(destination, errorCodeLabel(errorCode)).inc(count);
   }
 }
