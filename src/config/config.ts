@@ -9,8 +9,6 @@ import { firehoseDestinationSchema, firehoseStreamDestinations, type FirehoseDes
 import { MAX_BYTES_PER_CALL } from '../destinations/firehose/limits';
 import { applyKafkaEnv, ENV_KAFKA_DESTINATION, kafkaDestinationSchema, KAFKA_ENV_OVERRIDES, type KafkaDestinationConfig } from '../destinations/kafka/config';
 import { clampKafkaConfig } from '../destinations/kafka/limits';
-import type { KinesisDestinationConfig } from '../destinations/kinesis/config';
-import { kinesisType } from '../destinations/kinesis/kinesis-type';
 import { pathProblems, pathsSchema, type PathsConfig } from '../http/paths';
 
 // One config file (YAML or JSON) plus environment overrides, validated once at start with
@@ -27,7 +25,7 @@ export interface BatchConfig {
   maxInFlight: number;
 }
 
-export type DestinationConfig = (FileDestinationConfig | FirehoseDestinationConfig | KafkaDestinationConfig | (KinesisDestinationConfig & { type: 'kinesis' })) & { batch?: Partial<BatchConfig> };
+export type DestinationConfig = (FileDestinationConfig | FirehoseDestinationConfig | KafkaDestinationConfig) & { batch?: Partial<BatchConfig> };
 
 export interface GatewayConfig {
   server: {
@@ -112,12 +110,7 @@ export interface GatewayConfig {
 export const MAX_WORKERS = 256;
 
 // One schema per destination type, each kept in its destination's folder.
-const kinesisDestinationSchema = {
-  ...kinesisType.schema,
-  required: ['type', ...(kinesisType.schema.required ?? [])],
-  properties: { type: { const: 'kinesis' as const }, ...kinesisType.schema.properties, batch: { $ref: 'batch' } },
-};
-const DESTINATION_SCHEMAS = [fileDestinationSchema, kafkaDestinationSchema, firehoseDestinationSchema, kinesisDestinationSchema];
+const DESTINATION_SCHEMAS = [fileDestinationSchema, kafkaDestinationSchema, firehoseDestinationSchema];
 const DESTINATION_TYPES = DESTINATION_SCHEMAS.map((s) => s.properties.type.const).join(', ');
 
 const batchSchema = {
@@ -342,7 +335,6 @@ export function buildConfig(raw: unknown, env: NodeJS.ProcessEnv = process.env):
     if (value !== undefined && value !== '') setPath(input, key, value);
   }
   applyKafkaEnv(input, env);
-  if (!destinationsFromFile && env.KINESIS_STREAMS) kinesisType.env?.apply((input.destinations ??= {}) as Record<string, unknown>, env, destinationsFromFile);
   // GATEWAY_TRUST_PROXY: true/false, or a comma-separated list of proxy addresses or CIDRs.
   const server = input.server as Record<string, unknown> | undefined;
   if (typeof server?.trustProxy === 'string' && !/^(true|false)$/i.test(server.trustProxy)) {
@@ -356,7 +348,7 @@ export function buildConfig(raw: unknown, env: NodeJS.ProcessEnv = process.env):
   if (!validateConfig(input)) {
     const problems = (validateConfig.errors ?? []).map((e) => {
       const key = e.instancePath.replace(/^\//, '').replace(/\//g, '.');
-      const envName = Object.entries(ENV_OVERRIDES).find(([, k]) => k === key)?.[0] ?? kafkaEnvName(key) ?? kinesisType.env?.variableFor(key);
+      const envName = Object.entries(ENV_OVERRIDES).find(([, k]) => k === key)?.[0] ?? kafkaEnvName(key);
       const where = envName && env[envName] !== undefined ? `${key} (from ${envName})` : key || '(root)';
       if (e.keyword === 'discriminator') return `${key}.type must be one of ${DESTINATION_TYPES}`;
       if (e.keyword === 'additionalProperties') return `${where ? `${where}: ` : ''}unknown key "${(e.params as any).additionalProperty}"`.replace(/^\(root\): /, '');
@@ -376,10 +368,6 @@ export function buildConfig(raw: unknown, env: NodeJS.ProcessEnv = process.env):
   for (const entry of Object.values(config.destinations)) {
     if (entry.type === 'kafka') clampKafkaConfig(entry, config.batch);
   }
-  const finishProblems = Object.entries(config.destinations).flatMap(([name, entry]) =>
-    entry.type === 'kinesis' ? (kinesisType.finish?.(entry, batchConfigFor(config, name), name) ?? []) : [],
-  );
-  if (finishProblems.length > 0) throw new ConfigError(`invalid config:\n  ${finishProblems.join('\n  ')}`);
   // Without a defaultRoute, the destinations form the chain in the order they are written.
   config.defaultRoute ??= Object.keys(config.destinations);
   for (const [i, name] of config.defaultRoute.entries()) {
@@ -427,7 +415,6 @@ function checkServerLimits(server: GatewayConfig['server']): void {
  */
 const BATCH_DEFAULTS_BY_TYPE: Record<string, Partial<BatchConfig>> = {
   firehose: { maxRecords: 20000, maxBytes: 2 * MAX_BYTES_PER_CALL, maxInFlight: 4 },
-  kinesis: kinesisType.batchDefaults ?? {},
 };
 
 /** The batch settings of one destination: its own, over its type's, over the gateway's. */

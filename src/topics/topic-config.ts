@@ -1,6 +1,5 @@
 import Ajv from 'ajv';
 import type { RateRule } from '../limits/token-buckets';
-import { kinesisTopicOptions } from '../destinations/kinesis/topic-options';
 
 // The topic config file (`topic.yaml`, `topic.yml` or `topic.json`) beside a topic's schemas.
 
@@ -27,8 +26,6 @@ export interface TopicConfig {
   publishableKeys: string[];
   /** This topic's own per-client-address limit, instead of the gateway's `rateLimit.perIp`. */
   rateLimit?: { perIp: RateRule };
-  /** Per destination type, what this topic sets for destinations of that type. */
-  destinationOptions?: Record<string, unknown>;
 }
 
 export const TOPIC_CONFIG_FILES = ['topic.yaml', 'topic.yml', 'topic.json'];
@@ -52,7 +49,6 @@ export const topicConfigSchema = {
     route: { type: 'array', items: { type: 'string', minLength: 1 }, default: [] },
     kafkaTopic: { type: 'string', pattern: '^[A-Za-z0-9._-]{1,249}$' },
     publishableKeys: { type: 'array', items: { type: 'string', pattern: '^[A-Za-z0-9_-]{8,128}$' }, default: [] },
-    destinationOptions: { type: 'object', additionalProperties: false, properties: { kinesis: kinesisTopicOptions } },
     rateLimit: {
       type: 'object',
       additionalProperties: false,
