@@ -9,11 +9,15 @@ import { runPrimary } from './cluster/primary';
 import { serveWorker } from './cluster/worker';
 import { loadConfig } from './config/config';
 import { spoolDir } from './destinations/create-destination';
+import { destinationOptionsSchema, destinationRegistry } from './destinations/registry';
 import { ConfigError } from './errors';
 import { Gateway } from './gateway';
 import { runGateway } from './lifecycle';
 import { loadTopicsTree } from './topics/registry';
 import { typescriptDeclarations } from './topics/typescript-declarations';
+
+/** What a topic file may set under destinationOptions: what the destination types declare. */
+const TOPIC_DESTINATION_OPTIONS = destinationOptionsSchema(destinationRegistry);
 
 const USAGE = `usage:
   tracking-gateway serve [--config FILE]      run the gateway (config also from GATEWAY_CONFIG)
@@ -40,7 +44,7 @@ async function main(argv: string[]): Promise<number> {
 }
 
 function checkTopics(dir: string): number {
-  const { topics, problems } = loadTopicsTree(dir);
+  const { topics, problems } = loadTopicsTree(dir, TOPIC_DESTINATION_OPTIONS);
   if (problems.length > 0) {
     for (const problem of problems) console.error(`✗ ${problem}`);
     console.error(`topics check: ${problems.length} problem${problems.length === 1 ? '' : 's'} in ${dir}`);
@@ -53,7 +57,7 @@ function checkTopics(dir: string): number {
 
 /** Refuses a tree that `topics check` would refuse: its declarations would promise events the gateway refuses. */
 function writeTypes(dir: string, out: string | undefined): number {
-  const { topics, problems } = loadTopicsTree(dir);
+  const { topics, problems } = loadTopicsTree(dir, TOPIC_DESTINATION_OPTIONS);
   if (problems.length > 0) {
     for (const problem of problems) console.error(`✗ ${problem}`);
     console.error(`topics types: ${problems.length} problem${problems.length === 1 ? '' : 's'} in ${dir}; run topics check`);

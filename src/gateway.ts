@@ -7,6 +7,7 @@ import type { GatewayConfig } from './config/config';
 import { createDestination, deadLetterDir, spoolDir } from './destinations/create-destination';
 import { DeadLetter } from './destinations/dead-letter/dead-letter';
 import type { Destination } from './destinations/destination';
+import { destinationOptionsSchema, destinationRegistry, type DestinationRegistry } from './destinations/registry';
 import { Spool } from './destinations/spool/spool';
 import { buildAdminServer, type Readiness } from './http/admin-server';
 import { buildPublicServer } from './http/public-server';
@@ -21,6 +22,8 @@ export interface GatewayOptions {
   worker?: number;
   /** Listen on the admin port; a cluster's workers leave it to the primary, which aggregates them. */
   admin?: boolean;
+  /** The destination types the config names (tests add their own); default: the registry's. */
+  destinationTypes?: DestinationRegistry;
 }
 
 /**
@@ -51,12 +54,13 @@ export class Gateway {
     private readonly options: GatewayOptions = {},
   ) {
     this.log = pino({ level: config.logLevel, base: { name: 'tracking-gateway', worker: options.worker } });
-    this.registry = loadTopicRegistry(config.topicsDir);
-    this.destinations = destinations ?? Object.entries(config.destinations).map(([name, entry]) => createDestination(name, entry, config, this.metrics, this.log));
+    const types = options.destinationTypes ?? destinationRegistry;
+    this.registry = loadTopicRegistry(config.topicsDir, destinationOptionsSchema(types));
+    this.destinations = destinations ?? Object.entries(config.destinations).map(([name, entry]) => createDestination(name, entry, config, this.metrics, this.log, types));
     this.deadLetter = new DeadLetter(deadLetterDir(config), config.deadLetter, this.metrics, this.log);
     const budget = new MemoryBudget(config.buffer.maxBytes, this.metrics);
     if (config.spool.enabled) this.spool = new Spool('spool', spoolDir(config), config.spool.maxBytes, config.spool.segmentBytes, this.metrics, this.log);
-    this.router = new Router(this.destinations, this.spool, config, this.deadLetter, budget, this.metrics, this.log);
+    this.router = new Router(this.destinations, this.spool, config, this.deadLetter, budget, this.metrics, this.log, types);
     if (this.spool) this.replay = new SpoolReplay(this.spool, this.registry, this.router, budget, this.deadLetter, this.metrics, this.log);
     // Resolve every topic's route now, so that a route naming an unknown destination stops the start.
     for (const topic of this.registry.list()) this.router.routeFor(topic);
@@ -134,7 +138,8 @@ export class Gateway {
   readiness(): Readiness {
     if (this.state !== 'ready') return { ready: false, reason: this.state };
     // With every destination down the gateway still takes events while the spool has room.
-    if (!this.destinations.some((d) => d.isHealthy()) && !this.spool?.isHealthy()) {
+    // The route's DestinationHealth decides for each, as it does for skipping and destination_state.
+    if (!this.router.takesTraffic(Date.now())) {
       return { ready: false, reason: this.spool ? 'no destination is healthy and the spool is full or cannot write' : 'no destination is healthy' };
     }
     return { ready: true };

@@ -1,5 +1,5 @@
 // Exponential backoff with jitter, the one policy for everything that waits before trying
-// again: the router's retries, probes of a destination that is down, Kafka reconnects, and
+// again: the router's retries, probes of a destination that is down, a destination reconnecting, and
 // background loops after an error. The jitter keeps many waiters (events, destinations,
 // gateway pods) from trying again in the same instant.
 

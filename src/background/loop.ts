@@ -2,8 +2,11 @@ import type { DestinationLog } from '../destinations/destination';
 import type { GatewayMetrics } from '../metrics/metrics';
 import { Backoff } from './backoff';
 
-/** Bounded `task` label values of `background_errors_total`. */
-export type BackgroundTask = 'spool_replay' | 'minute_file_sweep' | 'kafka_reconnect' | 'batch_result' | 'torn_tail_repair';
+/**
+ * Bounded `task` label values of `background_errors_total`: the core's own tasks, and a
+ * destination type's reconnect loop, `<type>_reconnect` (bounded by the registry's types).
+ */
+export type BackgroundTask = 'spool_replay' | 'minute_file_sweep' | 'batch_result' | 'torn_tail_repair' | `${string}_reconnect`;
 
 /** The longest a failing loop waits before its next run. */
 const ERROR_BACKOFF_MAX_MS = 30_000;

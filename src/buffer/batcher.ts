@@ -1,18 +1,24 @@
-import type { BatchConfig } from '../config/config';
-import { toDestinationError, type Destination, type DestinationError, type DestinationLog, type RecordFailure } from '../destinations/destination';
+import type { BatchConfig } from '../destinations/destination-type';
+import { toDestinationError, wholeBatchFailure, type Destination, type DestinationError, type DestinationLog, type RecordFailure } from '../destinations/destination';
+import type { GatewayEvent } from '../envelope/envelope';
 import type { GatewayMetrics } from '../metrics/metrics';
-import type { PendingEvent } from '../route/pending-event';
 
+/**
+ * A send's outcome: per-record failures (none: all delivered), or the whole batch failed. A
+ * list that names every record with one retryable kind arrives as the whole-batch failure
+ * (destination.ts): the route sees each outcome in one form only.
+ */
 export type BatchResult = RecordFailure[] | DestinationError;
 
 /**
  * Collects events for one destination and sends them in batches: a batch leaves when it
  * reaches `maxRecords` or `maxBytes`, or `lingerMs` after its first event, whichever comes
  * first. At most `maxInFlight` sends run at once; what arrives meanwhile forms the next
- * batch and leaves as soon as a send completes (group commit).
+ * batch and leaves as soon as a send completes (group commit). `Item`: what the caller keeps
+ * with each event (the route keeps where the event is on its route); handed back with the result.
  */
-export class Batcher {
-  private pending: PendingEvent[] = [];
+export class Batcher<Item extends { readonly event: GatewayEvent }> {
+  private pending: Item[] = [];
   private pendingBytes = 0;
   private inFlight = 0;
   private timer: NodeJS.Timeout | undefined;
@@ -26,7 +32,7 @@ export class Batcher {
   constructor(
     readonly destination: Destination,
     private readonly config: BatchConfig,
-    private readonly onResult: (batcher: Batcher, items: PendingEvent[], result: BatchResult) => void,
+    private readonly onResult: (batcher: Batcher<Item>, items: Item[], result: BatchResult) => void,
     metrics: GatewayMetrics,
     private readonly log: DestinationLog,
   ) {
@@ -40,7 +46,7 @@ export class Batcher {
     return this.pending.length;
   }
 
-  add(item: PendingEvent): void {
+  add(item: Item): void {
     this.pending.push(item);
     this.pendingBytes += item.event.size;
     if (this.pending.length >= this.config.maxRecords || this.pendingBytes >= this.config.maxBytes) {
@@ -68,7 +74,7 @@ export class Batcher {
     await new Promise<void>((resolve) => this.idleWaiters.push(resolve));
   }
 
-  private takeBatch(): PendingEvent[] {
+  private takeBatch(): Item[] {
     let count = 0;
     let bytes = 0;
     while (count < this.pending.length && count < this.config.maxRecords) {
@@ -85,7 +91,7 @@ export class Batcher {
     return batch;
   }
 
-  private send(batch: PendingEvent[]): void {
+  private send(batch: Item[]): void {
     this.inFlight++;
     const stopTimer = this.sendDuration.startTimer();
     const events = batch.map((item) => item.event);
@@ -97,12 +103,12 @@ export class Batcher {
       sending = Promise.reject(err);
     }
     sending.then(
-      (failures) => this.complete(batch, failures, stopTimer),
+      (failures) => this.complete(batch, wholeBatchFailure(failures, batch.length) ?? failures, stopTimer),
       (err) => this.complete(batch, toDestinationError(err), stopTimer),
     );
   }
 
-  private complete(batch: PendingEvent[], result: BatchResult, stopTimer: () => void): void {
+  private complete(batch: Item[], result: BatchResult, stopTimer: () => void): void {
     stopTimer();
     this.inFlight--;
     try {

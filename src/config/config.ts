@@ -1,31 +1,21 @@
 import { readFileSync } from 'node:fs';
-import Ajv from 'ajv';
+import Ajv, { type ValidateFunction } from 'ajv';
 import YAML from 'yaml';
 import { keysFromConfig, parseKeyLines, type ConfiguredKey } from '../auth/service-keys';
 import { ConfigError } from '../errors';
 import type { RateRule } from '../limits/token-buckets';
-import { fileDestinationSchema, type FileDestinationConfig } from '../destinations/file/config';
-import { firehoseDestinationSchema, firehoseStreamDestinations, type FirehoseDestinationConfig } from '../destinations/firehose/config';
-import { MAX_BYTES_PER_CALL } from '../destinations/firehose/limits';
-import { applyKafkaEnv, ENV_KAFKA_DESTINATION, kafkaDestinationSchema, KAFKA_ENV_OVERRIDES, type KafkaDestinationConfig } from '../destinations/kafka/config';
-import { clampKafkaConfig } from '../destinations/kafka/limits';
+import type { BatchConfig, DestinationEntry, DestinationType } from '../destinations/destination-type';
+import { destinationRegistry, destinationTypeOf, type DestinationRegistry } from '../destinations/registry';
 import { pathProblems, pathsSchema, type PathsConfig } from '../http/paths';
 
 // One config file (YAML or JSON) plus environment overrides, validated once at start with
 // defaults filled in, then frozen. Every error names the key.
 
-export interface BatchConfig {
-  /** Flush when this many records are waiting. */
-  maxRecords: number;
-  /** Flush when this many bytes are waiting. */
-  maxBytes: number;
-  /** Flush at the latest this long after the first record arrived. */
-  lingerMs: number;
-  /** Sends in flight at once to one destination; the next batch fills meanwhile. */
-  maxInFlight: number;
-}
-
-export type DestinationConfig = (FileDestinationConfig | FirehoseDestinationConfig | KafkaDestinationConfig) & { batch?: Partial<BatchConfig> };
+/**
+ * One entry under `destinations`: its `type`, `batch`, and the keys its type's schema
+ * (src/destinations/<type>/) validated; only that type reads them.
+ */
+export type DestinationConfig = DestinationEntry & Record<string, unknown>;
 
 export interface GatewayConfig {
   server: {
@@ -109,10 +99,6 @@ export interface GatewayConfig {
 /** More processes than this would only share the same cores; a typo (1000) should fail. */
 export const MAX_WORKERS = 256;
 
-// One schema per destination type, each kept in its destination's folder.
-const DESTINATION_SCHEMAS = [fileDestinationSchema, kafkaDestinationSchema, firehoseDestinationSchema];
-const DESTINATION_TYPES = DESTINATION_SCHEMAS.map((s) => s.properties.type.const).join(', ');
-
 const batchSchema = {
   $id: 'batch',
   type: 'object',
@@ -136,7 +122,17 @@ export const rateRuleSchema = {
   },
 } as const;
 
-export const configSchema = {
+/** The schema of a destinations entry of `type`: its type's keys, plus `type` and `batch`. */
+function entrySchema(type: DestinationType): object {
+  return {
+    ...type.schema,
+    required: ['type', ...(type.schema.required ?? [])],
+    properties: { type: { const: type.type }, ...type.schema.properties, batch: { $ref: 'batch' } },
+  };
+}
+
+/** The whole config's schema; `destinations` takes the registry's types. */
+export const configSchema = (registry: DestinationRegistry = destinationRegistry) => ({
   type: 'object',
   additionalProperties: false,
   properties: {
@@ -202,7 +198,7 @@ export const configSchema = {
         type: 'object',
         required: ['type'],
         discriminator: { propertyName: 'type' },
-        oneOf: DESTINATION_SCHEMAS,
+        oneOf: registry.types.map(entrySchema),
       },
     },
     defaultRoute: { type: 'array', minItems: 1, items: { type: 'string' } },
@@ -271,7 +267,7 @@ export const configSchema = {
       },
     },
   },
-} as const;
+});
 
 /** Environment variables that override one key each (strings, coerced by the schema). */
 export const ENV_OVERRIDES: Record<string, string> = {
@@ -306,7 +302,16 @@ export const ENV_OVERRIDES: Record<string, string> = {
 const ajv = new Ajv({ allErrors: true, useDefaults: true, coerceTypes: true, discriminator: true });
 ajv.addSchema(batchSchema);
 ajv.addSchema(rateRuleSchema);
-const validateConfig = ajv.compile(configSchema);
+/** One compiled validator per registry (in practice one: the real registry; tests add their own). */
+const validators = new WeakMap<DestinationRegistry, ValidateFunction<GatewayConfig>>();
+
+function validatorFor(registry: DestinationRegistry): ValidateFunction<GatewayConfig> {
+  let validate = validators.get(registry);
+  if (!validate) validators.set(registry, (validate = ajv.compile<GatewayConfig>(configSchema(registry))));
+  return validate;
+}
+
+const isMapping = (value: unknown): value is Record<string, unknown> => typeof value === 'object' && value !== null && !Array.isArray(value);
 
 export function readConfigFile(path: string): unknown {
   let text: string;
@@ -324,56 +329,80 @@ export function readConfigFile(path: string): unknown {
 
 /**
  * Builds the config from a parsed file (or nothing) and the environment: validates it, fills
- * defaults, derives the default destinations, and freezes it.
+ * defaults, derives the default destinations, and freezes it. `registry`: the destination
+ * types it knows (tests pass their own).
  */
-export function buildConfig(raw: unknown, env: NodeJS.ProcessEnv = process.env): Readonly<GatewayConfig> {
-  const input = structuredClone(raw ?? {}) as Record<string, unknown>;
-  if (typeof input !== 'object' || Array.isArray(input)) throw new ConfigError('config: the top level must be a mapping of keys');
-  const destinationsFromFile = input.destinations !== undefined;
+export function buildConfig(raw: unknown, env: NodeJS.ProcessEnv = process.env, registry: DestinationRegistry = destinationRegistry): Readonly<GatewayConfig> {
+  const input: unknown = structuredClone(raw ?? {});
+  if (!isMapping(input)) throw new ConfigError('config: the top level must be a mapping of keys');
   for (const [name, key] of Object.entries(ENV_OVERRIDES)) {
     const value = env[name];
     if (value !== undefined && value !== '') setPath(input, key, value);
   }
-  applyKafkaEnv(input, env);
   // GATEWAY_TRUST_PROXY: true/false, or a comma-separated list of proxy addresses or CIDRs.
-  const server = input.server as Record<string, unknown> | undefined;
-  if (typeof server?.trustProxy === 'string' && !/^(true|false)$/i.test(server.trustProxy)) {
+  const server = input.server;
+  if (isMapping(server) && typeof server.trustProxy === 'string' && !/^(true|false)$/i.test(server.trustProxy)) {
     server.trustProxy = server.trustProxy.split(',').map((s) => s.trim()).filter(Boolean);
   }
-  // FIREHOSE_STREAMS=a,b,c, when the file names no destinations: a chain of streams, after
-  // Kafka when KAFKA_BROKERS is set too.
-  if (!destinationsFromFile && env.FIREHOSE_STREAMS) {
-    input.destinations = { ...(input.destinations as object), ...firehoseStreamDestinations(env.FIREHOSE_STREAMS) };
-  }
+  applyDestinationEnv(input, env, registry);
+  const validateConfig = validatorFor(registry);
   if (!validateConfig(input)) {
     const problems = (validateConfig.errors ?? []).map((e) => {
       const key = e.instancePath.replace(/^\//, '').replace(/\//g, '.');
-      const envName = Object.entries(ENV_OVERRIDES).find(([, k]) => k === key)?.[0] ?? kafkaEnvName(key);
+      const envName = Object.entries(ENV_OVERRIDES).find(([, k]) => k === key)?.[0] ?? destinationVariableFor(key, registry);
       const where = envName && env[envName] !== undefined ? `${key} (from ${envName})` : key || '(root)';
-      if (e.keyword === 'discriminator') return `${key}.type must be one of ${DESTINATION_TYPES}`;
+      if (e.keyword === 'discriminator') return `${key}.type must be one of ${registry.types.map((t) => t.type).join(', ')}`;
       if (e.keyword === 'additionalProperties') return `${where ? `${where}: ` : ''}unknown key "${(e.params as any).additionalProperty}"`.replace(/^\(root\): /, '');
       return `${where} ${e.message}`;
     });
     throw new ConfigError(`invalid config:\n  ${problems.join('\n  ')}`);
   }
-  const config = input as unknown as GatewayConfig;
+  const config = input;
   checkServerLimits(config.server);
   config.auth.keys = hashedKeys(config.auth.keys, env.GATEWAY_KEYS);
   fillBursts(config.rateLimit);
-  config.destinations ??= {};
-  if (Object.keys(config.destinations).length === 0) {
-    // The embedded default: no Kafka, no AWS, gzip NDJSON files under dataDir.
-    config.destinations.file = { type: 'file' };
-  }
-  for (const entry of Object.values(config.destinations)) {
-    if (entry.type === 'kafka') clampKafkaConfig(entry, config.batch);
-  }
+  finishDestinations(config, registry);
   // Without a defaultRoute, the destinations form the chain in the order they are written.
   config.defaultRoute ??= Object.keys(config.destinations);
   for (const [i, name] of config.defaultRoute.entries()) {
     if (!config.destinations[name]) throw new ConfigError(`invalid config:\n  defaultRoute.${i} names destination "${name}", which is not under destinations`);
   }
   return deepFreeze(config);
+}
+
+/**
+ * Each type's environment variables, in registry order, on the raw `destinations` (before
+ * validation, so their values are checked like the file's); then the registry's embedded
+ * default when nothing names a destination.
+ */
+function applyDestinationEnv(input: Record<string, unknown>, env: NodeJS.ProcessEnv, registry: DestinationRegistry): void {
+  const destinations = input.destinations ?? {};
+  // Not a mapping: validation names the key.
+  if (!isMapping(destinations)) return;
+  // An empty mapping names nothing, like no key at all.
+  const fromFile = Object.keys(destinations).length > 0;
+  for (const type of registry.types) type.env?.apply(destinations, env, fromFile);
+  if (Object.keys(destinations).length === 0) Object.assign(destinations, structuredClone(registry.embeddedDefault));
+  input.destinations = destinations;
+}
+
+/** Each entry's type checks it against the gateway's settings (and clamps it to its limits). */
+function finishDestinations(config: GatewayConfig, registry: DestinationRegistry): void {
+  const problems: string[] = [];
+  for (const [name, entry] of Object.entries(config.destinations)) {
+    const type = destinationTypeOf(registry, entry.type);
+    if (type?.finish) problems.push(...type.finish(entry, batchConfigFor(config, name, registry), name).map((p) => `destinations.${name}: ${p}`));
+  }
+  if (problems.length > 0) throw new ConfigError(`invalid config:\n  ${problems.join('\n  ')}`);
+}
+
+/** The variable of some destination type that set `key` (`destinations.<name>.<key>`), if any. */
+function destinationVariableFor(key: string, registry: DestinationRegistry): string | undefined {
+  for (const type of registry.types) {
+    const name = type.env?.variableFor(key);
+    if (name) return name;
+  }
+  return undefined;
 }
 
 export function loadConfig(path: string | undefined, env: NodeJS.ProcessEnv = process.env): Readonly<GatewayConfig> {
@@ -409,25 +438,10 @@ function checkServerLimits(server: GatewayConfig['server']): void {
   if (problems.length > 0) throw new ConfigError(`invalid config:\n  ${problems.join('\n  ')}`);
 }
 
-/**
- * Batch defaults that suit a destination type better than the gateway's: a Firehose send
- * packs events into records and may fill several 4 MiB calls, in parallel.
- */
-const BATCH_DEFAULTS_BY_TYPE: Record<string, Partial<BatchConfig>> = {
-  firehose: { maxRecords: 20000, maxBytes: 2 * MAX_BYTES_PER_CALL, maxInFlight: 4 },
-};
-
 /** The batch settings of one destination: its own, over its type's, over the gateway's. */
-export function batchConfigFor(config: GatewayConfig, destination: string): BatchConfig {
+export function batchConfigFor(config: GatewayConfig, destination: string, registry: DestinationRegistry = destinationRegistry): BatchConfig {
   const entry = config.destinations[destination];
-  return { ...config.batch, ...(entry && BATCH_DEFAULTS_BY_TYPE[entry.type]), ...entry?.batch };
-}
-
-/** The KAFKA_* variable that set `key`, a path under destinations.kafka, if any. */
-function kafkaEnvName(key: string): string | undefined {
-  const prefix = `destinations.${ENV_KAFKA_DESTINATION}.`;
-  if (!key.startsWith(prefix)) return undefined;
-  return Object.entries(KAFKA_ENV_OVERRIDES).find(([, k]) => key.slice(prefix.length).startsWith(k))?.[0];
+  return { ...config.batch, ...(entry && destinationTypeOf(registry, entry.type)?.batchDefaults), ...entry?.batch };
 }
 
 function setPath(target: Record<string, unknown>, path: string, value: unknown): void {

@@ -1,6 +1,7 @@
 import type { Static, TObject } from '@sinclair/typebox';
 import type { Registry } from 'prom-client';
 import type { GatewayMetrics } from '../metrics/metrics';
+import type { Topic } from '../topics/registry';
 import type { Destination, DestinationLog } from './destination';
 
 // What a destination type tells the core, so that the core names no vendor: each folder under
@@ -26,6 +27,9 @@ export interface DestinationEntry {
   batch?: Partial<BatchConfig>;
 }
 
+/** A validated entry as create() and finish() get it: the type's own keys, `type` and `batch`. */
+export type EntryOf<Schema extends TObject> = Static<Schema> & DestinationEntry;
+
 /** What create() is given besides the entry. */
 export interface DestinationTypeContext<Metrics> {
   /** The gateway's data folder (the file destination's default root). */
@@ -49,7 +53,7 @@ export interface DestinationEnv {
   variableFor(key: string): string | undefined;
 }
 
-export interface DestinationType<Schema extends TObject = TObject, Metrics = unknown> {
+export interface DestinationType<Schema extends TObject = TObject, Metrics = unknown, TopicOptions extends TObject = TObject> {
   /** The `type` a config entry names. */
   readonly type: string;
   /**
@@ -64,13 +68,26 @@ export interface DestinationType<Schema extends TObject = TObject, Metrics = unk
    * Checks and derived values across the validated entry and the gateway's batch settings (e.g.
    * a batch must fit one request); returns problems, each naming its key.
    */
-  finish?(entry: Static<Schema> & DestinationEntry, batch: BatchConfig, name: string): string[];
+  finish?(entry: EntryOf<Schema>, batch: BatchConfig, name: string): string[];
   /**
    * What a topic may set for destinations of this type, under `destinationOptions.<type>` in its
    * topic file (e.g. the Kafka topic name, Kinesis' value format); validated with the topic.
    */
-  readonly topicOptions?: TObject;
-  /** Makes the type's own metrics once per process, registered in `registry`. */
+  readonly topicOptions?: TopicOptions;
+  /**
+   * Makes the type's own metrics, registered in `registry`: once per registry (one per
+   * process; a cluster's primary adds up its workers'), when the first destination of the type
+   * is created.
+   */
   metrics?(registry: Registry): Metrics;
-  create(name: string, entry: Static<Schema> & DestinationEntry, context: DestinationTypeContext<Metrics>): Destination;
+  create(name: string, entry: EntryOf<Schema>, context: DestinationTypeContext<Metrics>): Destination;
+}
+
+/**
+ * What `topic` sets under `destinationOptions.<type>` for destinations of `type`, if anything.
+ * The topic's file was validated against the type's `topicOptions` when it was loaded, so the
+ * value has that shape.
+ */
+export function topicOptions<Options extends TObject>(topic: Topic, type: { readonly type: string; readonly topicOptions?: Options }): Static<Options> | undefined {
+  return topic.config.destinationOptions[type.type] as Static<Options> | undefined;
 }

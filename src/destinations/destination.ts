@@ -1,9 +1,23 @@
 import type { GatewayEvent } from '../envelope/envelope';
 import type { Topic } from '../topics/registry';
 
-// The one contract every destination keeps: Kafka, Firehose, file and spool are peers behind
-// it, and the route (fallback chain) knows nothing vendor-specific. A destination classifies
-// its own errors at this boundary; batching and retries live in buffer/ and route/.
+// The one contract every destination keeps: every type and the spool are peers behind it,
+// and the route (fallback chain) knows nothing vendor-specific. A destination classifies its
+// own errors at this boundary; batching and retries live in buffer/ and route/.
+//
+// Whole batch or single records, said one way only: `send` THROWS a DestinationError when the
+// batch failed as a whole — the destination took none of it, for a reason of its own
+// (unreachable, throttled, full) rather than of the records. The failures it RETURNS concern
+// single records. A list in which every record failed with the same retryable kind is a
+// whole-batch failure in disguise: destinations end `send` with `perRecord`, which throws it
+// instead, and the batcher applies the same rule to whatever a destination returns, so the
+// route sees one form. Terminal kinds (too_large, malformed) belong to the records: every
+// record of a batch may be returned with one.
+//
+// Health has one owner, the route's DestinationHealth (route/destination-health.ts): it counts
+// whole-batch failures and asks `isHealthy()`, the destination's own signal (e.g. a producer
+// without a connection); the route's skipping, `destination_state` and /readyz all read it.
+// Nothing else calls `isHealthy()`.
 
 /**
  * Why records were not taken. `throttled` and `unavailable` are retryable: the records move
@@ -63,10 +77,14 @@ export interface Destination {
   start(context: DestinationContext): Promise<void>;
   /**
    * Sends one batch and resolves once the destination has acknowledged it durably, with the
-   * records that failed (none: all taken). Throws DestinationError when the whole batch failed.
+   * records that failed (none: all taken; a 2xx to a service request waits for this). Throws
+   * DestinationError when the whole batch failed (see above: never a list of them all).
    */
   send(events: readonly GatewayEvent[]): Promise<RecordFailure[]>;
-  /** Whether sending is worth trying now; readiness and the route's skipping ask it. */
+  /**
+   * The destination's own view of whether sending is worth trying now (connected, last write
+   * worked). Only DestinationHealth asks; it adds the route's count of failed batches.
+   */
   isHealthy(): boolean;
   /**
    * How many more events it would take now without throttling (its quota or learned rate,
@@ -93,6 +111,25 @@ export function encodeEach<T>(events: readonly GatewayEvent[], encode: (event: G
     }
   }
   return encoded;
+}
+
+/**
+ * The whole-batch failure a list of failures amounts to, if it is one: every record of a batch
+ * of `size` failed, all with the same retryable kind.
+ */
+export function wholeBatchFailure(failures: readonly RecordFailure[], size: number): DestinationError | undefined {
+  if (size === 0 || failures.length < size) return undefined;
+  const kind = failures[0].kind;
+  if (!RETRYABLE[kind] || failures.some((f) => f.kind !== kind)) return undefined;
+  if (new Set(failures.map((f) => f.index)).size < size) return undefined;
+  return new DestinationError(kind, failures[0].message);
+}
+
+/** What a send returns: its per-record failures, or it throws the whole-batch failure they amount to. */
+export function perRecord(failures: RecordFailure[], size: number): RecordFailure[] {
+  const whole = wholeBatchFailure(failures, size);
+  if (whole) throw whole;
+  return failures;
 }
 
 /** Classifies anything a send threw: its own DestinationError, else unavailable. */

@@ -125,12 +125,3 @@ export function toCloudEventJson(event: GatewayEvent): string {
     `"datacontenttype":"application/json","dataschema":"${schema.dataschema}","data":${JSON.stringify(event.data, schema.jsonReplacer)}}`
   );
 }
-
-/** JSON.stringify replacer for schemas with bytes or fixed fields: bytes travel as base64. */
-export function bytesAsBase64(_key: string, value: unknown): unknown {
-  // Buffer.toJSON runs before a replacer sees the value, so bytes arrive as {type:'Buffer',data}.
-  if (value && typeof value === 'object' && (value as any).type === 'Buffer' && Array.isArray((value as any).data)) {
-    return Buffer.from((value as any).data).toString('base64');
-  }
-  return value;
-}

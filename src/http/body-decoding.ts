@@ -25,7 +25,7 @@ export interface DecodedBody {
   datums?: Buffer[];
 }
 
-const JSON_TYPES = new Set(['application/json', 'text/plain', 'application/cloudevents-batch+json']);
+const JSON_TYPES = new Set(['application/json', 'text/plain']);
 const NDJSON_TYPES = new Set(['application/x-ndjson', 'application/ndjson', 'application/jsonl', 'application/x-jsonlines']);
 const FORM_TYPE = 'application/x-www-form-urlencoded';
 const AVRO_TYPES = new Set(['avro/binary', 'application/avro', 'application/vnd.apache.avro+binary']);

@@ -82,7 +82,7 @@ export function buildPublicServer(parts: PublicServerParts): FastifyInstance {
     done();
   });
   beaconRoutes(app, registry, ingest, limits, paths);
-  eventsRoutes(app, { registry, ingest, limits, ackTimeoutMs: config.server.ackTimeoutMs, keys: parts.keys, rateLimits, paths });
+  eventsRoutes(app, { registry, ingest, limits, ackTimeoutMs: config.server.ackTimeoutMs, retryAfterSeconds: config.server.retryAfterSeconds, keys: parts.keys, rateLimits, paths });
   topicsRoutes(app, registry, paths);
   trackerRoutes(app, paths.trackerRoutes, parts.log);
   return app;

@@ -7,13 +7,10 @@ import { SummingCounter } from './summing-counter';
 // Counters are bumped once per request or batch with a count, not once per event.
 // With several workers the primary's /metrics adds up every worker's values (prom-client's
 // cluster aggregation); gauges that are states, not amounts, say how they combine instead.
+// A destination type's own metrics live in its folder (DestinationType.metrics), registered in
+// `registry` like these, and are aggregated the same way.
 
 export const METRIC_PREFIX = 'tracking_gateway_';
-
-/** Outcomes of `events_total`. */
-export type EventOutcome = 'accepted' | 'invalid' | 'rejected' | 'dead_lettered';
-/** Outcomes of `destination_records_total`. */
-export type RecordOutcome = 'delivered' | 'failed' | 'throttled' | 'too_large' | 'fell_back' | 'spilled';
 
 const LATENCY_BUCKETS = [0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10];
 const LAG_BUCKETS = [0.1, 1, 5, 15, 60, 300, 900, 3600, 4 * 3600, 24 * 3600, 7 * 24 * 3600];
@@ -121,32 +118,6 @@ export class GatewayMetrics {
     name: `${METRIC_PREFIX}destination_learned_rate_records_per_second`,
     help: 'Records/s a destination is sent at most: its quota, lowered by throttling and raised back while it is not throttled (+Inf: no limit known).',
   });
-  readonly firehoseEventsPerRecord = new Histogram({
-    name: `${METRIC_PREFIX}firehose_events_per_record`,
-    help: 'Events packed into one delivered Firehose record (the packing ratio).',
-    labelNames: ['destination'] as const,
-    buckets: [1, 2, 5, 10, 25, 50, 100, 250, 500, 1000],
-    registers: [this.registry],
-  });
-  readonly kafkaProduceRequests = new Counter({
-    name: `${METRIC_PREFIX}kafka_produce_requests_total`,
-    help: 'Producer batches (one sendBatch per flush) sent to a Kafka destination, by outcome (acked, too_large, malformed, unavailable).',
-    labelNames: ['destination', 'outcome'] as const,
-    registers: [this.registry],
-  });
-  readonly kafkaInFlightRequests = new Gauge({
-    name: `${METRIC_PREFIX}kafka_in_flight_requests`,
-    help: 'Producer batches sent to a Kafka destination and not yet acknowledged by all in-sync replicas.',
-    labelNames: ['destination'] as const,
-    registers: [this.registry],
-  });
-  readonly kafkaConnected = new Gauge({
-    name: `${METRIC_PREFIX}kafka_connected`,
-    help: '1 while the producer of a Kafka destination is connected and its topics exist (in every worker), else 0.',
-    labelNames: ['destination'] as const,
-    aggregator: 'min',
-    registers: [this.registry],
-  });
   readonly bufferBytes = this.sampledGauge({
     name: `${METRIC_PREFIX}buffer_bytes`,
     help: 'Bytes of accepted events held in memory, not yet delivered.',
@@ -203,7 +174,7 @@ export class GatewayMetrics {
   });
   readonly backgroundErrors = new Counter({
     name: `${METRIC_PREFIX}background_errors_total`,
-    help: 'Errors caught in a background task (spool_replay, minute_file_sweep, kafka_reconnect, batch_result, torn_tail_repair), each logged with its context; the task goes on, after a backoff where it repeats.',
+    help: 'Errors caught in a background task (spool_replay, minute_file_sweep, batch_result, torn_tail_repair, <destination type>_reconnect), each logged with its context; the task goes on, after a backoff where it repeats.',
     labelNames: ['task'] as const,
     registers: [this.registry],
   });

@@ -16,11 +16,13 @@ const THROTTLED_FOR_MS = 5_000;
 const FAILURE_LOG_INTERVAL_MS = 10_000;
 
 /**
- * Decides whether a route sends to a destination now. One that keeps failing (or says it is
- * unhealthy, e.g. a Kafka producer without a connection) is skipped — its traffic goes
- * straight to the next hop — except for one probe batch every probe interval; a delivered
- * batch makes it healthy again and traffic returns to it. Each change of state is logged once,
- * with the failure that caused it, rather than every failed batch.
+ * The one owner of a destination's health: whether a route sends to it now, its
+ * `destination_state`, and whether it counts towards /readyz. One that keeps failing whole
+ * batches, or says it is unhealthy (its own signal, `isHealthy()`: e.g. a producer without a
+ * connection), is skipped — its traffic goes straight to the next hop — except for one probe
+ * batch every probe interval; a delivered batch makes it healthy again and traffic returns to
+ * it. Each change of state is logged once, with the failure that caused it, rather than every
+ * failed batch.
  */
 export class DestinationHealth {
   private consecutiveFailures = 0;
@@ -43,6 +45,16 @@ export class DestinationHealth {
   /** Whether it is up, or down with a probe due; unlike isAvailable, takes no probe. */
   isUpOrProbeDue(now: number): boolean {
     return !this.isDown() || now >= this.nextProbeAt;
+  }
+
+  /**
+   * Whether it can take traffic, for /readyz: its own signal says so, and it is up or due a
+   * probe. A destination down only for its failed batches comes back through a probe, which
+   * needs traffic; one that says it is unhealthy comes back by itself (it reconnects, or its
+   * disk has room again).
+   */
+  takesTraffic(now: number): boolean {
+    return this.destination.isHealthy() && this.isUpOrProbeDue(now);
   }
 
   /** Whether to send to it now; while down, true once per probe interval. */

@@ -5,6 +5,7 @@ import { Batcher, type BatchResult } from '../buffer/batcher';
 import type { MemoryBudget } from '../buffer/memory-budget';
 import type { DeadLetter, DeadLetterReason } from '../destinations/dead-letter/dead-letter';
 import { RETRYABLE, type Destination, type DestinationLog, type FailureKind } from '../destinations/destination';
+import { destinationRegistry, type DestinationRegistry } from '../destinations/registry';
 import { toCloudEventJson, type GatewayEvent } from '../envelope/envelope';
 import type { GatewayMetrics } from '../metrics/metrics';
 import { ConfigError } from '../errors';
@@ -12,8 +13,7 @@ import { LogLimiter } from '../log/log-limiter';
 import type { Topic } from '../topics/registry';
 import { Ack } from './ack';
 import { DestinationHealth } from './destination-health';
-import type { PendingEvent } from './pending-event';
-import { Route, type Hop } from './route';
+import { Route, type Hop, type PendingEvent } from './route';
 
 /**
  * The event as its destinations would carry it; when even that cannot be encoded (the reason
@@ -52,6 +52,7 @@ export class Router {
 
   /**
    * @param spool the last hop of every route, when spooling is enabled.
+   * @param destinationTypes the types the config's entries name (their batch defaults).
    */
   constructor(
     destinations: readonly Destination[],
@@ -61,9 +62,10 @@ export class Router {
     private readonly budget: MemoryBudget,
     private readonly metrics: GatewayMetrics,
     private readonly log: DestinationLog,
+    destinationTypes: DestinationRegistry = destinationRegistry,
   ) {
     for (const destination of spool ? [...destinations, spool] : destinations) {
-      const batcher = new Batcher(destination, batchConfigFor(config, destination.name), (b, items, result) => this.onBatchResult(b, items, result), metrics, log);
+      const batcher = new Batcher<PendingEvent>(destination, batchConfigFor(config, destination.name, destinationTypes), (b, items, result) => this.onBatchResult(b, items, result), metrics, log);
       this.hops.set(destination.name, { batcher, health: new DestinationHealth(destination, log) });
     }
     metrics.destinationState.sample = () => [...this.hops.values()].map((hop) => [hop.batcher.destination.name, hop.health.state(Date.now())]);
@@ -104,6 +106,12 @@ export class Router {
       room += Math.max(0, own - batcher.queuedRecords);
     }
     return room;
+  }
+
+  /** Whether some destination, the spool included, can take traffic now (DestinationHealth.takesTraffic). */
+  takesTraffic(now: number): boolean {
+    for (const hop of this.hops.values()) if (hop.health.takesTraffic(now)) return true;
+    return false;
   }
 
   /** Whether some route has room for replayed events now (see replayRoom). */
@@ -179,7 +187,7 @@ export class Router {
     for (const { from, to, count } of skipped.values()) this.countFallbacks(from, to, 'skipped', count);
   }
 
-  private onBatchResult(batcher: Batcher, items: PendingEvent[], result: BatchResult): void {
+  private onBatchResult(batcher: Batcher<PendingEvent>, items: PendingEvent[], result: BatchResult): void {
     const hop = this.hops.get(batcher.destination.name)!;
     const now = Date.now();
     if (!Array.isArray(result)) {

@@ -1,8 +1,8 @@
 import { readdirSync, readFileSync, statSync } from 'node:fs';
 import { join } from 'node:path';
+import type { TObject } from '@sinclair/typebox';
 import avro, { type Type } from 'avsc';
 import YAML from 'yaml';
-import { bytesAsBase64 } from '../envelope/envelope';
 import { ConfigError } from '../errors';
 import { compileNormalizer, type Normalizer } from './avro-normalizer';
 import { compileFieldCoercers, type Coercer } from './query-coercion';
@@ -75,7 +75,7 @@ export interface TopicsLoadResult {
 }
 
 /** Reads and checks the whole tree, collecting every problem rather than stopping at the first. */
-export function loadTopicsTree(root: string): TopicsLoadResult {
+export function loadTopicsTree(root: string, destinationOptions?: TObject): TopicsLoadResult {
   const topics: Topic[] = [];
   const problems: string[] = [];
   let services: string[];
@@ -97,23 +97,27 @@ export function loadTopicsTree(root: string): TopicsLoadResult {
         problems.push(`${dir}: topic name must match ${NAME}`);
         continue;
       }
-      const topic = loadTopic(dir, service, name, problems);
+      const topic = loadTopic(dir, service, name, problems, destinationOptions);
       if (topic) topics.push(topic);
     }
   }
   return { topics, problems };
 }
 
-export function loadTopicRegistry(root: string): TopicRegistry {
-  const { topics, problems } = loadTopicsTree(root);
+/**
+ * @param destinationOptions what a topic file's `destinationOptions` may hold (the destination
+ * registry's destinationOptionsSchema); without it, nothing.
+ */
+export function loadTopicRegistry(root: string, destinationOptions?: TObject): TopicRegistry {
+  const { topics, problems } = loadTopicsTree(root, destinationOptions);
   if (problems.length > 0) throw new ConfigError(`topics in ${root} are invalid:\n  ${problems.join('\n  ')}`);
   return new TopicRegistry(topics);
 }
 
-function loadTopic(dir: string, service: string, name: string, problems: string[]): Topic | undefined {
+function loadTopic(dir: string, service: string, name: string, problems: string[], destinationOptions: TObject | undefined): Topic | undefined {
   const before = problems.length;
   const files = readdirSync(dir);
-  const config = readTopicConfig(dir, files, problems);
+  const config = readTopicConfig(dir, files, problems, destinationOptions);
 
   const versionNumbers: number[] = [];
   for (const file of files) {
@@ -166,7 +170,7 @@ function loadTopic(dir: string, service: string, name: string, problems: string[
   return { service, name, config, versions, latestVersion: versionNumbers[versionNumbers.length - 1] };
 }
 
-function readTopicConfig(dir: string, files: string[], problems: string[]): TopicConfig | undefined {
+function readTopicConfig(dir: string, files: string[], problems: string[], destinationOptions: TObject | undefined): TopicConfig | undefined {
   const present = TOPIC_CONFIG_FILES.filter((f) => files.includes(f));
   if (present.length === 0) {
     problems.push(`${dir}: missing topic config (${TOPIC_CONFIG_FILES.join(' or ')})`);
@@ -185,7 +189,7 @@ function readTopicConfig(dir: string, files: string[], problems: string[]): Topi
     problems.push(`${file}: cannot parse (${(err as Error).message.split('\n')[0]})`);
     return undefined;
   }
-  const { config, problems: configProblems } = checkTopicConfig(raw);
+  const { config, problems: configProblems } = checkTopicConfig(raw, destinationOptions);
   for (const p of configProblems) problems.push(`${file}: ${p}`);
   return config;
 }
@@ -221,6 +225,15 @@ function readVersion(file: string, service: string, topic: string, version: numb
     cloudEventType: `${service}.${topic}`,
     jsonReplacer: /"(bytes|fixed)"/.test(JSON.stringify(schema)) ? bytesAsBase64 : undefined,
   };
+}
+
+/** JSON.stringify replacer for schemas with bytes or fixed fields: bytes travel as base64. */
+export function bytesAsBase64(_key: string, value: unknown): unknown {
+  // Buffer.toJSON runs before a replacer sees the value, so bytes arrive as {type:'Buffer',data}.
+  if (value && typeof value === 'object' && (value as any).type === 'Buffer' && Array.isArray((value as any).data)) {
+    return Buffer.from((value as any).data).toString('base64');
+  }
+  return value;
 }
 
 function isDirectory(path: string): boolean {

@@ -1,9 +1,15 @@
-import Ajv from 'ajv';
+import type { TObject } from '@sinclair/typebox';
+import Ajv, { type ValidateFunction } from 'ajv';
 import type { RateRule } from '../limits/token-buckets';
 
 // The topic config file (`topic.yaml`, `topic.yml` or `topic.json`) beside a topic's schemas.
 
-/** Largest event a topic may allow: Firehose takes at most 1,000 KiB per record. */
+/**
+ * Largest event a topic may allow, 1,000 KiB: a tracking event is held in memory, batched and
+ * written whole, so a single one stays a small share of a batch and of the buffer. A
+ * destination that takes less (its maxRecordBytes) is skipped for larger events, which go
+ * down the route.
+ */
 export const MAX_EVENT_BYTES_LIMIT = 1_000 * 1024;
 export const DEFAULT_MAX_EVENT_BYTES = 64 * 1024;
 
@@ -17,8 +23,11 @@ export interface TopicConfig {
   maxEventBytes: number;
   /** Destination names, in fallback order; empty means the gateway's default route. */
   route: string[];
-  /** Kafka topic name; `<service>.<topic>` when absent. */
-  kafkaTopic?: string;
+  /**
+   * Options for the destinations of the route, by destination type (`destinationOptions.<type>.<key>`);
+   * each type declares and reads its own (DestinationType.topicOptions, topicOptions()).
+   */
+  destinationOptions: Record<string, unknown>;
   /**
    * Public topics: when set, a beacon must name one (`?k=` or `X-Publishable-Key`). It only
    * says which site sent it — a key in a page is public — so origins are still checked.
@@ -30,8 +39,8 @@ export interface TopicConfig {
 
 export const TOPIC_CONFIG_FILES = ['topic.yaml', 'topic.yml', 'topic.json'];
 
-export const topicConfigSchema = {
-  $id: 'https://tracking-gateway/topic-config.json',
+/** `destinationOptions` takes the schema the destination registry builds; by default, none. */
+export const topicConfigSchema = (destinationOptions: object = { type: 'object', additionalProperties: false, default: {} }) => ({
   type: 'object',
   additionalProperties: false,
   required: ['access', 'defaultVersion'],
@@ -47,7 +56,7 @@ export const topicConfigSchema = {
     partitionKey: { type: 'string', pattern: '^[A-Za-z_][A-Za-z0-9_]*$' },
     maxEventBytes: { type: 'integer', minimum: 64, maximum: MAX_EVENT_BYTES_LIMIT, default: DEFAULT_MAX_EVENT_BYTES },
     route: { type: 'array', items: { type: 'string', minLength: 1 }, default: [] },
-    kafkaTopic: { type: 'string', pattern: '^[A-Za-z0-9._-]{1,249}$' },
+    destinationOptions,
     publishableKeys: { type: 'array', items: { type: 'string', pattern: '^[A-Za-z0-9_-]{8,128}$' }, default: [] },
     rateLimit: {
       type: 'object',
@@ -65,19 +74,33 @@ export const topicConfigSchema = {
   },
   if: { properties: { access: { const: 'public' } } },
   then: { required: ['allowedOrigins'], properties: { allowedOrigins: { type: 'array', minItems: 1 } } },
-} as const;
+});
 
 const ajv = new Ajv({ allErrors: true, useDefaults: true });
-const validateTopicConfig = ajv.compile(topicConfigSchema);
+const noOptions = ajv.compile<TopicConfig>(topicConfigSchema());
+/** One compiled validator per options schema (in practice one per destination registry). */
+const validators = new WeakMap<TObject, ValidateFunction<TopicConfig>>();
 
-/** Validates (and fills defaults into) a parsed topic config; returns problems naming each key. */
-export function checkTopicConfig(raw: unknown): { config?: TopicConfig; problems: string[] } {
-  if (validateTopicConfig(raw)) return { config: raw as unknown as TopicConfig, problems: [] };
+function validatorFor(destinationOptions: TObject | undefined): ValidateFunction<TopicConfig> {
+  if (!destinationOptions) return noOptions;
+  let validate = validators.get(destinationOptions);
+  if (!validate) validators.set(destinationOptions, (validate = ajv.compile<TopicConfig>(topicConfigSchema(destinationOptions))));
+  return validate;
+}
+
+/**
+ * Validates (and fills defaults into) a parsed topic config; returns problems naming each key.
+ * `destinationOptions`: what `destinationOptions` may hold (destinations/registry.ts builds it
+ * from the destination types); without it, nothing.
+ */
+export function checkTopicConfig(raw: unknown, destinationOptions?: TObject): { config?: TopicConfig; problems: string[] } {
+  const validateTopicConfig = validatorFor(destinationOptions);
+  if (validateTopicConfig(raw)) return { config: raw, problems: [] };
   const problems = (validateTopicConfig.errors ?? [])
     .filter((e) => e.keyword !== 'if')
     .map((e) => {
       const key = e.instancePath.replace(/^\//, '').replace(/\//g, '.');
-      if (e.keyword === 'additionalProperties') return `unknown key "${(e.params as any).additionalProperty}"`;
+      if (e.keyword === 'additionalProperties') return `${key ? `${key}: ` : ''}unknown key "${(e.params as any).additionalProperty}"`;
       if (e.keyword === 'required' && (e.params as any).missingProperty === 'allowedOrigins') {
         return 'allowedOrigins must list at least one origin for a public topic';
       }

@@ -1,6 +1,7 @@
 import t from 'tap';
 import { batchConfigFor, buildConfig } from '../../src/config/config';
 import { kinesisEnv } from '../../src/destinations/kinesis/kinesis-env';
+import { destinationOptionsSchema, destinationRegistry } from '../../src/destinations/registry';
 import { topicFormat } from '../../src/destinations/kinesis/topic-options';
 import { loadTopicRegistry, type Topic } from '../../src/topics/registry';
 import { checkTopicConfig } from '../../src/topics/topic-config';
@@ -57,9 +58,10 @@ t.test('errors name the key, and the variable that set it', async (t) => {
 
 t.test('a topic file may set destinationOptions.kinesis.format; anything else there is refused', async (t) => {
   const base = { access: 'service', defaultVersion: 1 };
-  t.same(checkTopicConfig({ ...base, destinationOptions: { kinesis: { format: 'avro' } } }).problems, []);
-  t.match(checkTopicConfig({ ...base, destinationOptions: { kinesis: { format: 'xml' } } }).problems.join('\n'), /destinationOptions\.kinesis\.format/);
-  t.match(checkTopicConfig({ ...base, destinationOptions: { kinesis: { shards: 1 } } }).problems.join('\n'), /unknown key "shards"/);
+  const options = destinationOptionsSchema(destinationRegistry);
+  t.same(checkTopicConfig({ ...base, destinationOptions: { kinesis: { format: 'avro' } } }, options).problems, []);
+  t.match(checkTopicConfig({ ...base, destinationOptions: { kinesis: { format: 'xml' } } }, options).problems.join('\n'), /destinationOptions\.kinesis\.format/);
+  t.match(checkTopicConfig({ ...base, destinationOptions: { kinesis: { shards: 1 } } }, options).problems.join('\n'), /unknown key "shards"/);
 });
 
 t.test('the destination reads a topic’s format defensively', async (t) => {

@@ -48,3 +48,15 @@ t.test('throttling lowers the learned rate once a second; quiet seconds raise it
   }
   t.equal(quota.recordsPerSecond, 1000, 'back at the quota');
 });
+
+t.test('a throttle in a second in which nothing was taken steps down from what was sent, not to 1 record/s', async (t) => {
+  const c = clock();
+  const limiter = new ThroughputLimiter({}, true, c.read);
+  t.equal(limiter.admit(new Array(400).fill(1)), 400);
+  limiter.onThrottled();
+  t.equal(limiter.recordsPerSecond, 180, '90% of half the 400 sent');
+  c.now += 5000;
+  t.equal(limiter.admit([1]), 1);
+  limiter.onThrottled();
+  t.ok(limiter.recordsPerSecond >= 1 && limiter.recordsPerSecond < 180, `a lone record throttled lowers it again, at least to the floor (${limiter.recordsPerSecond})`);
+});

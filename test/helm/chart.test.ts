@@ -8,7 +8,7 @@ import type { IContainer, IPodSpec, IVolume } from 'kubernetes-models/v1';
 import type { IPersistentVolumeClaim } from 'kubernetes-models/v1/PersistentVolumeClaim';
 import YAML from 'yaml';
 import { buildConfig } from '../../src/config/config';
-import { chartDir, ensureHelm, findHelm, renderChart, runHelm } from './helm-cli';
+import { chartDir, chooseHelm, helmVersion, renderChart, runHelm } from './helm-cli';
 import { type Manifest, validateManifest } from './kubernetes-schemas';
 
 // A cold `go install` of helm takes 2–3 minutes on CI's two cores.
@@ -27,7 +27,10 @@ const CONTRACT_METRICS = new Set([
 ].map((name) => `tracking_gateway_${name}`).concat(['process_resident_memory_bytes', 'nodejs_eventloop_lag_seconds']));
 
 t.setTimeout(ENSURE_HELM_TIMEOUT_MS + 60_000);
-const helm = findHelm() ?? ensureHelm();
+const chosen = chooseHelm();
+const helm = chosen.path;
+// Which helm ran goes into the test output, so a failure can be told from a helm mismatch.
+t.comment(`helm: ${helm} (${chosen.source}), ${helmVersion(helm)}`);
 
 const ciDir = path.join(chartDir, 'ci');
 const renderings: { name: string; valuesFiles: string[] }[] = [

@@ -1,6 +1,5 @@
 // Runs the real helm CLI against the chart and parses what it renders.
 import { execFileSync, spawnSync } from 'node:child_process';
-import { existsSync } from 'node:fs';
 import path from 'node:path';
 import { parseAllDocuments } from 'yaml';
 import type { Manifest } from './kubernetes-schemas';
@@ -8,20 +7,30 @@ import type { Manifest } from './kubernetes-schemas';
 export const repoRoot = path.resolve(__dirname, '..', '..', '..');
 export const chartDir = path.join(repoRoot, 'helm', 'tracking-gateway');
 
-/** The cached helm, else one on PATH; null when scripts/ensure-helm.sh must install it. */
-export function findHelm(): string | null {
-  const cacheDir = process.env.TRACKING_GATEWAY_CACHE ?? path.join(repoRoot, '.cache');
-  const cached = path.join(cacheDir, 'bin', 'helm');
-  if (existsSync(cached)) return cached;
-  const onPath = spawnSync('helm', ['version', '--short'], { encoding: 'utf8' });
-  return onPath.status === 0 ? 'helm' : null;
+/**
+ * The helm the chart tests run: the one `HELM` names, else the pinned build that
+ * scripts/ensure-helm.sh keeps in the cache (built on first use). Never whatever `helm` is first
+ * on the PATH: a plain `go install` of helm assumes Kubernetes 1.20 and fails the chart's
+ * kubeVersion check.
+ */
+export function chooseHelm(env: NodeJS.ProcessEnv = process.env): { path: string; source: string } {
+  if (env.HELM) return { path: env.HELM, source: 'HELM' };
+  return { path: ensureHelm(), source: 'pinned by scripts/ensure-helm.sh' };
 }
 
+/** Builds (or finds, with its stamp) the pinned helm in the cache; its path. */
 export function ensureHelm(): string {
   return execFileSync('bash', [path.join(repoRoot, 'scripts', 'ensure-helm.sh')], {
     encoding: 'utf8',
     stdio: ['ignore', 'pipe', 'inherit'],
   }).trim();
+}
+
+/** `helm version --short` of a helm binary, e.g. `v3.22.0+g…`. */
+export function helmVersion(helm: string): string {
+  const result = spawnSync(helm, ['version', '--short'], { encoding: 'utf8' });
+  if (result.status !== 0) throw new Error(`${helm} version failed: ${result.stderr || result.error?.message}`);
+  return result.stdout.trim();
 }
 
 export interface HelmResult {

@@ -2,7 +2,8 @@ import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import avro from 'avsc';
 import t from 'tap';
-import { metricValue, readGzipLines, injectableGateway, TOPICS_DIR, validOrder, SERVICE_AUTH } from '../helpers/gateway';
+import { BlockedDestination } from '../helpers/destinations';
+import { metricValue, readGzipLines, injectableGateway, removeDir, testGateway, TOPICS_DIR, validOrder, SERVICE_AUTH } from '../helpers/gateway';
 
 const orderType = avro.Type.forSchema(JSON.parse(readFileSync(join(TOPICS_DIR, 'shop/order-placed/v1.avsc'), 'utf8')));
 const URL_ORDERS = '/v1/events/shop/order-placed';
@@ -108,6 +109,8 @@ t.test('400s: malformed JSON, prototype poisoning; 415 for a wrong content type;
     [{ headers: { ...SERVICE_AUTH, 'content-type': 'application/json' }, payload: '[{"orderId": }]' }, 400, 'MALFORMED_BODY', /malformed JSON/],
     [{ headers: { ...SERVICE_AUTH, 'content-type': 'application/x-ndjson' }, payload: '{"a":1}\n{oops\n' }, 400, 'MALFORMED_BODY', /line 2: malformed JSON/],
     [{ headers: { ...SERVICE_AUTH, 'content-type': 'application/xml' }, payload: '<order/>' }, 415, 'UNSUPPORTED_CONTENT_TYPE', /"application\/xml" is not accepted here/],
+    // Its elements would be CloudEvents (specversion, data…), which the gateway does not unwrap: refused, not misread.
+    [{ headers: { ...SERVICE_AUTH, 'content-type': 'application/cloudevents-batch+json' }, payload: '[{"specversion":"1.0","data":{}}]' }, 415, 'UNSUPPORTED_CONTENT_TYPE', /"application\/cloudevents-batch\+json" is not accepted here/],
     [{ headers: { ...SERVICE_AUTH, 'content-type': 'application/json' }, payload: '{"orderId":"x","__proto__":{"admin":true}}' }, 400, 'PROTOTYPE_POISONING', /__proto__/],
     [{ headers: { ...SERVICE_AUTH, 'content-type': 'application/json' }, payload: '[{"constructor":{"prototype":{"admin":true}}}]' }, 400, 'PROTOTYPE_POISONING', /constructor\.prototype/],
     [{ headers: { ...SERVICE_AUTH, 'content-type': 'application/json' }, payload: '42' }, 400, 'MALFORMED_BODY', /object or an array/],
@@ -134,4 +137,19 @@ t.test('over the memory bound: 503 with Retry-After, counted', async (t) => {
   t.equal(res.headers['retry-after'], '1');
   t.equal(res.json().error.code, 'OVERLOADED');
   t.equal(metricValue(await gateway.metrics.render(), 'tracking_gateway_events_rejected_total', { reason: 'overloaded' }), 200);
+});
+
+t.test('not durable within ackTimeoutMs: 503 DELIVERY_FAILED with server.retryAfterSeconds as Retry-After', async (t) => {
+  const blocked = new BlockedDestination('stuck');
+  const { gateway, dataDir } = testGateway({ server: { port: 0, adminPort: 0, host: '127.0.0.1', adminHost: '127.0.0.1', ackTimeoutMs: 100, retryAfterSeconds: 7 }, spool: { enabled: false } }, {}, [blocked]);
+  t.teardown(async () => {
+    blocked.unblock();
+    await gateway.close();
+    removeDir(dataDir);
+  });
+  const res = await gateway.publicServer.inject(json([validOrder({ orderId: 'slow-1' })]));
+  t.equal(res.statusCode, 503, res.body);
+  t.equal(res.json().error.code, 'DELIVERY_FAILED');
+  t.equal(res.headers['retry-after'], '7');
+  t.match(res.json().error.message, /not confirmed durable within 100 ms/);
 });

@@ -24,6 +24,15 @@ t.test('a config file names several clusters; KAFKA_* set the one named kafka', 
   t.same(config.defaultRoute, ['eu', 'kafka', 'local']);
 });
 
+t.test('a config file whose destinations have no kafka entry: KAFKA_BROKERS is refused, not added to its routes', async (t) => {
+  t.throws(
+    () => buildConfig({ destinations: { local: { type: 'file' } } }, { KAFKA_BROKERS: 'k1:9092' }),
+    /KAFKA_BROKERS sets keys of destination "kafka" \(type kafka\), which the config file's destinations do not have/,
+  );
+  // An empty mapping names nothing: KAFKA_BROKERS makes the kafka destination, as with no key at all.
+  t.same(Object.keys(buildConfig({ destinations: {} }, { KAFKA_BROKERS: 'k1:9092' }).destinations), ['kafka']);
+});
+
 t.test('KAFKA_CREATE_TOPICS turns on topic creation for the env cluster', async (t) => {
   const config = buildConfig({}, { KAFKA_BROKERS: 'k1:9092,k2:9092', KAFKA_CREATE_TOPICS: 'true' });
   const kafka = config.destinations.kafka;
@@ -36,7 +45,7 @@ t.test('limits: a batch is clamped to the broker message size; errors name the k
   t.equal(config.destinations.kafka.batch?.maxBytes, BROKER_MESSAGE_MAX_BYTES_DEFAULT);
   t.equal(config.destinations.kafka.type === 'kafka' && config.destinations.kafka.maxInFlightRequests, 5);
   for (const compression of ['gzip', 'snappy', 'lz4', 'zstd', 'none']) {
-    t.equal((buildConfig({ destinations: { kafka: { type: 'kafka', brokers: ['k:9092'], compression } } }).destinations.kafka as { compression: string }).compression, compression, `compression ${compression}`);
+    t.equal(buildConfig({ destinations: { kafka: { type: 'kafka', brokers: ['k:9092'], compression } } }).destinations.kafka.compression, compression, `compression ${compression}`);
   }
   t.throws(() => buildConfig({ destinations: { kafka: { type: 'kafka', brokers: ['k:9092'], compression: 'brotli' } } }), /destinations\.kafka\.compression/);
   t.throws(() => buildConfig({}, { KAFKA_BROKERS: 'no-port' }), /destinations\.kafka\.brokers\.0 \(from KAFKA_BROKERS\)/);

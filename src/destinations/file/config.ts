@@ -1,16 +1,15 @@
-export interface FileDestinationConfig {
-  type: 'file';
-  /** Root folder; files go to <dir>/<service>/<topic>/<YYYY-MM-DD>/<HH-mm>.ndjson.gz. */
-  dir?: string;
-}
+import { Type, type Static } from '@sinclair/typebox';
 
-export const fileDestinationSchema = {
-  type: 'object',
-  additionalProperties: false,
-  required: ['type'],
-  properties: {
-    type: { const: 'file' },
-    dir: { type: 'string', minLength: 1 },
-    batch: { $ref: 'batch' },
+/** The type name config entries give. */
+export const FILE = 'file';
+
+/** gzip NDJSON minute files on local disk. */
+export const fileSchema = Type.Object(
+  {
+    /** Root folder, else the gateway's dataDir; files go to <dir>/<service>/<topic>/<YYYY-MM-DD>/<HH-mm>.ndjson.gz. */
+    dir: Type.Optional(Type.String({ minLength: 1 })),
   },
-} as const;
+  { additionalProperties: false },
+);
+
+export type FileConfig = Static<typeof fileSchema>;

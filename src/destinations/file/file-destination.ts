@@ -1,7 +1,8 @@
 import { toCloudEventJson, type GatewayEvent } from '../../envelope/envelope';
 import { LogLimiter } from '../../log/log-limiter';
 import type { GatewayMetrics } from '../../metrics/metrics';
-import { DestinationError, encodeEach, type Destination, type DestinationLog, type RecordFailure } from '../destination';
+import { encodeEach, perRecord, type Destination, type DestinationLog, type RecordFailure } from '../destination';
+import { FILE } from './config';
 import { MinuteFiles } from './minute-files';
 
 /** How often a failing disk's reason is logged at most. */
@@ -14,7 +15,7 @@ const LOG_INTERVAL_MS = 10_000;
  * fail as `unavailable` and move down the route.
  */
 export class FileDestination implements Destination {
-  readonly type = 'file';
+  readonly type = FILE;
   // One line of a file has no size limit of its own; this only keeps a single event sane.
   readonly maxRecordBytes = 16 * 1024 * 1024;
   private readonly files: MinuteFiles;
@@ -40,15 +41,12 @@ export class FileDestination implements Destination {
     if (encoded.length === 0) return failures;
     const lines = encoded.map(({ index, value }) => ({ folder: `${events[index].schema.service}/${events[index].schema.topic}`, timeMs: events[index].receivedAt, line: value }));
     const notWritten = await this.files.appendLines(lines);
-    if (notWritten.reduce((n, f) => n + f.indexes.length, 0) === lines.length) {
-      this.lastWriteFailed = true;
-      throw new DestinationError('unavailable', `file write failed: ${notWritten[0].error.message}`);
-    }
-    this.lastWriteFailed = false;
+    // The disk counts as failing when none of the lines could be written.
+    this.lastWriteFailed = notWritten.reduce((n, f) => n + f.indexes.length, 0) === lines.length;
     for (const { indexes, error } of notWritten) {
       for (const i of indexes) failures.push({ index: encoded[i].index, kind: 'unavailable', message: `file write failed: ${error.message}` });
     }
-    return failures;
+    return perRecord(failures, events.length);
   }
 
   isHealthy(): boolean {

@@ -1,10 +1,11 @@
 import { FirehoseClient, PutRecordBatchCommand, type PutRecordBatchCommandOutput } from '@aws-sdk/client-firehose';
 import { toCloudEventJson, type GatewayEvent } from '../../envelope/envelope';
 import type { GatewayMetrics } from '../../metrics/metrics';
-import { DestinationError, encodeEach, type Destination, type FailureKind, type RecordFailure } from '../destination';
+import { encodeEach, perRecord, type Destination, type FailureKind, type RecordFailure } from '../destination';
 import { splitIntoCalls } from '../util/call-splitting';
 import { ThroughputLimiter } from '../util/throughput-limiter';
-import type { FirehoseDestinationConfig } from './config';
+import { DEFAULT_PACK_RECORD_BYTES, DEFAULT_REQUEST_TIMEOUT_MS, FIREHOSE, type FirehoseConfig } from './config';
+import type { FirehoseMetrics } from './firehose-metrics';
 import { MAX_BYTES_PER_CALL, MAX_RECORD_BYTES, MAX_RECORDS_PER_CALL } from './limits';
 import { packRecords, type PackedRecord } from './record-packing';
 
@@ -15,7 +16,7 @@ import { packRecords, type PackedRecord } from './record-packing';
  * records Firehose failed are handed back.
  */
 export class FirehoseDestination implements Destination {
-  readonly type = 'firehose';
+  readonly type = FIREHOSE;
   readonly maxRecordBytes = MAX_RECORD_BYTES;
   private readonly client: FirehoseClient;
   private readonly limiter: ThroughputLimiter;
@@ -26,18 +27,20 @@ export class FirehoseDestination implements Destination {
 
   constructor(
     readonly name: string,
-    private readonly config: FirehoseDestinationConfig,
-    private readonly metrics: GatewayMetrics,
+    private readonly config: Readonly<FirehoseConfig>,
+    private readonly metrics: FirehoseMetrics,
+    gatewayMetrics: GatewayMetrics,
   ) {
     // The route decides where a failed record goes next; SDK retries would only hold it back.
     this.client = new FirehoseClient({
       region: config.region,
       endpoint: config.endpoint,
       maxAttempts: 1,
-      requestHandler: { requestTimeout: config.requestTimeoutMs },
+      requestHandler: { requestTimeout: config.requestTimeoutMs ?? DEFAULT_REQUEST_TIMEOUT_MS },
     });
-    this.limiter = new ThroughputLimiter(config.quota, config.learnRate);
-    metrics.learnedRate.register(name, () => this.limiter.recordsPerSecond);
+    // Validation filled these defaults in; the fallbacks only satisfy the optional keys' type.
+    this.limiter = new ThroughputLimiter(config.quota ?? {}, config.learnRate ?? true);
+    gatewayMetrics.learnedRate.register(name, () => this.limiter.recordsPerSecond);
   }
 
   async start(): Promise<void> {}
@@ -52,25 +55,21 @@ export class FirehoseDestination implements Destination {
         lines.push({ index, line });
       }
     }
-    const records = packRecords(lines, this.config.packRecordBytes);
+    const records = packRecords(lines, this.config.packRecordBytes ?? DEFAULT_PACK_RECORD_BYTES);
     if (records.length > 0) {
       this.eventsPerRecord = lines.length / records.length;
       this.bytesPerEvent = lines.reduce((sum, l) => sum + l.line.length, 0) / lines.length;
     }
     const calls = splitIntoCalls(records, MAX_RECORDS_PER_CALL, MAX_BYTES_PER_CALL, (r) => r.data.length);
     const results = await Promise.all(calls.map((call) => this.sendCall(call)));
-    // Nothing got through and the stream was unreachable: a whole-batch failure, which the
-    // route counts towards skipping the stream.
-    const all = results.flat();
-    if (all.length === records.length && all.length > 0 && all.every((f) => f.kind === 'unavailable')) {
-      throw new DestinationError('unavailable', all[0].message);
-    }
     for (const failed of results) {
       for (const { record, kind, message } of failed) {
         for (const index of record.events) failures.push({ index, kind, message });
       }
     }
-    return failures;
+    // Nothing got through, for one reason of the stream's: thrown as a whole-batch failure,
+    // which the route counts towards skipping the stream.
+    return perRecord(failures, events.length);
   }
 
   isHealthy(): boolean {
@@ -111,7 +110,7 @@ export class FirehoseDestination implements Destination {
     (output.RequestResponses ?? []).forEach((response, i) => {
       if (!response.ErrorCode) {
         accepted++;
-        this.metrics.firehoseEventsPerRecord.labels(this.name).observe(sent[i].events.length);
+        this.metrics.eventsPerRecord.labels(this.name).observe(sent[i].events.length);
         return;
       }
       const kind = classifyRecordError(response.ErrorCode);

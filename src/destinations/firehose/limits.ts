@@ -10,10 +10,3 @@ export const MAX_BYTES_PER_CALL = 4 * 1024 * 1024;
 
 /** "Each record in the request can be as large as 1,000 KB (before base64 encoding)". */
 export const MAX_RECORD_BYTES = 1_000 * 1024;
-
-/**
- * Firehose bills ingestion per record rounded up to the next 5 KB, and its throughput quota
- * counts records per second, so small events are packed several to a record.
- * https://aws.amazon.com/firehose/pricing/
- */
-export const BILLING_INCREMENT_BYTES = 5 * 1024;

@@ -1,12 +1,14 @@
 import { setTimeout as sleep } from 'node:timers/promises';
 import { Admin, compatibilityPartitioner, Producer, type BaseOptions, type SASLOptions } from '@platformatic/kafka';
 import { Backoff } from '../../background/backoff';
+import type { BackgroundTask } from '../../background/loop';
 import type { GatewayEvent } from '../../envelope/envelope';
 import type { GatewayMetrics } from '../../metrics/metrics';
-import { DestinationError, encodeEach, RETRYABLE, type Destination, type DestinationContext, type DestinationLog, type RecordFailure } from '../destination';
-import { DEFAULT_CLIENT_ID, DEFAULT_TOPIC_TEMPLATE, type KafkaDestinationConfig } from './config';
+import { DestinationError, encodeEach, perRecord, RETRYABLE, type Destination, type DestinationContext, type DestinationLog, type RecordFailure } from '../destination';
+import { DEFAULT_CLIENT_ID, DEFAULT_TOPIC_TEMPLATE, KAFKA, type KafkaConfig } from './config';
 import { classifyKafkaError, kafkaErrorMessage } from './kafka-errors';
 import { kafkaTopicName, kafkaTopicOf, recordBytes, toKafkaMessage, type KafkaMessage } from './kafka-message';
+import type { KafkaMetrics } from './kafka-metrics';
 import { BROKER_MESSAGE_MAX_BYTES_DEFAULT, MAX_IN_FLIGHT_REQUESTS_DEFAULT, REQUEST_TIMEOUT_MS_DEFAULT } from './limits';
 
 /** Every in-sync replica: what a 2xx on the service endpoint promises. */
@@ -31,6 +33,9 @@ const CLIENT_WAIT_MARGIN_MS = 1_000;
 const LEADER_WAIT_MS = 10_000;
 const LEADER_POLL_MS = 100;
 
+/** The `task` of background_errors_total for a reconnect loop that failed unexpectedly. */
+const RECONNECT_TASK: BackgroundTask = `${KAFKA}_reconnect`;
+
 const SASL_MECHANISMS = { plain: 'PLAIN', 'scram-sha-256': 'SCRAM-SHA-256', 'scram-sha-512': 'SCRAM-SHA-512' } as const;
 
 interface OutgoingRecord {
@@ -47,7 +52,7 @@ interface OutgoingRecord {
  * masked positive — so a key keeps its partition across clients.
  */
 export class KafkaDestination implements Destination {
-  readonly type = 'kafka';
+  readonly type = KAFKA;
   readonly maxRecordBytes: number;
   private readonly clientOptions: BaseOptions;
   /** Records arrive as bytes (kafka-message.ts), so the client's default, no serialiser, is used. */
@@ -66,8 +71,9 @@ export class KafkaDestination implements Destination {
 
   constructor(
     readonly name: string,
-    private readonly config: Readonly<KafkaDestinationConfig>,
-    private readonly metrics: GatewayMetrics,
+    private readonly config: Readonly<KafkaConfig>,
+    private readonly metrics: KafkaMetrics,
+    private readonly gatewayMetrics: GatewayMetrics,
   ) {
     const maxMessageBytes = config.maxMessageBytes ?? BROKER_MESSAGE_MAX_BYTES_DEFAULT;
     this.maxRecordBytes = maxMessageBytes;
@@ -92,9 +98,9 @@ export class KafkaDestination implements Destination {
       compression: config.compression ?? 'gzip',
       partitioner: compatibilityPartitioner,
     });
-    this.connectedGauge = metrics.kafkaConnected.labels(name);
-    this.inFlightGauge = metrics.kafkaInFlightRequests.labels(name);
-    this.acked = metrics.kafkaProduceRequests.labels(name, 'acked');
+    this.connectedGauge = metrics.connected.labels(name);
+    this.inFlightGauge = metrics.inFlightRequests.labels(name);
+    this.acked = metrics.produceRequests.labels(name, 'acked');
     this.connectedGauge.set(0);
     this.inFlightGauge.set(0);
   }
@@ -120,7 +126,8 @@ export class KafkaDestination implements Destination {
       }
     }
     await this.produce(records, failures);
-    return failures;
+    // A cluster that took nothing (connection lost mid-send) failed the batch as a whole.
+    return perRecord(failures, events.length);
   }
 
   isHealthy(): boolean {
@@ -175,7 +182,7 @@ export class KafkaDestination implements Destination {
       await this.producer.send({ messages: records.map((record) => record.message) });
       this.acked.inc();
     } catch (err) {
-      this.metrics.kafkaProduceRequests.labels(this.name, classifyKafkaError(err)).inc();
+      this.metrics.produceRequests.labels(this.name, classifyKafkaError(err)).inc();
       throw err;
     } finally {
       this.inFlightGauge.dec();
@@ -207,8 +214,8 @@ export class KafkaDestination implements Destination {
     })()
       .catch((err: unknown) => {
         // connect() reports its own failures; anything else is a bug, which must not end the process.
-        this.metrics.backgroundErrors.labels('kafka_reconnect').inc();
-        this.log?.error({ task: 'kafka_reconnect', destination: this.name, err }, `Kafka ${this.name}: reconnecting failed; the next send tries again`);
+        this.gatewayMetrics.backgroundErrors.labels(RECONNECT_TASK).inc();
+        this.log?.error({ task: RECONNECT_TASK, destination: this.name, err }, `Kafka ${this.name}: reconnecting failed; the next send tries again`);
       })
       .finally(() => (this.reconnecting = undefined));
   }

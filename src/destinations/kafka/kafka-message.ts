@@ -1,6 +1,8 @@
 import type { MessageToProduce } from '@platformatic/kafka';
 import type { GatewayEvent } from '../../envelope/envelope';
 import type { Topic } from '../../topics/registry';
+import { topicOptions } from '../destination-type';
+import { KAFKA, kafkaTopicOptions } from './config';
 import { RECORD_BATCH_OVERHEAD_BYTES, RECORD_OVERHEAD_BYTES } from './limits';
 
 // One event as one Kafka record, in the CloudEvents Kafka protocol binding's binary mode:
@@ -96,11 +98,15 @@ export function recordBytes(message: KafkaMessage): number {
   return bytes;
 }
 
-/** The Kafka topic of a gateway topic: its own `kafkaTopic`, else the destination's template. */
+/** The Kafka topic of a gateway topic: its own `destinationOptions.kafka.topic`, else the destination's template. */
 export function kafkaTopicName(service: string, topic: string, template: string, override?: string): string {
   return override ?? template.replaceAll('{service}', service).replaceAll('{topic}', topic);
 }
 
+// The kafka type's name and topic options, not kafkaType itself: kafka-type.ts imports this
+// folder's destination, which imports this file.
+const KAFKA_OPTIONS = { type: KAFKA, topicOptions: kafkaTopicOptions };
+
 export function kafkaTopicOf(topic: Topic, template: string): string {
-  return kafkaTopicName(topic.service, topic.name, template, topic.config.kafkaTopic);
+  return kafkaTopicName(topic.service, topic.name, template, topicOptions(topic, KAFKA_OPTIONS)?.topic);
 }

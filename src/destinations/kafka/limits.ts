@@ -1,8 +1,5 @@
-import type { BatchConfig } from '../../config/config';
-import type { KafkaDestinationConfig } from './config';
-
 // Kafka's limits, each with the page that states it. Config is clamped to them once, when
-// the gateway config is built, so that sends never meet them by surprise.
+// the gateway config is built (kafka-type.ts, finish), so that sends never meet them by surprise.
 
 /**
  * Largest record batch a broker accepts by default (after compression), 1 MiB + 12 bytes of
@@ -25,7 +22,6 @@ export const RECORD_OVERHEAD_BYTES = 32;
  * https://github.com/apache/kafka/blob/3.9.2/clients/src/main/java/org/apache/kafka/common/internals/Topic.java
  */
 export const TOPIC_NAME_MAX_LENGTH = 249;
-export const TOPIC_NAME_PATTERN = /^[A-Za-z0-9._-]+$/;
 
 /**
  * The producer's wait for an acknowledgement; Kafka's own producer defaults to 30 s.
@@ -42,16 +38,3 @@ export const REQUEST_TIMEOUT_MS_MAX = 300_000;
  */
 export const MAX_IN_FLIGHT_REQUESTS_DEFAULT = 5;
 export const MAX_IN_FLIGHT_REQUESTS_MAX = 5;
-
-/**
- * Clamps a Kafka destination's config to the limits above: a batch is never larger than one
- * record batch the broker takes, so no partition of one flush can be refused as a whole for
- * its size, before compression even helps. Mutates `entry`; runs before the config is frozen.
- */
-export function clampKafkaConfig(entry: KafkaDestinationConfig & { batch?: Partial<BatchConfig> }, defaults: BatchConfig): void {
-  const maxMessageBytes = entry.maxMessageBytes ?? BROKER_MESSAGE_MAX_BYTES_DEFAULT;
-  const batchBytes = entry.batch?.maxBytes ?? defaults.maxBytes;
-  if (batchBytes > maxMessageBytes) entry.batch = { ...entry.batch, maxBytes: maxMessageBytes };
-  entry.requestTimeoutMs = Math.min(Math.max(entry.requestTimeoutMs ?? REQUEST_TIMEOUT_MS_DEFAULT, REQUEST_TIMEOUT_MS_MIN), REQUEST_TIMEOUT_MS_MAX);
-  entry.maxInFlightRequests = Math.min(Math.max(entry.maxInFlightRequests ?? MAX_IN_FLIGHT_REQUESTS_DEFAULT, 1), MAX_IN_FLIGHT_REQUESTS_MAX);
-}

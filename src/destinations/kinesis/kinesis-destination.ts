@@ -2,7 +2,7 @@ import { DescribeStreamSummaryCommand, KinesisClient, PutRecordsCommand, type Pu
 import { NodeHttpHandler } from '@smithy/node-http-handler';
 import type { GatewayEvent } from '../../envelope/envelope';
 import type { GatewayMetrics } from '../../metrics/metrics';
-import { DestinationError, encodeEach, type Destination, type DestinationContext, type DestinationLog, type FailureKind, type RecordFailure } from '../destination';
+import { encodeEach, perRecord, type Destination, type DestinationContext, type DestinationLog, type FailureKind, type RecordFailure } from '../destination';
 import { splitIntoCalls } from '../util/call-splitting';
 import { ThroughputLimiter } from '../util/throughput-limiter';
 import type { KinesisDestinationConfig, KinesisFormat } from './config';
@@ -110,14 +110,9 @@ export class KinesisDestination implements Destination {
     if (entries.length > 0) this.bytesPerRecord = entries.reduce((sum, e) => sum + e.record.bytes, 0) / entries.length;
     const calls = splitIntoCalls(entries, MAX_RECORDS_PER_CALL, MAX_BYTES_PER_CALL, (e) => e.record.bytes);
     const failed = (await Promise.all(calls.map((call) => this.sendCall(call)))).flat();
-    // Nothing got through and the stream was unreachable: a whole-batch failure, which the
-    // route counts towards skipping the stream (unless some records failed on their own, as
-    // too large or malformed: they must keep their kind, so the batch is answered per record).
-    if (failures.length === 0 && failed.length === entries.length && failed.length > 0 && failed.every((f) => f.kind === 'unavailable')) {
-      throw new DestinationError('unavailable', failed[0].message);
-    }
     for (const { entry, kind, message } of failed) failures.push({ index: entry.index, kind, message });
-    return failures;
+    // Every record failed with one retryable kind: thrown as the whole-batch failure it is.
+    return perRecord(failures, events.length);
   }
 
   isHealthy(): boolean {

@@ -192,6 +192,9 @@ export class Spool implements Destination {
     const segment = this.sealed.find((s) => s.path === path);
     if (!segment) return;
     await unlink(path);
+    // Without this a power loss could bring the segment back, and its events would be
+    // delivered a second time.
+    await fsyncDir(dirname(path));
     this.sealed.splice(this.sealed.indexOf(segment), 1);
     this.totalBytes -= segment.bytes;
     this.totalRecords -= segment.records;

@@ -1,30 +1,29 @@
+import { Type, type Static } from '@sinclair/typebox';
+
 // How much a destination may be sent now: configured quotas (records/s, bytes/s,
 // requests/s) enforced over a sliding one-second window, as the services that publish such
 // quotas count them, and a learned records/s rate that falls when the destination throttles
 // and creeps back up while it does not (additive increase, multiplicative decrease). What
 // does not fit goes to the next hop of the route before the destination throttles it.
 
-export interface Quota {
-  recordsPerSecond?: number;
-  bytesPerSecond?: number;
-  requestsPerSecond?: number;
-}
-
-export const quotaSchema = {
-  type: 'object',
-  additionalProperties: false,
-  properties: {
-    recordsPerSecond: { type: 'number', exclusiveMinimum: 0 },
-    bytesPerSecond: { type: 'number', exclusiveMinimum: 0 },
-    requestsPerSecond: { type: 'number', exclusiveMinimum: 0 },
+export const quotaSchema = Type.Object(
+  {
+    recordsPerSecond: Type.Optional(Type.Number({ exclusiveMinimum: 0 })),
+    bytesPerSecond: Type.Optional(Type.Number({ exclusiveMinimum: 0 })),
+    requestsPerSecond: Type.Optional(Type.Number({ exclusiveMinimum: 0 })),
   },
-} as const;
+  { additionalProperties: false },
+);
+
+export type Quota = Static<typeof quotaSchema>;
 
 /** On a throttle the learned rate drops to this share of what the destination took in the last second. */
 const DECREASE_FACTOR = 0.9;
 /** Each second without a throttle it rises by this share (at least one record/s). */
 const INCREASE_SHARE = 0.1;
 const MIN_LEARNED_RATE = 1;
+/** Of what was sent in a second in which the destination took nothing, the share taken as its rate. */
+const UNKNOWN_RATE_SHARE = 0.5;
 
 /**
  * The window is kept as SLOTS slots of SLOT_MS each, spanning 1.05 s rather than 1 s: a call
@@ -152,8 +151,13 @@ export class ThroughputLimiter {
     this.lastIncreaseAt = now;
     // With a configured quota the throttle is a matter of timing (calls arrive later than
     // they were counted here), so the rate steps down from the quota; without one, from
-    // what the destination took in the last second.
-    const basis = this.quota.recordsPerSecond !== undefined ? this.recordsPerSecond : Math.min(this.recordsPerSecond, this.taken.sumRecords);
+    // what the destination took in the last second. A throttle in a second in which it took
+    // nothing (the first call after a quiet spell) only says the rate is below what was sent:
+    // half of that, rather than the 1 record/s "took nothing" would mean, from which the
+    // additive increase would need minutes to climb back.
+    this.sent.advance(now);
+    const took = this.taken.sumRecords > 0 ? this.taken.sumRecords : this.sent.sumRecords * UNKNOWN_RATE_SHARE;
+    const basis = this.quota.recordsPerSecond !== undefined ? this.recordsPerSecond : Math.min(this.recordsPerSecond, took);
     this.learned = Math.max(MIN_LEARNED_RATE, basis * DECREASE_FACTOR);
   }
 

@@ -17,6 +17,8 @@ export interface EventsRouteParts {
   ingest: Ingest;
   limits: DecodeLimits;
   ackTimeoutMs: number;
+  /** Retry-After of a 503 (server.retryAfterSeconds). */
+  retryAfterSeconds: number;
   keys: KeyRing;
   rateLimits: RateLimits;
   paths: PublicPaths;
@@ -26,7 +28,7 @@ export interface EventsRouteParts {
 const BROWSER_SIMPLE_TYPES = new Set(['text/plain', 'application/x-www-form-urlencoded', 'multipart/form-data']);
 
 export function eventsRoutes(app: FastifyInstance, parts: EventsRouteParts): void {
-  const { registry, ingest, limits, ackTimeoutMs, keys, rateLimits, paths } = parts;
+  const { registry, ingest, limits, ackTimeoutMs, retryAfterSeconds, keys, rateLimits, paths } = parts;
   // The key is checked before the body is read: an unknown caller costs no decoding.
   const authenticate = (request: FastifyRequest<{ Params: TopicParams }>, _reply: FastifyReply, done: (err?: Error) => void) => {
     try {
@@ -74,7 +76,7 @@ export function eventsRoutes(app: FastifyInstance, parts: EventsRouteParts): voi
       throw new GatewayError(
         'DELIVERY_FAILED',
         `the events were accepted but not confirmed durable within ${ackTimeoutMs} ms; they stay queued and may still be delivered — retry with the same $id values to deduplicate`,
-        { retryAfterSeconds: 1 },
+        { retryAfterSeconds },
       );
     }
     return reply.code(200).send({ accepted: result.accepted, rejected: result.rejected, errors: result.errors, moreErrors: result.moreErrors || undefined });
