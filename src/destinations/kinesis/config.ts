@@ -2,6 +2,9 @@ import { Type, type Static } from '@sinclair/typebox';
 import { quotaSchema, type Quota } from '../util/throughput-limiter';
 import { MAX_STREAM_ARN_CHARS, STREAM_ARN_PATTERN, STREAM_NAME_PATTERN } from './limits';
 
+/** The type name config entries give. */
+export const KINESIS = 'kinesis';
+
 /** How one event becomes one record's data. */
 export const KINESIS_FORMATS = ['cloudevents-json', 'avro'] as const;
 export type KinesisFormat = (typeof KINESIS_FORMATS)[number];

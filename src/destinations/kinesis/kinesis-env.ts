@@ -1,4 +1,5 @@
 import type { DestinationEnv } from '../destination-type';
+import { KINESIS } from './config';
 
 /** `KINESIS_STREAMS=a,b`: one `kinesis-<stream>` destination per stream, in order. */
 const KINESIS_STREAMS = 'KINESIS_STREAMS';
@@ -18,7 +19,7 @@ export const kinesisEnv: DestinationEnv = {
     const entries = Object.entries(destinations);
     const firstFirehose = entries.findIndex(([, entry]) => typeof entry === 'object' && entry !== null && 'type' in entry && entry.type === 'firehose');
     const at = firstFirehose < 0 ? entries.length : firstFirehose;
-    const added: [string, unknown][] = streams.map((stream) => [`${NAME_PREFIX}${stream}`, { type: 'kinesis', stream }]);
+    const added: [string, unknown][] = streams.map((stream) => [`${NAME_PREFIX}${stream}`, { type: KINESIS, stream }]);
     // Object keys keep insertion order, which is the default route's order: rebuild in place.
     for (const [name] of entries) delete destinations[name];
     for (const [name, entry] of [...entries.slice(0, at), ...added, ...entries.slice(at)]) destinations[name] = entry;

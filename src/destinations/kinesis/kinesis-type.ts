@@ -1,5 +1,5 @@
 import type { DestinationType } from '../destination-type';
-import { kinesisConfigSchema } from './config';
+import { KINESIS, kinesisConfigSchema } from './config';
 import { KinesisDestination } from './kinesis-destination';
 import { kinesisEnv } from './kinesis-env';
 import { KinesisMetrics } from './kinesis-metrics';
@@ -8,7 +8,7 @@ import { kinesisTopicOptions } from './topic-options';
 
 /** Amazon Kinesis Data Streams as a destination type (config `type: kinesis`). */
 export const kinesisType: DestinationType<typeof kinesisConfigSchema, KinesisMetrics> = {
-  type: 'kinesis',
+  type: KINESIS,
   schema: kinesisConfigSchema,
   env: kinesisEnv,
   // One batch fills at most one PutRecords call (500 records, 5 MiB), so a call's throttled

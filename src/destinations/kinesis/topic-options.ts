@@ -1,7 +1,7 @@
 import { Type } from '@sinclair/typebox';
-import { Value } from '@sinclair/typebox/value';
 import type { Topic } from '../../topics/registry';
-import { kinesisFormatSchema, type KinesisFormat } from './config';
+import { topicOptions } from '../destination-type';
+import { KINESIS, kinesisFormatSchema, type KinesisFormat } from './config';
 
 /** What a topic file may set under `destinationOptions.kinesis`. */
 export const kinesisTopicOptions = Type.Object(
@@ -12,14 +12,11 @@ export const kinesisTopicOptions = Type.Object(
   { additionalProperties: false },
 );
 
-/**
- * The format a topic asks for, if any. Read defensively: the topic loader validates
- * `destinationOptions` against kinesisTopicOptions, but a config without that plumbing (or an
- * older topic tree) may lack it, and then the destination's own format applies.
- */
+// The kinesis type's name and topic options, not kinesisType itself: kinesis-type.ts imports
+// this folder's destination, which imports this file.
+const KINESIS_OPTIONS = { type: KINESIS, topicOptions: kinesisTopicOptions };
+
+/** The format a topic asks for, if any (its file was validated against kinesisTopicOptions). */
 export function topicFormat(topic: Topic): KinesisFormat | undefined {
-  const config: object = topic.config;
-  const all = 'destinationOptions' in config ? config.destinationOptions : undefined;
-  const options = typeof all === 'object' && all !== null && 'kinesis' in all ? all.kinesis : undefined;
-  return Value.Check(kinesisTopicOptions, options) ? options.format : undefined;
+  return topicOptions(topic, KINESIS_OPTIONS)?.format;
 }
