@@ -79,6 +79,8 @@ export interface FirehoseStreamStats {
   limitViolations: number;
   /** Kinesis records failed with an error code a test asked for (failKinesisRecords). */
   recordsFailed: number;
+  /** Kinesis PutRecords calls that named the stream by StreamARN rather than StreamName. */
+  callsByArn: number;
   maxRecordsPerCall: number;
   /** Sum of the decoded `Data` bytes of one call. */
   maxBytesPerCall: number;
@@ -147,6 +149,7 @@ class StreamState {
     recordsThrottled: 0,
     limitViolations: 0,
     recordsFailed: 0,
+    callsByArn: 0,
     maxRecordsPerCall: 0,
     maxBytesPerCall: 0,
     maxRecordBytes: 0,
@@ -267,6 +270,7 @@ export class FirehoseQuotaProxy {
       const body = await readBody(req);
       const input = JSON.parse(body.toString('utf8')) as { StreamName?: string; StreamARN?: string; Records?: KinesisRecord[] };
       const stream = input.StreamName ?? input.StreamARN?.slice(input.StreamARN.lastIndexOf('/') + 1) ?? '';
+      if (input.StreamName === undefined && input.StreamARN !== undefined) this.state(stream).stats.callsByArn += 1;
       await this.putKinesis(req, res, body, stream, input.Records ?? []);
       return;
     }

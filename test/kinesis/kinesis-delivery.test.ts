@@ -156,3 +156,23 @@ t.test('the destination format applies where a topic sets none: impressions as A
   t.equal(record.data.readBigUInt64LE(2), fingerprintOf(impressionTypes[0]), 'the fingerprint names v1, the version the event was sent in');
   t.same(impressionTypes[0].fromBuffer(record.data.subarray(10)), impressionTypes[0].fromBuffer(impressionTypes[0].toBuffer({ ...validImpression({ widgetId: 'v1-event' }), referrer: null })));
 });
+
+t.test('with streamArn the calls name the stream by its ARN (a stream in another account)', async (t) => {
+  const { endpoint, proxy, stream, arn, readAll } = await setupKinesisStream(t, 'by-arn', 1);
+  const { gateway, dataDir } = testGateway({ destinations: { kinesis: { type: 'kinesis', stream, streamArn: arn, endpoint } } });
+  t.teardown(async () => {
+    await gateway.close();
+    removeDir(dataDir);
+  });
+  await gateway.start();
+  const res = await gateway.publicServer.inject({
+    method: 'POST',
+    url: '/v1/events/shop/order-placed',
+    headers: { ...SERVICE_AUTH, 'content-type': 'application/json' },
+    payload: JSON.stringify([validOrder({ orderId: 'by-arn' })]),
+  });
+  t.equal(res.statusCode, 200);
+  t.same((await readAll()).map((r) => r.partitionKey), ['by-arn']);
+  t.match(proxy.stats(stream), { recordsAccepted: 1, calls: 1, callsByArn: 1 }, 'the put named the stream by its ARN');
+  t.equal(metricValue(await gateway.metrics.render(), 'tracking_gateway_kinesis_open_shards', { destination: 'kinesis' }), 1, 'DescribeStreamSummary by ARN too');
+});
