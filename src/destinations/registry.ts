@@ -3,6 +3,7 @@ import type { DestinationEntry, DestinationType } from './destination-type';
 import { fileType } from './file/file-type';
 import { firehoseType } from './firehose/firehose-type';
 import { kafkaType } from './kafka/kafka-type';
+import { kinesisType } from './kinesis/kinesis-type';
 
 // Every destination type the gateway knows. Adding one is a folder under src/destinations
 // (its descriptor in <type>/<type>-type.ts) and one line here; the core names no vendor.
@@ -20,6 +21,7 @@ export interface DestinationRegistry {
 export const destinationRegistry: DestinationRegistry = {
   types: [
     kafkaType,
+    kinesisType,
     firehoseType,
     // Last: FILE_S3_BUCKET with other variables adds the file destination at the end of the route.
     fileType,

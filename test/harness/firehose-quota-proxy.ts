@@ -1,6 +1,7 @@
-// An HTTP proxy in front of moto that throttles Firehose the way the real service does.
-// moto accepts everything, so without this the gateway's throttling, partial-failure and
-// fallback paths would never run in tests. The proxy also checks the hard per-call limits
+// An HTTP proxy in front of moto that throttles Firehose (PutRecordBatch, PutRecord) and
+// Kinesis Data Streams (PutRecords) the way the real services do. moto accepts everything,
+// so without this the gateway's throttling, partial-failure and fallback paths would never
+// run in tests. The proxy also checks the hard per-call limits
 // and records the largest calls and records it saw, so tests can prove the gateway's
 // batches stay inside them.
 import { createServer, request, type IncomingHttpHeaders, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
@@ -17,6 +18,15 @@ export const MAX_RECORDS_PER_CALL = 500;
 export const MAX_RECORD_BYTES = 1_024_000;
 /** "up to a limit of 4 MB for the entire request"; the limits page says 4 MiB per call. */
 export const MAX_BYTES_PER_CALL = 4 * 1024 * 1024;
+
+// Kinesis PutRecords' hard limits:
+// https://docs.aws.amazon.com/kinesis/latest/APIReference/API_PutRecords.html
+/** "Each PutRecords request can support up to 500 records." */
+export const KINESIS_MAX_RECORDS_PER_CALL = 500;
+/** "Each record in the request can be as large as 1 MiB" (data and partition key). */
+export const KINESIS_MAX_RECORD_BYTES = 1024 * 1024;
+/** "up to a limit of 5 MiB for the entire request, including partition keys." */
+export const KINESIS_MAX_BYTES_PER_CALL = 5 * 1024 * 1024;
 
 // The throttling quotas are per second; a sliding window of this length enforces them.
 const QUOTA_WINDOW_MS = 1_000;
@@ -39,6 +49,18 @@ const FIREHOSE_ERRORS = {
 type FirehoseErrorType = keyof typeof FIREHOSE_ERRORS;
 const THROTTLED_MESSAGE = 'Slow down.';
 
+// Kinesis speaks the same JSON 1.1 protocol; its errors are client errors (400) in the
+// Kinesis API model, as compiled into @aws-sdk/client-kinesis. Its per-record throttling
+// names the shard, stream and account.
+const KINESIS_TARGET_PREFIX = 'Kinesis_20131202.';
+const KINESIS_ERRORS = {
+  ProvisionedThroughputExceededException: 400,
+  InvalidArgumentException: 400,
+  ValidationException: 400,
+} as const;
+type KinesisErrorType = keyof typeof KINESIS_ERRORS;
+const kinesisThrottledMessage = (stream: string) => `Rate exceeded for shard shardId-000000000000 in stream ${stream} under account 123456789012.`;
+
 export interface FirehoseQuota {
   recordsPerSecond?: number;
   bytesPerSecond?: number;
@@ -55,6 +77,10 @@ export interface FirehoseStreamStats {
   recordsThrottled: number;
   /** Calls refused for breaking a hard per-call limit (records, bytes, record size). */
   limitViolations: number;
+  /** Kinesis records failed with an error code a test asked for (failKinesisRecords). */
+  recordsFailed: number;
+  /** Kinesis PutRecords calls that named the stream by StreamARN rather than StreamName. */
+  callsByArn: number;
   maxRecordsPerCall: number;
   /** Sum of the decoded `Data` bytes of one call. */
   maxBytesPerCall: number;
@@ -69,6 +95,17 @@ export interface FirehoseQuotaProxyOptions {
 
 interface FirehoseRecord {
   Data: string;
+}
+
+interface KinesisRecord {
+  Data: string;
+  PartitionKey: string;
+}
+
+interface PutRecordsResponse {
+  FailedRecordCount: number;
+  EncryptionType?: string;
+  Records: Array<{ SequenceNumber?: string; ShardId?: string; ErrorCode?: string; ErrorMessage?: string }>;
 }
 
 interface PutRecordBatchResponse {
@@ -111,10 +148,14 @@ class StreamState {
     recordsAccepted: 0,
     recordsThrottled: 0,
     limitViolations: 0,
+    recordsFailed: 0,
+    callsByArn: 0,
     maxRecordsPerCall: 0,
     maxBytesPerCall: 0,
     maxRecordBytes: 0,
   };
+  /** Kinesis records still to fail with `errorCode` instead of reaching moto. */
+  recordFailures: { errorCode: string; remaining: number } | undefined;
   constructor(public quota: FirehoseQuota) {}
 }
 
@@ -147,6 +188,10 @@ function sendError(res: ServerResponse, type: FirehoseErrorType, message: string
   });
 }
 
+function sendKinesisError(res: ServerResponse, type: KinesisErrorType, message: string): void {
+  sendJson(res, KINESIS_ERRORS[type], { 'x-amzn-errortype': type, 'x-amzn-requestid': randomUUID() }, { __type: type, message });
+}
+
 /** The Coral validation text real Firehose answers with for a too-long list or blob. */
 function lengthViolation(memberPath: string, max: number): string {
   return `1 validation error detected: Value at '${memberPath}' failed to satisfy constraint: ` +
@@ -155,6 +200,13 @@ function lengthViolation(memberPath: string, max: number): string {
 
 export class FirehoseQuotaProxy {
   private readonly streams = new Map<string, StreamState>();
+  /**
+   * The last Kinesis put forwarded to moto, per stream. moto numbers a shard's records without
+   * a lock: concurrent PutRecords to one stream may get the same sequence number, and then one
+   * record overwrites the other (4 concurrent calls of 500 records kept 1,996). Real Kinesis
+   * does not, so the proxy forwards one put per stream at a time.
+   */
+  private readonly kinesisPuts = new Map<string, Promise<unknown>>();
 
   private constructor(
     private readonly server: Server,
@@ -190,6 +242,14 @@ export class FirehoseQuotaProxy {
     this.state(stream).quota = quota;
   }
 
+  /**
+   * The next `count` Kinesis records within the quota fail one by one with `errorCode` (e.g.
+   * InternalFailure) instead of reaching moto, as the service may fail any record of a call.
+   */
+  failKinesisRecords(stream: string, errorCode: string, count: number): void {
+    this.state(stream).recordFailures = { errorCode, remaining: count };
+  }
+
   async stop(): Promise<void> {
     this.server.closeAllConnections();
     await new Promise<void>((done) => this.server.close(() => done()));
@@ -206,6 +266,14 @@ export class FirehoseQuotaProxy {
 
   private async handle(req: IncomingMessage, res: ServerResponse): Promise<void> {
     const target = req.headers['x-amz-target'];
+    if (target === `${KINESIS_TARGET_PREFIX}PutRecords`) {
+      const body = await readBody(req);
+      const input = JSON.parse(body.toString('utf8')) as { StreamName?: string; StreamARN?: string; Records?: KinesisRecord[] };
+      const stream = input.StreamName ?? input.StreamARN?.slice(input.StreamARN.lastIndexOf('/') + 1) ?? '';
+      if (input.StreamName === undefined && input.StreamARN !== undefined) this.state(stream).stats.callsByArn += 1;
+      await this.putKinesis(req, res, body, stream, input.Records ?? []);
+      return;
+    }
     const operation = typeof target === 'string' && target.startsWith(TARGET_PREFIX)
       ? target.slice(TARGET_PREFIX.length)
       : undefined;
@@ -320,6 +388,87 @@ export class FirehoseQuotaProxy {
         ...Array.from({ length: throttled }, () => ({ ErrorCode: 'ServiceUnavailableException', ErrorMessage: THROTTLED_MESSAGE })),
       ],
     });
+  }
+
+  /** Kinesis PutRecords: the hard limits, then the stream's quota record by record, as Kinesis throttles. */
+  private async putKinesis(req: IncomingMessage, res: ServerResponse, body: Buffer, streamName: string, records: KinesisRecord[]): Promise<void> {
+    const state = this.state(streamName);
+    const { stats } = state;
+    const sizes = records.map((record) => Buffer.byteLength(record.Data, 'base64') + Buffer.byteLength(record.PartitionKey, 'utf8'));
+    const callBytes = sizes.reduce((sum, size) => sum + size, 0);
+    stats.calls += 1;
+    stats.maxRecordsPerCall = Math.max(stats.maxRecordsPerCall, records.length);
+    stats.maxBytesPerCall = Math.max(stats.maxBytesPerCall, callBytes);
+    stats.maxRecordBytes = sizes.reduce((max, size) => Math.max(max, size), stats.maxRecordBytes);
+    const oversized = sizes.findIndex((size) => size > KINESIS_MAX_RECORD_BYTES);
+    const violation: [KinesisErrorType, string] | undefined =
+      records.length > KINESIS_MAX_RECORDS_PER_CALL ? ['ValidationException', lengthViolation('records', KINESIS_MAX_RECORDS_PER_CALL)]
+      : oversized >= 0 ? ['ValidationException', lengthViolation(`records.${oversized + 1}.member.data`, KINESIS_MAX_RECORD_BYTES)]
+      : callBytes > KINESIS_MAX_BYTES_PER_CALL ? ['InvalidArgumentException', 'Records size exceeds 5 MB limit']
+      : undefined;
+    if (violation) {
+      stats.limitViolations += 1;
+      sendKinesisError(res, ...violation);
+      return;
+    }
+    const now = performance.now();
+    const { quota, window } = state;
+    const used = window.usage(now);
+    let accepted = 0;
+    let acceptedBytes = 0;
+    while (
+      accepted < records.length &&
+      used.records + accepted + 1 <= (quota.recordsPerSecond ?? Infinity) &&
+      used.bytes + acceptedBytes + sizes[accepted]! <= (quota.bytesPerSecond ?? Infinity)
+    ) {
+      acceptedBytes += sizes[accepted]!;
+      accepted += 1;
+    }
+    if (used.requests + 1 > (quota.requestsPerSecond ?? Infinity)) {
+      stats.throttledCalls += 1;
+      stats.recordsThrottled += records.length;
+      sendKinesisError(res, 'ProvisionedThroughputExceededException', kinesisThrottledMessage(streamName));
+      return;
+    }
+    window.add(now, accepted, acceptedBytes);
+    // The first records within the quota fail with an injected code, the rest go to moto.
+    const failures = state.recordFailures;
+    const failed = failures ? Math.min(failures.remaining, accepted) : 0;
+    if (failures) failures.remaining -= failed;
+    const forwarded = records.slice(failed, accepted);
+    stats.recordsFailed += failed;
+    stats.recordsAccepted += forwarded.length;
+    stats.recordsThrottled += records.length - accepted;
+    let upstream: PutRecordsResponse = { FailedRecordCount: 0, Records: [] };
+    let headers: IncomingHttpHeaders = { 'x-amzn-requestid': randomUUID() };
+    if (forwarded.length > 0) {
+      const input = JSON.parse(body.toString('utf8')) as { Records: KinesisRecord[] };
+      input.Records = forwarded;
+      const reply = await this.forwardKinesisPut(streamName, req, Buffer.from(JSON.stringify(input)));
+      if (reply.status !== 200 || forwarded.length === records.length) {
+        res.writeHead(reply.status, { ...endToEndHeaders(reply.headers), 'content-length': reply.body.length });
+        res.end(reply.body);
+        return;
+      }
+      upstream = JSON.parse(reply.body.toString('utf8')) as PutRecordsResponse;
+      headers = reply.headers;
+    }
+    const throttled = records.length - accepted;
+    sendJson(res, 200, headers, {
+      ...upstream,
+      FailedRecordCount: upstream.FailedRecordCount + failed + throttled,
+      Records: [
+        ...Array.from({ length: failed }, () => ({ ErrorCode: failures?.errorCode, ErrorMessage: 'Internal service failure.' })),
+        ...upstream.Records,
+        ...Array.from({ length: throttled }, () => ({ ErrorCode: 'ProvisionedThroughputExceededException', ErrorMessage: kinesisThrottledMessage(streamName) })),
+      ],
+    });
+  }
+
+  private forwardKinesisPut(stream: string, req: IncomingMessage, body: Buffer): Promise<UpstreamReply> {
+    const reply = (this.kinesisPuts.get(stream) ?? Promise.resolve()).catch(() => undefined).then(() => this.forward(req, body));
+    this.kinesisPuts.set(stream, reply);
+    return reply;
   }
 
   private upstreamRequest(req: IncomingMessage, contentLength?: number) {

@@ -166,6 +166,7 @@ for (const { name, valuesFiles } of renderings) {
       if (env.KAFKA_BROKERS) t.ok(config.defaultRoute.some((name) => config.destinations[name].type === 'kafka'), 'kafka.brokers puts Kafka on the route');
       if (env.FIREHOSE_STREAMS) t.ok(config.defaultRoute.some((name) => config.destinations[name].type === 'firehose'), 'firehose.streams puts Firehose on the route');
       if (env.FILE_S3_BUCKET) t.match(config.destinations.file, { type: 'file', s3: { bucket: env.FILE_S3_BUCKET } }, 'fileS3.bucket ships the file destination\'s minute files');
+      if (env.KINESIS_STREAMS) t.ok(config.defaultRoute.some((name) => config.destinations[name].type === 'kinesis'), 'kinesis.streams puts Kinesis on the route');
     });
 
     t.test('topics tree is mounted where GATEWAY_TOPICS_DIR points', async (t) => {
@@ -263,6 +264,15 @@ t.test('minute files to S3: FILE_S3_* from fileS3, nothing without a bucket', as
   const withEndpoint = gatewayContainer(podSpec(renderChart(helm, [], ['fileS3.bucket=minutes', 'fileS3.endpointUrl=http://minio:9000'])));
   t.equal(envValue(withEndpoint, 'AWS_ENDPOINT_URL_S3'), 'http://minio:9000');
   t.notOk(gatewayContainer(podSpec(renderChart(helm))).env?.some((e) => e.name.startsWith('FILE_S3_')), 'no bucket, no shipping');
+});
+
+t.test('kinesis streams come before the Firehose streams on the chain the environment builds', async (t) => {
+  const manifests = renderChart(helm, [path.join(ciDir, 'kinesis-values.yaml')]);
+  const container = gatewayContainer(podSpec(manifests));
+  t.equal(envValue(container, 'KINESIS_STREAMS'), 'service-events-a,service-events-b');
+  t.equal(envValue(container, 'AWS_ENDPOINT_URL_KINESIS'), 'https://kinesis.eu-west-1.amazonaws.com');
+  const env = Object.fromEntries((container.env ?? []).map((e) => [e.name, e.value ?? 'from-a-secret']));
+  t.same(buildConfig({}, env).defaultRoute, ['kinesis-service-events-a', 'kinesis-service-events-b', 'firehose-tracking-archive']);
 });
 
 t.test('first-party ingress: each host\'s path is the gateway\'s own prefix, to the public Service', async (t) => {

@@ -95,6 +95,16 @@ spec:
         {{- end }}
         {{- end }}
         {{- end }}
+        {{- with .Values.kinesis }}
+        {{- if .streams }}
+        - name: KINESIS_STREAMS
+          value: {{ join "," .streams | quote }}
+        {{- end }}
+        {{- if .endpointUrl }}
+        - name: AWS_ENDPOINT_URL_KINESIS
+          value: {{ .endpointUrl | quote }}
+        {{- end }}
+        {{- end }}
         {{- with .Values.firehose }}
         {{- if .streams }}
         - name: FIREHOSE_STREAMS

@@ -2,11 +2,12 @@ import { FirehoseClient, PutRecordBatchCommand, type PutRecordBatchCommandOutput
 import { toCloudEventJson, type GatewayEvent } from '../../envelope/envelope';
 import type { GatewayMetrics } from '../../metrics/metrics';
 import { encodeEach, perRecord, type Destination, type FailureKind, type RecordFailure } from '../destination';
+import { splitIntoCalls } from '../util/call-splitting';
 import { ThroughputLimiter } from '../util/throughput-limiter';
 import { DEFAULT_PACK_RECORD_BYTES, DEFAULT_REQUEST_TIMEOUT_MS, FIREHOSE, type FirehoseConfig } from './config';
 import type { FirehoseMetrics } from './firehose-metrics';
 import { MAX_BYTES_PER_CALL, MAX_RECORD_BYTES, MAX_RECORDS_PER_CALL } from './limits';
-import { packRecords, splitIntoCalls, type PackedRecord } from './record-packing';
+import { packRecords, type PackedRecord } from './record-packing';
 
 /**
  * Amazon Data Firehose: CloudEvents JSON lines, several packed into one record, sent with
@@ -59,7 +60,7 @@ export class FirehoseDestination implements Destination {
       this.eventsPerRecord = lines.length / records.length;
       this.bytesPerEvent = lines.reduce((sum, l) => sum + l.line.length, 0) / lines.length;
     }
-    const calls = splitIntoCalls(records, MAX_RECORDS_PER_CALL, MAX_BYTES_PER_CALL);
+    const calls = splitIntoCalls(records, MAX_RECORDS_PER_CALL, MAX_BYTES_PER_CALL, (r) => r.data.length);
     const results = await Promise.all(calls.map((call) => this.sendCall(call)));
     for (const failed of results) {
       for (const { record, kind, message } of failed) {

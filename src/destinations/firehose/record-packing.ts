@@ -31,21 +31,3 @@ export function packRecords(lines: readonly { index: number; line: Buffer }[], m
   close();
   return records;
 }
-
-/** Splits records into calls within both the record-count and the byte limit of one call. */
-export function splitIntoCalls(records: readonly PackedRecord[], maxRecords: number, maxBytes: number): PackedRecord[][] {
-  const calls: PackedRecord[][] = [];
-  let call: PackedRecord[] = [];
-  let bytes = 0;
-  for (const record of records) {
-    if (call.length === maxRecords || (call.length > 0 && bytes + record.data.length > maxBytes)) {
-      calls.push(call);
-      call = [];
-      bytes = 0;
-    }
-    call.push(record);
-    bytes += record.data.length;
-  }
-  if (call.length > 0) calls.push(call);
-  return calls;
-}
