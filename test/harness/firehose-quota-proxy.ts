@@ -325,16 +325,7 @@ export class FirehoseQuotaProxy {
     const now = performance.now();
     const { quota, window } = state;
     const used = window.usage(now);
-    let accepted = 0;
-    let acceptedBytes = 0;
-    while (
-      accepted < records.length &&
-      used.records + accepted + 1 <= (quota.recordsPerSecond ?? Infinity) &&
-      used.bytes + acceptedBytes + sizes[accepted]! <= (quota.bytesPerSecond ?? Infinity)
-    ) {
-      acceptedBytes += sizes[accepted]!;
-      accepted += 1;
-    }
+    const { accepted, acceptedBytes } = admitWithinQuota(sizes, used, quota);
     // Over the request rate, or a PutRecord whose one record does not fit: the whole call
     // fails. A PutRecordBatch whose records do not all fit fails per record instead, as
     // real Firehose does (its responses show "Slow down." entries, even for every record).
@@ -414,16 +405,7 @@ export class FirehoseQuotaProxy {
     const now = performance.now();
     const { quota, window } = state;
     const used = window.usage(now);
-    let accepted = 0;
-    let acceptedBytes = 0;
-    while (
-      accepted < records.length &&
-      used.records + accepted + 1 <= (quota.recordsPerSecond ?? Infinity) &&
-      used.bytes + acceptedBytes + sizes[accepted]! <= (quota.bytesPerSecond ?? Infinity)
-    ) {
-      acceptedBytes += sizes[accepted]!;
-      accepted += 1;
-    }
+    const { accepted, acceptedBytes } = admitWithinQuota(sizes, used, quota);
     if (used.requests + 1 > (quota.requestsPerSecond ?? Infinity)) {
       stats.throttledCalls += 1;
       stats.recordsThrottled += records.length;
@@ -505,4 +487,19 @@ export class FirehoseQuotaProxy {
     });
     req.pipe(upstream);
   }
+}
+
+/** How many of a call's records (a prefix, by their sizes) fit what is left of the quota's second. */
+function admitWithinQuota(sizes: readonly number[], used: { records: number; bytes: number }, quota: { recordsPerSecond?: number; bytesPerSecond?: number }): { accepted: number; acceptedBytes: number } {
+  let accepted = 0;
+  let acceptedBytes = 0;
+  while (
+    accepted < sizes.length &&
+    used.records + accepted + 1 <= (quota.recordsPerSecond ?? Infinity) &&
+    used.bytes + acceptedBytes + sizes[accepted]! <= (quota.bytesPerSecond ?? Infinity)
+  ) {
+    acceptedBytes += sizes[accepted]!;
+    accepted += 1;
+  }
+  return { accepted, acceptedBytes };
 }
