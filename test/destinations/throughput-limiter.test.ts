@@ -60,3 +60,17 @@ t.test('a throttle in a second in which nothing was taken steps down from what w
   limiter.onThrottled();
   t.ok(limiter.recordsPerSecond >= 1 && limiter.recordsPerSecond < 180, `a lone record throttled lowers it again, at least to the floor (${limiter.recordsPerSecond})`);
 });
+
+t.test('a quota the destination may throttle below (Kinesis, per shard): a throttle steps down from what it took', async (t) => {
+  const c = clock();
+  const perShard = new ThroughputLimiter({ recordsPerSecond: 2000 }, true, c.read, { throttlesBelowQuota: true });
+  t.equal(perShard.admit(new Array(1500).fill(1)), 1500);
+  perShard.onAccepted(400);
+  perShard.onThrottled();
+  t.equal(perShard.recordsPerSecond, 360, '90% of the 400 taken, not of the 2,000 quota');
+  const exact = new ThroughputLimiter({ recordsPerSecond: 2000 }, true, c.read);
+  exact.admit(new Array(1500).fill(1));
+  exact.onAccepted(400);
+  exact.onThrottled();
+  t.equal(exact.recordsPerSecond, 1800, 'an exact quota steps down from the quota');
+});

@@ -84,7 +84,8 @@ export class KinesisDestination implements Destination {
     });
     this.streamRef = config.streamArn !== undefined ? { StreamARN: config.streamArn } : { StreamName: config.stream };
     this.quota = new ShardQuota(config.quota);
-    this.limiter = new ThroughputLimiter(this.quota, config.learnRate);
+    // Kinesis throttles per shard: one hot key's shard can refuse far below the stream's sum.
+    this.limiter = new ThroughputLimiter(this.quota, config.learnRate, Date.now, { throttlesBelowQuota: true });
     deps.gatewayMetrics.learnedRate.register(name, () => this.limiter.recordsPerSecond);
   }
 

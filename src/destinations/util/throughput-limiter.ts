@@ -83,10 +83,16 @@ export class ThroughputLimiter {
   private lastDecreaseAt = -Infinity;
   private lastIncreaseAt: number;
 
+  /**
+   * @param options.throttlesBelowQuota the quota is a ceiling the destination may throttle well
+   *   below (Kinesis enforces its quota per shard, and keys may crowd one shard): a throttle
+   *   then steps the rate down from what the destination took, as without a quota.
+   */
   constructor(
     private readonly quota: Quota,
     private readonly learn: boolean,
     private readonly clock: () => number = Date.now,
+    private readonly options: { throttlesBelowQuota?: boolean } = {},
   ) {
     const now = clock();
     this.sent = new SlidingWindow(now);
@@ -157,7 +163,8 @@ export class ThroughputLimiter {
     // additive increase would need minutes to climb back.
     this.sent.advance(now);
     const took = this.taken.sumRecords > 0 ? this.taken.sumRecords : this.sent.sumRecords * UNKNOWN_RATE_SHARE;
-    const basis = this.quota.recordsPerSecond !== undefined ? this.recordsPerSecond : Math.min(this.recordsPerSecond, took);
+    const stepFromQuota = this.quota.recordsPerSecond !== undefined && !this.options.throttlesBelowQuota;
+    const basis = stepFromQuota ? this.recordsPerSecond : Math.min(this.recordsPerSecond, took);
     this.learned = Math.max(MIN_LEARNED_RATE, basis * DECREASE_FACTOR);
   }
 
