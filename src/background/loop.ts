@@ -4,7 +4,7 @@ import { Backoff } from './backoff';
 
 /**
  * Bounded `task` label values of `background_errors_total`: the core's own tasks, and a
- * destination type's loops, `<type>_<task>` (e.g. `kafka_reconnect`, `file_s3_shipping`),
+ * destination type's loops, `<type>_<task>` (e.g. `file_s3_shipping`),
  * bounded by the registry's types.
  */
 export type BackgroundTask = 'spool_replay' | 'minute_file_sweep' | 'batch_result' | 'torn_tail_repair' | `${string}_reconnect` | `${string}_shipping`;

@@ -174,7 +174,7 @@ export class GatewayMetrics {
   });
   readonly backgroundErrors = new Counter({
     name: `${METRIC_PREFIX}background_errors_total`,
-    help: 'Errors caught in a background task (spool_replay, minute_file_sweep, batch_result, torn_tail_repair, <destination type>_reconnect), each logged with its context; the task goes on, after a backoff where it repeats.',
+    help: 'Errors caught in a background task (spool_replay, minute_file_sweep, batch_result, torn_tail_repair, and those of destination types, named <type>_<task>, e.g. file_s3_shipping), each logged with its context; the task goes on, after a backoff where it repeats.',
     labelNames: ['task'] as const,
     registers: [this.registry],
   });
