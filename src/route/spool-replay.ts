@@ -83,7 +83,8 @@ export class SpoolReplay {
         this.segment = undefined;
       }
       if (!this.segment && !(await this.openNextSegment())) return;
-      await this.takeChunk(this.segment!);
+      // An unreadable segment opens nothing: the next one is tried, not a chunk of none.
+      if (this.segment) await this.takeChunk(this.segment);
     }
   }
 
