@@ -114,7 +114,7 @@ export class GatewayMetrics {
     registers: [this.registry],
   });
   readonly destinationState = this.sampledStateGauge();
-  readonly learnedRate = this.sampledPerDestination({
+  readonly learnedRate = sampledPerDestination(this.registry, {
     name: `${METRIC_PREFIX}destination_learned_rate_records_per_second`,
     help: 'Records/s a destination is sent at most: its quota, lowered by throttling and raised back while it is not throttled (+Inf: no limit known).',
   });
@@ -212,20 +212,6 @@ export class GatewayMetrics {
     return holder;
   }
 
-  /** A gauge with a `destination` label, each value read at scrape time from its registered source. */
-  private sampledPerDestination(options: { name: string; help: string }): { register: (destination: string, sample: () => number) => void } {
-    const sources = new Map<string, () => number>();
-    new Gauge({
-      ...options,
-      labelNames: ['destination'] as const,
-      registers: [this.registry],
-      collect() {
-        for (const [destination, sample] of sources) this.labels(destination).set(sample());
-      },
-    });
-    return { register: (destination, sample) => void sources.set(destination, sample) };
-  }
-
   /** `destination_state{destination,state}`: 1 for each destination's current state, 0 for the others. */
   private sampledStateGauge(): { gauge: Gauge; sample: () => [string, string][] } {
     const holder = {
@@ -250,4 +236,21 @@ export class GatewayMetrics {
   async render(): Promise<string> {
     return this.registry.metrics();
   }
+}
+
+/**
+ * A gauge with a `destination` label, each value read at scrape time from the source its
+ * destination registered; the gateway's and a destination type's own metrics make them alike.
+ */
+export function sampledPerDestination(registry: Registry, options: { name: string; help: string }): { register: (destination: string, sample: () => number) => void } {
+  const sources = new Map<string, () => number>();
+  new Gauge({
+    ...options,
+    labelNames: ['destination'] as const,
+    registers: [registry],
+    collect() {
+      for (const [destination, sample] of sources) this.labels(destination).set(sample());
+    },
+  });
+  return { register: (destination, sample) => void sources.set(destination, sample) };
 }

@@ -1,5 +1,5 @@
-import { Counter, Gauge, Histogram, type Registry } from 'prom-client';
-import { METRIC_PREFIX } from '../../metrics/metrics';
+import { Counter, Histogram, type Registry } from 'prom-client';
+import { METRIC_PREFIX, sampledPerDestination } from '../../metrics/metrics';
 
 /** Bounded `reason` label values of file_s3_upload_failures_total. */
 export type S3FailureReason = 'timeout' | 'network' | 'throttled' | 'access_denied' | 'no_bucket' | 'bad_digest' | 'server_error' | 'client_error' | 'local_file' | 'too_large';
@@ -8,27 +8,12 @@ export type S3FailureReason = 'timeout' | 'network' | 'throttled' | 'access_deni
 // hours while S3 is away.
 const UPLOAD_LAG_BUCKETS = [30, 60, 120, 180, 300, 600, 1800, 3600, 4 * 3600, 24 * 3600];
 
-/** A gauge with a `destination` label, each value read at scrape time from its shipper. */
-function sampledPerDestination(registry: Registry, name: string, help: string): { register: (destination: string, sample: () => number) => void } {
-  const sources = new Map<string, () => number>();
-  new Gauge({
-    name,
-    help,
-    labelNames: ['destination'] as const,
-    registers: [registry],
-    collect() {
-      for (const [destination, sample] of sources) this.labels(destination).set(sample());
-    },
-  });
-  return { register: (destination, sample) => void sources.set(destination, sample) };
-}
-
 /** The metrics of shipping minute files to S3, made once per process. */
 export function s3ShippingMetrics(registry: Registry) {
   const name = (suffix: string) => `${METRIC_PREFIX}file_s3_${suffix}`;
   return {
-    pendingFiles: sampledPerDestination(registry, name('pending_files'), 'Closed minute files waiting to be shipped to S3 (as of the last pass over the folder).'),
-    pendingBytes: sampledPerDestination(registry, name('pending_bytes'), 'Bytes of the closed minute files waiting to be shipped to S3; at maxPendingBytes the file destination refuses events.'),
+    pendingFiles: sampledPerDestination(registry, { name: name('pending_files'), help: 'Closed minute files waiting to be shipped to S3 (as of the last pass over the folder).' }),
+    pendingBytes: sampledPerDestination(registry, { name: name('pending_bytes'), help: 'Bytes of the closed minute files waiting to be shipped to S3; at maxPendingBytes the file destination refuses events.' }),
     uploadLag: new Histogram({
       name: name('upload_lag_seconds'),
       help: 'From the end of the minute a file was written in to its upload to S3 done.',
