@@ -391,7 +391,7 @@ function finishDestinations(config: GatewayConfig, registry: DestinationRegistry
   const problems: string[] = [];
   for (const [name, entry] of Object.entries(config.destinations)) {
     const type = destinationTypeOf(registry, entry.type);
-    if (type?.finish) problems.push(...type.finish(entry, batchConfigFor(config, name, registry), name).map((p) => `destinations.${name}: ${p}`));
+    if (type?.finish) problems.push(...type.finish(entry, batchConfigFor(config, name, registry)).map((p) => `destinations.${name}: ${p}`));
   }
   if (problems.length > 0) throw new ConfigError(`invalid config:\n  ${problems.join('\n  ')}`);
 }

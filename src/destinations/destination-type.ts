@@ -66,9 +66,10 @@ export interface DestinationType<Schema extends TObject = TObject, Metrics = unk
   readonly batchDefaults?: Partial<BatchConfig>;
   /**
    * Checks and derived values across the validated entry and the gateway's batch settings (e.g.
-   * a batch must fit one request); returns problems, each naming its key.
+   * a batch must fit one request); returns problems, each naming its key within the entry (the
+   * config prefixes `destinations.<name>: `).
    */
-  finish?(entry: EntryOf<Schema>, batch: BatchConfig, name: string): string[];
+  finish?(entry: EntryOf<Schema>, batch: BatchConfig): string[];
   /**
    * What a topic may set for destinations of this type, under `destinationOptions.<type>` in its
    * topic file (e.g. the Kafka topic name, Kinesis' value format); validated with the topic.

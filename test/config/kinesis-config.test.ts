@@ -49,7 +49,7 @@ t.test('errors name the key, and the variable that set it', async (t) => {
   t.throws(() => buildConfig({ destinations: { k: { type: 'kinesis', stream: 's', quota: { recordsPerSecond: 0 } } } }, {}), /destinations\.k\.quota\.recordsPerSecond must be > 0/);
   t.throws(
     () => buildConfig({ destinations: { k: { type: 'kinesis', stream: 'a', streamArn: 'arn:aws:kinesis:eu-west-1:123456789012:stream/b' } } }, {}),
-    /destinations\.k\.streamArn names stream "b", not destinations\.k\.stream "a"/,
+    /destinations\.k: streamArn names stream "b", not the entry's stream "a"/,
   );
   t.throws(() => buildConfig({ destinations: { k: { type: 'kinesis', stream: 'a', streamArn: 'arn:aws:s3:::a' } } }, {}), /destinations\.k\.streamArn must match pattern/);
   const ok = buildConfig({ destinations: { k: { type: 'kinesis', stream: 'a', streamArn: 'arn:aws:kinesis:eu-west-1:123456789012:stream/a', format: 'avro', batch: { maxRecords: 100 } } } }, {});

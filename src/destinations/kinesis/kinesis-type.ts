@@ -16,9 +16,9 @@ export const kinesisType: DestinationType<typeof kinesisConfigSchema, KinesisMet
   // fills: a call takes some tens of ms, a shard 1,000 records/s. A batch is sized by its
   // events' estimated bytes, so one whose records come out larger is split into more calls.
   batchDefaults: { maxRecords: MAX_RECORDS_PER_CALL, maxBytes: MAX_BYTES_PER_CALL, maxInFlight: 4 },
-  finish(entry, _batch, name) {
+  finish(entry) {
     const arnStream = entry.streamArn?.slice(entry.streamArn.lastIndexOf('/') + 1);
-    return arnStream !== undefined && arnStream !== entry.stream ? [`destinations.${name}.streamArn names stream "${arnStream}", not destinations.${name}.stream "${entry.stream}"`] : [];
+    return arnStream !== undefined && arnStream !== entry.stream ? [`streamArn names stream "${arnStream}", not the entry's stream "${entry.stream}"`] : [];
   },
   topicOptions: kinesisTopicOptions,
   metrics: (registry) => new KinesisMetrics(registry),
