@@ -143,8 +143,10 @@ export class MinuteFiles {
    */
   async appendLines(lines: readonly { folder: string; timeMs: number; line: string }[]): Promise<LinesNotWritten[]> {
     const byFile = new Map<string, { text: string; indexes: number[] }>();
+    // One clock reading per call, not per line: it only decides whether a shipped minute's file is closed.
+    const now = Date.now();
     lines.forEach(({ folder, timeMs, line }, index) => {
-      const path = this.pathFor(folder, timeMs);
+      const path = this.pathFor(folder, timeMs, now);
       const file = byFile.get(path);
       if (file) {
         file.text += `${line}\n`;
