@@ -73,3 +73,19 @@ t.test('a missing bucket and an endpoint that refuses connections are told apart
   t.ok(metricValue(text, 'tracking_gateway_background_errors_total', { task: 'file_s3_shipping' }) >= 1);
   t.equal((await bucket.objects()).size, 0);
 });
+
+t.test('s3.requestTimeoutMs: an S3 that stores the upload but never answers costs one timeout, counted; the file stays and ships once, to the same key', async (t) => {
+  const bucket = await testBucket(t);
+  const proxy = await S3Proxy.start(bucket.endpoint, 'hold-puts');
+  t.teardown(() => proxy.stop());
+  const started = Date.now();
+  const { dir, file, bytes, minute, failures } = await destinationWithClosedFile(t, { bucket: bucket.bucket, endpoint: proxy.endpoint, requestTimeoutMs: 1_000 });
+  await until(async () => (await failures('timeout')) >= 1, 'the held upload times out');
+  t.ok(Date.now() - started < 15_000, `timed out after the bound, not the SDK's default (${Date.now() - started} ms)`);
+  t.same(listFiles(dir), [file], 'an unanswered upload keeps the file');
+  proxy.mode = 'forward';
+  await until(() => listFiles(dir).length === 0, 'shipped once S3 answers', 60_000);
+  const objects = await bucket.objects();
+  t.same([...objects.keys()], [expectedKey('', 'shop/order-placed', HOST, minute)], 'one object, the same key');
+  t.ok([...objects.values()][0].equals(bytes), 'byte for byte');
+});

@@ -209,7 +209,10 @@ export class S3Shipper {
             ContentMD5: md5,
             ContentType: 'application/gzip',
           }),
-          { abortSignal: this.aborting.signal },
+          // A whole-upload deadline: the handler's requestTimeout only limits an idle socket,
+          // and an S3 (or proxy) that keeps the connection open without answering holds an
+          // upload, and the pass, for ever otherwise.
+          { abortSignal: AbortSignal.any([this.aborting.signal, AbortSignal.timeout(settings.requestTimeoutMs)]) },
         ));
       } finally {
         // A failed or aborted upload may leave the stream, and its file descriptor, open.
