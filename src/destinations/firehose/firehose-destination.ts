@@ -95,7 +95,11 @@ export class FirehoseDestination implements Destination {
     const sent = call.slice(0, admitted);
     let output: PutRecordBatchCommandOutput;
     try {
-      output = await this.client.send(new PutRecordBatchCommand({ DeliveryStreamName: this.config.stream, Records: sent.map((r) => ({ Data: r.data })) }));
+      // A deadline for the whole call: the handler's requestTimeout only limits an idle socket
+      // (and did not end a call whose endpoint held the request unanswered).
+      output = await this.client.send(new PutRecordBatchCommand({ DeliveryStreamName: this.config.stream, Records: sent.map((r) => ({ Data: r.data })) }), {
+        abortSignal: AbortSignal.timeout(this.config.requestTimeoutMs ?? DEFAULT_REQUEST_TIMEOUT_MS),
+      });
     } catch (err) {
       const kind = classifyCallError(err);
       if (kind === 'throttled') this.limiter.onThrottled();

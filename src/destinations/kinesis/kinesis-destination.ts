@@ -144,7 +144,7 @@ export class KinesisDestination implements Destination {
   private async describeStream(): Promise<void> {
     this.lastDescribeAt = Date.now();
     try {
-      const output = await this.client.send(new DescribeStreamSummaryCommand(this.streamRef));
+      const output = await this.client.send(new DescribeStreamSummaryCommand(this.streamRef), this.deadline());
       const shards = output.StreamDescriptionSummary?.OpenShardCount;
       if (shards !== undefined && shards > 0) {
         if (shards !== this.quota.shards) this.deps.log.info({ destination: this.name, stream: this.config.stream, shards }, `Kinesis stream ${this.config.stream} has ${shards} open shards`);
@@ -163,6 +163,14 @@ export class KinesisDestination implements Destination {
     }
   }
 
+  /**
+   * The whole call's deadline: the handler's requestTimeout only limits an idle socket, and did
+   * not end a call whose endpoint held the request unanswered.
+   */
+  private deadline(): { abortSignal: AbortSignal } {
+    return { abortSignal: AbortSignal.timeout(this.config.requestTimeoutMs) };
+  }
+
   /** A throttle may mean the stream has fewer shards than last counted (or hot ones): count again, now and then. */
   private onThrottled(): void {
     this.limiter.onThrottled();
@@ -179,6 +187,7 @@ export class KinesisDestination implements Destination {
     try {
       output = await this.client.send(
         new PutRecordsCommand({ ...this.streamRef, Records: sent.map(({ record }) => ({ Data: record.data, PartitionKey: record.partitionKey })) }),
+        this.deadline(),
       );
     } catch (err) {
       const { name, message } = errorParts(err);
