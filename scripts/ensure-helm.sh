@@ -31,6 +31,9 @@ if [[ -x "$helm_bin" && -f "$stamp_file" && "$(cat "$stamp_file")" == "$stamp" ]
 fi
 
 go_bin="$(bash "$repo_root/scripts/ensure-go.sh" "$HELM_GO_VERSION")"
+# Unset GOROOT: each go finds its own root from where it lies; one set for an older Go would
+# point the fetched toolchain at that Go's standard library.
+unset GOROOT
 export PATH="$go_bin:$PATH" GOTOOLCHAIN=local
 
 mkdir -p "$bin_dir"
