@@ -96,3 +96,19 @@ t.test('root: one apt-get update, one apt-get install of every missing package',
   t.equal(result.status, 1, 'still missing afterwards: exits 1');
   t.match(result.stderr, /still missing after apt-get install/);
 });
+
+t.test('npm test on such a machine stops at the check, before it builds or starts anything', async (t) => {
+  const bin = bareBin(t);
+  symlinkSync(process.execPath, path.join(bin, 'node'));
+  const started = Date.now();
+  const result = spawnSync(which('setpriv'), [`--reuid=${NOBODY}`, `--regid=${NOBODY}`, '--clear-groups', 'bash', path.join(repoRoot, 'scripts', 'test.sh')], {
+    env: { PATH: bin, PREREQUISITES_SYSTEM_DIRS: '', TRACKING_GATEWAY_CACHE: path.join(bin, 'cache') },
+    encoding: 'utf8',
+    timeout: 20_000,
+  });
+  t.equal(result.status, 1);
+  t.ok(Date.now() - started < 5_000, `at once (${Date.now() - started} ms)`);
+  t.match(result.stdout, /^test: .*node v24\./, 'it got as far as saying which node runs it');
+  t.match(result.stderr, /^npm test needs tools this machine does not have:\n/);
+  t.notMatch(result.stdout + result.stderr, /starting a Kafka broker|starting moto|npm: command not found|tsc/, 'and no further');
+});
