@@ -1,4 +1,4 @@
-// Every relative link in the README and docs/*.md leads somewhere: the file or folder exists,
+// Every relative link in the READMEs and docs/*.md leads somewhere: the file or folder exists,
 // and a #anchor names a heading of the Markdown file it points into (GitHub's anchors). Links
 // to other sites are not fetched (the tests reach no site but 127.0.0.1).
 import { existsSync, readFileSync, statSync } from 'node:fs';
@@ -9,7 +9,8 @@ import { docFiles, headingAnchors, prose, readDoc } from './markdown';
 
 const LINK = /\[[^\]]*\]\(([^)\s]+)\)/g;
 
-for (const file of docFiles()) {
+// The chart's and the load tests' READMEs link into docs/ too.
+for (const file of [...docFiles(), 'helm/tracking-gateway/README.md', 'load-tests/README.md']) {
   t.test(`${file}: every relative link and anchor resolves`, async (t) => {
     const links = [...prose(readDoc(file)).matchAll(LINK)].map((m) => m[1]).filter((target) => !/^[a-z][a-z+.-]*:/i.test(target));
     for (const target of links) {
