@@ -32,7 +32,10 @@ RUN apt-get update \
  && apt-get install -y --no-install-recommends tini \
  && rm -rf /var/lib/apt/lists/*
 
+# GATEWAY_WORKERS=auto: the image runs one worker per CPU it may use; without it the gateway
+# runs one process (the default for `npm start`). The Helm chart sets the number explicitly.
 ENV NODE_ENV=production \
+    GATEWAY_WORKERS=auto \
     GATEWAY_PORT=8080 \
     GATEWAY_ADMIN_PORT=9464 \
     GATEWAY_TOPICS_DIR=/app/topics \

@@ -61,6 +61,9 @@ export async function startGateway(options: GatewayOptions = {}): Promise<Gatewa
     cwd: join(__dirname, '..', '..'),
     stdio: ['ignore', 'inherit', 'inherit'],
     env: {
+      // The load tests measure the gateway as the image runs it, a worker per CPU, unless the
+      // environment or the scenario says otherwise (the config's default is one process).
+      GATEWAY_WORKERS: 'auto',
       ...process.env,
       GATEWAY_HOST: '127.0.0.1',
       GATEWAY_ADMIN_HOST: '127.0.0.1',

@@ -13,6 +13,9 @@ HELM_VERSION="v3.22.0"
 # leave the compiled-in default of 1.20.
 HELM_KUBE_MAJOR="1"
 HELM_KUBE_MINOR="37"
+# The `go` line of helm v3.22.0's go.mod: the oldest Go that builds it (scripts/ensure-go.sh
+# fetches that release when the installed Go is older, as Debian bookworm's 1.19 is).
+HELM_GO_VERSION="1.26.0"
 
 repo_root="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 cache_dir="${TRACKING_GATEWAY_CACHE:-$repo_root/.cache}"
@@ -27,10 +30,11 @@ if [[ -x "$helm_bin" && -f "$stamp_file" && "$(cat "$stamp_file")" == "$stamp" ]
   exit 0
 fi
 
-if ! command -v go >/dev/null 2>&1; then
-  echo "ensure-helm: go is required to install helm $HELM_VERSION" >&2
-  exit 1
-fi
+go_bin="$(bash "$repo_root/scripts/ensure-go.sh" "$HELM_GO_VERSION")"
+# Unset GOROOT: each go finds its own root from where it lies; one set for an older Go would
+# point the fetched toolchain at that Go's standard library.
+unset GOROOT
+export PATH="$go_bin:$PATH" GOTOOLCHAIN=local
 
 mkdir -p "$bin_dir"
 echo "ensure-helm: installing $stamp into $bin_dir with go install" >&2

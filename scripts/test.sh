@@ -9,6 +9,9 @@ shopt -s globstar
 
 # npm runs this with node_modules/.bin first on the PATH: `node` is the pinned Node.js 24.
 echo "test: $(command -v node) $(node --version)"
+# Java, Maven, Python's venv, Go, Chromium, NGINX, curl: installed now when root, else one
+# message naming what is missing — before anything is built or started.
+bash scripts/ensure-prerequisites.sh
 npm run build --silent
 
 report=$(mktemp)

@@ -229,7 +229,9 @@ export const configSchema = (registry: DestinationRegistry = destinationRegistry
       default: {},
       properties: { graceMs: { type: 'integer', minimum: 0, default: 20000 } },
     },
-    workers: { anyOf: [{ const: 'auto' }, { type: 'integer', minimum: 1, maximum: MAX_WORKERS }], default: 'auto' },
+    // One process unless asked: `npm start` on a laptop needs no cluster. The image sets
+    // GATEWAY_WORKERS=auto (one per CPU) and the Helm chart sets it to the CPUs the pod requests.
+    workers: { anyOf: [{ const: 'auto' }, { type: 'integer', minimum: 1, maximum: MAX_WORKERS }], default: 1 },
     logLevel: { enum: ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'], default: 'info' },
     auth: {
       type: 'object',

@@ -9,7 +9,7 @@ import type { Topic } from '../topics/registry';
 // Fastify hook (public-server.ts) and the pixel fast path call the same checks, so no path
 // escapes a limit. Per client address (a topic may set its own), and per service key (by the
 // key's class). Each replica keeps its own buckets: with N replicas behind a balancer a client
-// gets up to N times a limit, so size them per pod (README, "Rate limits").
+// gets up to N times a limit, so size them per pod (docs/limits.md, "Keys and rate limits").
 
 export class RateLimits {
   private readonly buckets: TokenBuckets;

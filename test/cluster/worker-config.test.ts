@@ -1,9 +1,11 @@
+import { readFileSync } from 'node:fs';
 import { hostname } from 'node:os';
 import { join } from 'node:path';
 import t from 'tap';
 import { workerConfig } from '../../src/cluster/worker-config';
 import type { FileConfig } from '../../src/destinations/file/config';
 import { buildConfig } from '../../src/config/config';
+import { PROJECT_ROOT } from '../helpers/gateway';
 
 // Each worker writes only its own directories, and the byte bounds hold for all together.
 
@@ -37,8 +39,10 @@ t.test('worker N of several: its own data, file, spool and dead-letter directori
   t.equal(workerConfig(config, 1, 1), config, 'one worker: the config as it is, today\'s layout');
 });
 
-t.test('workers: auto by default, a number from the file or GATEWAY_WORKERS, refused when out of range', async (t) => {
-  t.equal(buildConfig({}, {}).workers, 'auto');
+t.test('workers: 1 by default, auto or a number from the file or GATEWAY_WORKERS, refused when out of range', async (t) => {
+  t.equal(buildConfig({}, {}).workers, 1);
+  t.equal(buildConfig({}, { GATEWAY_WORKERS: 'auto' }).workers, 'auto');
+  t.match(readFileSync(join(PROJECT_ROOT, 'Dockerfile'), 'utf8'), /^ {4}GATEWAY_WORKERS=auto \\$/m, 'the image runs one worker per CPU');
   t.equal(buildConfig({ workers: 3 }, {}).workers, 3);
   t.equal(buildConfig({}, { GATEWAY_WORKERS: '4' }).workers, 4);
   t.throws(() => buildConfig({ workers: 0 }, {}), /workers/);

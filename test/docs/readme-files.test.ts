@@ -1,14 +1,16 @@
-// The README's commands must work on a fresh clone: every file a curl example sends is in the
-// repository, and the Avro example file is accepted as it is.
+// The README's and docs' commands must work on a fresh clone: every file a curl example sends is
+// in the repository, and the Avro example file is accepted as it is.
 import t from 'tap';
 import { existsSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { injectableGateway, PROJECT_ROOT, readGzipLines, SERVICE_AUTH } from '../helpers/gateway';
+import { docFiles, readDoc } from './markdown';
 
 const readme = readFileSync(join(PROJECT_ROOT, 'README.md'), 'utf8');
+const allDocs = docFiles().map(readDoc).join('\n');
 
-t.test('every file the README sends with --data-binary @FILE or --data @FILE exists', async (t) => {
-  const files = [...readme.matchAll(/--data(?:-binary)? @([^\s'"]+)/g)].map((m) => m[1]).filter((f) => f !== '-');
+t.test('every file the README and docs send with --data-binary @FILE or --data @FILE exists', async (t) => {
+  const files = [...allDocs.matchAll(/--data(?:-binary)? @([^\s'"]+)/g)].map((m) => m[1]).filter((f) => f !== '-');
   t.ok(files.length > 0, 'the README sends at least one file');
   for (const file of files) t.ok(existsSync(join(PROJECT_ROOT, file)), `${file} is in the repository`);
 });
