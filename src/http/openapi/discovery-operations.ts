@@ -113,7 +113,11 @@ export const openApiOperations: ApiFamily = (context) => ({
       tags: ['discovery'],
       operationId: 'openApiDocument',
       summary: 'This document: OpenAPI 3.1, generated at start from the topics tree',
-      responses: { '200': JSON_OK('The OpenAPI document', { type: 'object', required: ['openapi', 'info', 'paths'] }), ...errorResponses([]) },
+      responses: { '200': JSON_OK('The OpenAPI document', {
+          type: 'object',
+          required: ['openapi', 'info', 'paths'],
+          properties: { openapi: { type: 'string', pattern: '^3\\.1\\.' }, info: { type: 'object' }, paths: { type: 'object' } },
+        }), ...errorResponses([]) },
     },
   },
 });

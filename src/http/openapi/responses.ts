@@ -109,7 +109,8 @@ export function errorResponses(codes: readonly ErrorCode[]): Record<string, unkn
         'application/json': {
           schema: {
             allOf: [{ $ref: `#/components/schemas/${ERROR_SCHEMA_NAME}` }],
-            properties: { error: { properties: { code: { enum: statusCodes } } } },
+            type: 'object',
+            properties: { error: { type: 'object', properties: { code: { enum: statusCodes } } } },
           },
         },
       },
