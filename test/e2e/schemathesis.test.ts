@@ -14,6 +14,8 @@ const CHECKS = ['not_a_server_error', 'status_code_conformance', 'content_type_c
 const FUZZ_EXAMPLES = '50';
 const FUZZ_SECONDS = '100';
 const KILL_AFTER_MS = 170_000;
+// The first run on a machine also installs schemathesis from PyPI into .cache/.
+t.setTimeout(8 * 60_000);
 
 t.test('schemathesis finds no 5xx and no answer the OpenAPI document does not describe', async (t) => {
   const dataDir = tempDir();

@@ -3,7 +3,7 @@ import type { Topic, TopicVersion } from '../../topics/registry';
 import { PIXEL_CACHE_CONTROL } from '../pixel';
 import { openApiPath, operationId, topicPath, TOPIC_PATH_PARAMETERS, type ApiFamily, type OpenApiContext, type PathItem } from './document';
 import { errorResponses } from './responses';
-import { eventsBody, formFields, jsonText, ORIGIN_PARAMETER, PUBLISHABLE_KEY_PARAMETERS, RESERVED_QUERY_FIELDS, VERSION_HEADER_PARAMETER, VERSION_QUERY_PARAMETER } from './topic-bodies';
+import { eventsBody, formFields, jsonText, originParameter, PUBLISHABLE_KEY_PARAMETERS, RESERVED_QUERY_FIELDS, VERSION_HEADER_PARAMETER, VERSION_QUERY_PARAMETER } from './topic-bodies';
 
 // The beacon endpoints (routes/beacon.ts, pixel-fast-path.ts) under each of their names: for
 // every public topic its own path, whose query and bodies are the default version's events
@@ -38,8 +38,8 @@ const CONTROL_PARAMETERS = [
   { name: '$d', in: 'query', description: 'The whole event (nested values too) as base64url JSON', schema: { type: 'string' } },
   { name: '$status', in: 'query', description: '204: answer 204 No Content instead of the GIF', schema: { type: 'string', enum: ['204'] } },
   { name: 'cb', in: 'query', description: 'Cache buster, ignored', schema: { type: 'string' } },
+  { name: '_', in: 'query', description: 'Cache buster, ignored', schema: { type: 'string' } },
   VERSION_HEADER_PARAMETER,
-  ORIGIN_PARAMETER,
 ];
 
 export const beaconOperations: ApiFamily = (context) => {
@@ -57,13 +57,14 @@ function beaconItem(context: OpenApiContext, name: string, topic: Topic | undefi
   const version = topic?.versions.get(topic.config.defaultVersion);
   const ids = topic ? [name, topic.service, topic.name] : [name];
   const what = topic ? `${topic.service}/${topic.name} (v${version!.version} unless ?v= says another)` : 'any topic';
+  const origin = originParameter(topic);
   return {
     get: {
       tags: ['beacons'],
       operationId: operationId('pixel', ...ids),
       summary: `Pixel beacon of ${what}`,
       description: 'query field=value…, each value coerced to its field type; records, arrays and maps as JSON text. Answered at once; invalid events go to the dead letter.',
-      parameters: [...(version ? queryFields(version) : []), ...CONTROL_PARAMETERS],
+      parameters: [...(version ? queryFields(version) : []), ...CONTROL_PARAMETERS, origin],
       responses: {
         '200': {
           description: 'A 1×1 transparent GIF',
@@ -79,7 +80,7 @@ function beaconItem(context: OpenApiContext, name: string, topic: Topic | undefi
       operationId: operationId('beacon', ...ids),
       summary: `sendBeacon / fetch keepalive of ${what}`,
       description: 'One event or an array. Answered at once; invalid events go to the dead letter.',
-      parameters: [VERSION_QUERY_PARAMETER, ...PUBLISHABLE_KEY_PARAMETERS, VERSION_HEADER_PARAMETER, ORIGIN_PARAMETER],
+      parameters: [VERSION_QUERY_PARAMETER, ...PUBLISHABLE_KEY_PARAMETERS, VERSION_HEADER_PARAMETER, origin],
       requestBody: {
         required: true,
         content: {
@@ -97,7 +98,7 @@ function beaconItem(context: OpenApiContext, name: string, topic: Topic | undefi
       tags: ['beacons'],
       operationId: operationId('preflight', ...ids),
       summary: `CORS preflight of ${what}`,
-      parameters: [ORIGIN_PARAMETER, { name: 'Access-Control-Request-Method', in: 'header', schema: { type: 'string' } }],
+      parameters: [origin, { name: 'Access-Control-Request-Method', in: 'header', schema: { type: 'string' } }],
       responses: {
         '204': {
           description: 'Methods and headers a beacon may use',

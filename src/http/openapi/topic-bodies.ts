@@ -1,6 +1,6 @@
 import type { Type } from 'avsc';
 import type { JsonSchema } from '../../topics/json-schema';
-import type { TopicVersion } from '../../topics/registry';
+import type { Topic, TopicVersion } from '../../topics/registry';
 import { PUBLISHABLE_KEY_HEADER, SCHEMA_VERSION_HEADER } from '../cors';
 import type { OpenApiContext } from './document';
 
@@ -90,9 +90,16 @@ export const PUBLISHABLE_KEY_PARAMETERS = [
   { name: PUBLISHABLE_KEY_HEADER, in: 'header', description: 'The publishable key, when ?k= is not given', schema: { type: 'string' } },
 ];
 
-export const ORIGIN_PARAMETER = {
-  name: 'Origin',
-  in: 'header',
-  description: "The page's origin; must be in the topic's allowedOrigins (else 403 ORIGIN_NOT_ALLOWED). Without it, the Referer's origin is checked",
-  schema: { type: 'string' },
-};
+/**
+ * `Origin`: for a topic, one of its allowedOrigins (any other is refused 403), unless it allows
+ * every origin; for the templated path, any.
+ */
+export function originParameter(topic: Topic | undefined): Record<string, unknown> {
+  const allowed = topic?.config.allowedOrigins.includes('*') === false ? topic.config.allowedOrigins : undefined;
+  return {
+    name: 'Origin',
+    in: 'header',
+    description: "The page's origin; must be in the topic's allowedOrigins (else 403 ORIGIN_NOT_ALLOWED). Without it, the Referer's origin is checked",
+    schema: allowed && allowed.length > 0 ? { type: 'string', enum: [...allowed] } : { type: 'string' },
+  };
+}
