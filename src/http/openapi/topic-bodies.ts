@@ -14,7 +14,7 @@ export function eventsBody(context: OpenApiContext, version: TopicVersion | unde
   return { anyOf: [event, { type: 'array', items: event, minItems: 1, maxItems: context.server.maxEventsPerRequest }] };
 }
 
-/** JSON text of `schema`, as sendBeacon's text/plain and NDJSON lines carry it. */
+/** JSON text of `schema`, as sendBeacon's text/plain carries it. */
 export function jsonText(schema: JsonSchema, description: string): JsonSchema {
   return { type: 'string', description, contentMediaType: 'application/json', contentSchema: schema };
 }
