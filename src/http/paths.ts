@@ -46,6 +46,9 @@ export const pathsSchema = {
   },
 } as const;
 
+/** The OpenAPI document's name under the prefix; no other route may take it. */
+export const OPENAPI_NAME = 'openapi.json';
+
 /** Names that would put two routes on one path; empty when there are none. */
 export function pathProblems(paths: PathsConfig): string[] {
   const names: [string, string][] = [
@@ -56,6 +59,7 @@ export function pathProblems(paths: PathsConfig): string[] {
   ];
   if (paths.beaconAlias) names.push(['beaconAlias', paths.beaconAlias], ['beaconAlias (its script)', `${paths.beaconAlias}.js`]);
   const problems: string[] = [];
+  for (const [key, name] of names) if (name === OPENAPI_NAME) problems.push(`server.paths.${key} is "${name}", the OpenAPI document's name; choose another`);
   for (let i = 0; i < names.length; i++) {
     for (let j = i + 1; j < names.length; j++) {
       if (names[i][1] === names[j][1]) problems.push(`server.paths.${names[j][0]} is "${names[j][1]}", as server.paths.${names[i][0]} is; each route needs a name of its own`);
@@ -74,6 +78,8 @@ export interface PublicPaths {
   topicsRoute: string;
   /** The tracker script: its own name, then the alias's if any. */
   trackerRoutes: string[];
+  /** `<prefix>/openapi.json`: the OpenAPI document of these routes. */
+  openApiRoute: string;
   /** The beacon endpoint of a topic: what discovery lists and the CloudEvents `source` names. */
   beaconPath(topic: Topic): string;
   eventsPath(topic: Topic): string;
@@ -88,6 +94,7 @@ export function publicPaths(paths: PathsConfig): PublicPaths {
     eventsRoute: `${prefix}/${paths.events}/:service/:topic`,
     topicsRoute: `${prefix}/${paths.topics}`,
     trackerRoutes: paths.beaconAlias ? [`${prefix}/${paths.tracker}`, `${prefix}/${paths.beaconAlias}.js`] : [`${prefix}/${paths.tracker}`],
+    openApiRoute: `${prefix}/${OPENAPI_NAME}`,
     beaconPath: (topic) => `${prefix}/${paths.beacon}/${topic.service}/${topic.name}`,
     eventsPath: (topic) => `${prefix}/${paths.events}/${topic.service}/${topic.name}`,
   };

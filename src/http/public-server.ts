@@ -7,12 +7,16 @@ import type { TopicRegistry } from '../topics/registry';
 import { decodeContentEncoding } from './content-encoding';
 import { frameworkErrorHandler, installErrorHandling } from './error-handler';
 import { clientErrorHandler, createLimitedServer } from './http-server';
+import { beaconOperations } from './openapi/beacon-operations';
+import { openApiOperations, topicsOperations, trackerOperations } from './openapi/discovery-operations';
+import { eventsOperations } from './openapi/events-operations';
 import { publicPaths } from './paths';
 import { PixelFastPath } from './pixel-fast-path';
 import { RateLimits } from './rate-limits';
 import { installRequestMetrics } from './request-metrics';
 import { beaconRoutes } from './routes/beacon';
 import { eventsRoutes } from './routes/events';
+import { openApiRoute } from './routes/openapi';
 import { topicsRoutes } from './routes/topics';
 import { trackerRoutes } from './routes/tracker';
 import type { TopicParams } from './topic-lookup';
@@ -85,5 +89,8 @@ export function buildPublicServer(parts: PublicServerParts): FastifyInstance {
   eventsRoutes(app, { registry, ingest, limits, ackTimeoutMs: config.server.ackTimeoutMs, retryAfterSeconds: config.server.retryAfterSeconds, keys: parts.keys, rateLimits, paths });
   topicsRoutes(app, registry, paths);
   trackerRoutes(app, paths.trackerRoutes, parts.log);
+  // Each route family above describes its operations; a new family adds its own here.
+  const families = [beaconOperations, eventsOperations, topicsOperations, trackerOperations, openApiOperations];
+  openApiRoute(app, { registry, paths, server: config.server, families });
   return app;
 }

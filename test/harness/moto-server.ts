@@ -1,24 +1,19 @@
 // Runs moto (https://github.com/getmoto/moto), a real AWS API emulator, as a local HTTP
 // server so Firehose and S3 tests talk to the actual AWS wire protocols through the real SDKs.
 // moto is a Python package: it is installed once into a project-local virtualenv and reused.
-import { spawn, execFile } from 'node:child_process';
-import { existsSync, mkdirSync, openSync, closeSync, readFileSync, writeFileSync, rmSync } from 'node:fs';
+import { spawn } from 'node:child_process';
+import { mkdirSync, openSync, closeSync, readFileSync } from 'node:fs';
 import { createServer, type AddressInfo, type Socket } from 'node:net';
 import { request } from 'node:http';
 import { join } from 'node:path';
-import { promisify } from 'node:util';
 import { cacheRoot } from './cache-dir';
-
-const execFileAsync = promisify(execFile);
+import { ensureVenv, isAlive } from './python-venv';
 
 // Pinned so every machine emulates the same AWS behaviour; bump deliberately.
 const MOTO_VERSION = '5.2.5';
 
 const STARTUP_TIMEOUT_MS = 30_000;
 const STOP_GRACE_MS = 5_000;
-// A pip install that takes longer than this has died with its lock still held.
-const INSTALL_LOCK_STALE_MS = 10 * 60_000;
-
 
 /** Where the shared-per-test-run moto writes `{ endpoint, pid }` (see moto-global.ts). */
 export function sharedRunFile(): string {
@@ -37,15 +32,6 @@ const MOTO_WITH_LIFELINE = [
 
 const sleep = (ms: number) => new Promise<void>((done) => setTimeout(done, ms));
 
-function isAlive(pid: number): boolean {
-  try {
-    process.kill(pid, 0);
-    return true;
-  } catch {
-    return false;
-  }
-}
-
 function readFileSafe(path: string): string {
   try {
     return readFileSync(path, 'utf8');
@@ -54,43 +40,9 @@ function readFileSafe(path: string): string {
   }
 }
 
-/**
- * Creates the virtualenv with moto once. Test files run in parallel, so the install is
- * guarded by a lock directory (mkdir is atomic); the marker file is written last, so its
- * presence means a complete install of that exact version.
- */
-async function ensureMotoVenv(): Promise<string> {
-  const venv = join(cacheRoot(), 'moto-venv');
-  const marker = join(venv, '.moto-version');
-  const lock = `${venv}.lock`;
-  const installed = () => existsSync(marker) && readFileSync(marker, 'utf8').trim() === MOTO_VERSION;
-  mkdirSync(cacheRoot(), { recursive: true });
-
-  const waitStart = Date.now();
-  while (!installed()) {
-    try {
-      mkdirSync(lock);
-    } catch {
-      const owner = Number(readFileSafe(join(lock, 'pid')));
-      const stale = (owner > 0 && !isAlive(owner)) || Date.now() - waitStart > INSTALL_LOCK_STALE_MS;
-      if (stale) rmSync(lock, { recursive: true, force: true });
-      else await sleep(500);
-      continue;
-    }
-    try {
-      writeFileSync(join(lock, 'pid'), String(process.pid));
-      if (installed()) break;
-      rmSync(venv, { recursive: true, force: true });
-      await execFileAsync('python3', ['-m', 'venv', venv]);
-      await execFileAsync(join(venv, 'bin', 'pip'), [
-        'install', '--quiet', '--disable-pip-version-check', `moto[server]==${MOTO_VERSION}`,
-      ], { maxBuffer: 16 * 1024 * 1024 });
-      writeFileSync(marker, MOTO_VERSION);
-    } finally {
-      rmSync(lock, { recursive: true, force: true });
-    }
-  }
-  return venv;
+/** The virtualenv with moto, installed once (python-venv.ts). */
+function ensureMotoVenv(): Promise<string> {
+  return ensureVenv({ name: 'moto-venv', requirement: `moto[server]==${MOTO_VERSION}`, marker: '.moto-version', stamp: MOTO_VERSION });
 }
 
 /** Asks the OS for a port nobody listens on; moto binds it a moment later. */
