@@ -109,6 +109,16 @@ function parseJsonEvents(body: Buffer, limits: DecodeLimits): unknown[] {
   throw new GatewayError('MALFORMED_BODY', 'body: must be a JSON object or an array of objects');
 }
 
+/** One JSON object (a Segment call or batch): application/json, or text/plain as browsers send it cross-site. */
+export function decodeJsonObject(mediaType: string, body: Buffer, limits: DecodeLimits): Record<string, unknown> {
+  if (!JSON_TYPES.has(mediaType) && mediaType !== '') throw unsupported(mediaType, ['application/json', 'text/plain']);
+  if (body.length === 0) throw new GatewayError('MALFORMED_BODY', 'body: empty; send a JSON object');
+  checkJsonShape(body, limits.maxEvents, 'json');
+  const value = parseJson(utf8Text(body), 'body');
+  if (typeof value !== 'object' || value === null || Array.isArray(value)) throw new GatewayError('MALFORMED_BODY', 'body: must be a JSON object');
+  return value as Record<string, unknown>;
+}
+
 function parseNdjson(body: Buffer, limits: DecodeLimits): unknown[] {
   checkJsonShape(body, limits.maxEvents, 'ndjson');
   const text = utf8Text(body);
