@@ -64,7 +64,7 @@ function nsPerEvent(count: number, fn: (i: number) => void): number {
 }
 
 async function main(): Promise<void> {
-  const gateway = await startGateway();
+  const gateway = await startGateway({ env: { GATEWAY_WORKERS: '1' } });
   const samples = new Map<string, { eventsPerSecond: number[]; p99: number[]; non2xx: number }>();
   try {
     for (const c of CONTENDERS) await autocannon({ url: `${gateway.baseUrl}${c.path}`, method: 'POST', headers: c.headers, body: c.body, connections: CONNECTIONS, duration: 1 });
