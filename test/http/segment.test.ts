@@ -1,7 +1,9 @@
+import { cpSync, mkdirSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
 import { gzipSync } from 'node:zlib';
 import type { Test } from 'tap';
 import t from 'tap';
-import { metricValue, readGzipLines, removeDir, testGateway, TEST_SERVICE_KEY, validImpression, validOrder } from '../helpers/gateway';
+import { metricValue, readGzipLines, removeDir, tempDir, testGateway, TEST_SERVICE_KEY, TOPICS_DIR, validImpression, validOrder } from '../helpers/gateway';
 
 // The Segment HTTP API over a real socket: per-call outcomes inside a batch, the write key in
 // each place SDKs put it, gzip, the limits, browser keys and the settings document.
@@ -218,4 +220,23 @@ t.test('segment.deadLetterRefused: refused calls of a service key are dead-lette
 t.test('segment.enabled false: the routes are not there', async (t) => {
   const { post } = await started(t, { segment: { enabled: false } });
   t.equal((await post('/v1/batch', { batch: [order('x')] })).status, 404);
+});
+
+t.test('a catch-all topic (track: "*") takes every track no other topic names, properties as JSON text', async (t) => {
+  const topicsDir = tempDir();
+  t.teardown(() => removeDir(topicsDir));
+  cpSync(TOPICS_DIR, topicsDir, { recursive: true });
+  mkdirSync(join(topicsDir, 'misc/any-track'), { recursive: true });
+  writeFileSync(join(topicsDir, 'misc/any-track/topic.yaml'), 'access: service\ndefaultVersion: 1\nsegment:\n  track: "*"\n');
+  const string = (name: string) => ({ name, type: ['null', 'string'], default: null });
+  writeFileSync(join(topicsDir, 'misc/any-track/v1.avsc'), JSON.stringify({ type: 'record', name: 'AnyTrack', fields: [{ name: 'event', type: 'string' }, string('userId'), string('properties')] }));
+  const { post, dataDir, close } = await started(t, { topicsDir });
+  const res = await post('/v1/batch', { batch: [order('known'), { type: 'track', event: 'Newsletter Signup', messageId: 'n1', userId: 'u-9', properties: { list: 'weekly', source: { page: '/home' } } }] });
+  t.same(await res.json(), { success: true, accepted: 2 });
+  await close();
+  const lines = readGzipLines(dataDir);
+  t.same(lines.find((l) => l.id === 'msg-known').type, 'shop.order-placed', 'a mapped name still goes to its topic');
+  const caught = lines.find((l) => l.id === 'n1');
+  t.equal(caught.type, 'misc.any-track');
+  t.same({ ...caught.data, properties: JSON.parse(caught.data.properties) }, { event: 'Newsletter Signup', userId: 'u-9', properties: { list: 'weekly', source: { page: '/home' } } });
 });
