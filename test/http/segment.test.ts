@@ -240,3 +240,15 @@ t.test('a catch-all topic (track: "*") takes every track no other topic names, p
   t.equal(caught.type, 'misc.any-track');
   t.same({ ...caught.data, properties: JSON.parse(caught.data.properties) }, { event: 'Newsletter Signup', userId: 'u-9', properties: { list: 'weekly', source: { page: '/home' } } });
 });
+
+t.test('the routes get every hook: the per-key rate limit answers 429 with Retry-After (SDKs retry it), request metrics by route', async (t) => {
+  const { post, metrics } = await started(t, { rateLimit: { perKey: { requestsPerSecond: 0.01, burst: 1 } } });
+  t.equal((await post('/v1/batch', { batch: [order('first')] })).status, 200);
+  const limited = await post('/v1/batch', { batch: [order('second')] });
+  t.equal(limited.status, 429);
+  t.ok(Number(limited.headers.get('retry-after')) >= 1, 'Retry-After, which analytics-node and analytics-next honour');
+  t.equal(((await limited.json()) as any).error.code, 'RATE_LIMITED');
+  const text = await metrics();
+  t.equal(metricValue(text, 'tracking_gateway_http_requests_total', { route: '/v1/batch', method: 'POST', status_code: '429' }), 1);
+  t.equal(metricValue(text, 'tracking_gateway_http_requests_total', { route: '/v1/batch', method: 'POST', status_code: '200' }), 1);
+});
