@@ -29,6 +29,11 @@ export const ERRORS = {
   UNSUPPORTED_CHARSET: { status: 415, reason: 'charset' },
   UNSUPPORTED_ENCODING: { status: 415, reason: 'content_encoding' },
   INVALID_EVENTS: { status: 422, reason: 'invalid' },
+  // Segment calls (src/http/routes/segment.ts): refused one by one inside a batch.
+  MALFORMED_CALL: { status: 422, reason: 'malformed_call' },
+  CALL_TYPE_OFF: { status: 422, reason: 'call_type_off' },
+  UNMAPPED_CALL: { status: 422, reason: 'unmapped' },
+  CALL_TOO_LARGE: { status: 413, reason: 'call_too_large' },
   RATE_LIMITED: { status: 429, reason: 'rate_limited' },
   HEADERS_TOO_LARGE: { status: 431, reason: 'headers_too_large' },
   OVERLOADED: { status: 503, reason: 'overloaded' },
@@ -44,6 +49,10 @@ export interface EventError {
   index: number;
   path: string;
   message: string;
+  /** Segment calls: the call's type and event name, and the code of its refusal. */
+  type?: string;
+  event?: string;
+  code?: ErrorCode;
 }
 
 export class GatewayError extends Error {

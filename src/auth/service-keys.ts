@@ -165,7 +165,8 @@ function readKeysFile(path: string): string {
   }
 }
 
-function presentedKey(header: string | undefined): string | undefined {
+/** The key an Authorization header presents (Bearer, or Basic's user name), whether or not it is a service key. */
+export function presentedKey(header: string | undefined): string | undefined {
   if (header === undefined) return undefined;
   const space = header.indexOf(' ');
   if (space === -1) return undefined;

@@ -7,6 +7,7 @@ import type { RateRule } from '../limits/token-buckets';
 import type { BatchConfig, DestinationEntry, DestinationType } from '../destinations/destination-type';
 import { destinationRegistry, destinationTypeOf, type DestinationRegistry } from '../destinations/registry';
 import { pathProblems, pathsSchema, type PathsConfig } from '../http/paths';
+import { segmentConfigSchema, type SegmentConfig } from '../segment/segment-config';
 
 // One config file (YAML or JSON) plus environment overrides, validated once at start with
 // defaults filled in, then frozen. Every error names the key.
@@ -94,6 +95,8 @@ export interface GatewayConfig {
     /** Buckets kept at once; the least recently used client's goes first. */
     maxClients: number;
   };
+  /** The Segment HTTP Tracking API routes (src/segment/, docs/segment.md). */
+  segment: SegmentConfig;
 }
 
 /** More processes than this would only share the same cores; a typo (1000) should fail. */
@@ -268,6 +271,7 @@ export const configSchema = (registry: DestinationRegistry = destinationRegistry
         maxClients: { type: 'integer', minimum: 1, maximum: 10000000, default: 100000 },
       },
     },
+    segment: segmentConfigSchema,
   },
 });
 
@@ -299,6 +303,9 @@ export const ENV_OVERRIDES: Record<string, string> = {
   GATEWAY_RATE_LIMIT_IP_BURST: 'rateLimit.perIp.burst',
   GATEWAY_RATE_LIMIT_KEY_RPS: 'rateLimit.perKey.requestsPerSecond',
   GATEWAY_RATE_LIMIT_KEY_BURST: 'rateLimit.perKey.burst',
+  GATEWAY_SEGMENT_ENABLED: 'segment.enabled',
+  GATEWAY_SEGMENT_CALLS: 'segment.calls',
+  GATEWAY_SEGMENT_DEAD_LETTER_REFUSED: 'segment.deadLetterRefused',
 };
 
 const ajv = new Ajv({ allErrors: true, useDefaults: true, coerceTypes: true, discriminator: true });
@@ -346,6 +353,9 @@ export function buildConfig(raw: unknown, env: NodeJS.ProcessEnv = process.env, 
   if (isMapping(server) && typeof server.trustProxy === 'string' && !/^(true|false)$/i.test(server.trustProxy)) {
     server.trustProxy = server.trustProxy.split(',').map((s) => s.trim()).filter(Boolean);
   }
+  // GATEWAY_SEGMENT_CALLS: a comma-separated list of call types.
+  const segment = input.segment;
+  if (isMapping(segment) && typeof segment.calls === 'string') segment.calls = segment.calls.split(',').map((s) => s.trim()).filter(Boolean);
   applyDestinationEnv(input, env, registry);
   const validateConfig = validatorFor(registry);
   if (!validateConfig(input)) {

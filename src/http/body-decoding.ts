@@ -109,6 +109,23 @@ function parseJsonEvents(body: Buffer, limits: DecodeLimits): unknown[] {
   throw new GatewayError('MALFORMED_BODY', 'body: must be a JSON object or an array of objects');
 }
 
+/**
+ * Media types a Segment-style SDK labels its JSON with: application/json, text/plain (browsers,
+ * to skip a preflight), form-urlencoded and octet-stream (rudder-sdk-node's gzip body, as axios
+ * labels a Buffer). The body is JSON whatever the label.
+ */
+const SEGMENT_JSON_TYPES = new Set([...JSON_TYPES, FORM_TYPE, 'application/octet-stream', '']);
+
+/** One JSON object (a Segment call or batch), under any of SEGMENT_JSON_TYPES. */
+export function decodeJsonObject(mediaType: string, body: Buffer, limits: DecodeLimits): Record<string, unknown> {
+  if (!SEGMENT_JSON_TYPES.has(mediaType)) throw unsupported(mediaType, ['application/json', 'text/plain']);
+  if (body.length === 0) throw new GatewayError('MALFORMED_BODY', 'body: empty; send a JSON object');
+  checkJsonShape(body, limits.maxEvents, 'json');
+  const value = parseJson(utf8Text(body), 'body');
+  if (typeof value !== 'object' || value === null || Array.isArray(value)) throw new GatewayError('MALFORMED_BODY', 'body: must be a JSON object');
+  return value as Record<string, unknown>;
+}
+
 function parseNdjson(body: Buffer, limits: DecodeLimits): unknown[] {
   checkJsonShape(body, limits.maxEvents, 'ndjson');
   const text = utf8Text(body);

@@ -20,6 +20,12 @@ const INFLATERS: Record<string, Inflate> = {
 const zstd = (zlib as unknown as { zstdDecompress?: typeof zlib.gunzip }).zstdDecompress;
 if (zstd) INFLATERS.zstd = promisify(zstd);
 
+/** A route's own bound on its decoded body, and the config key that sets it (for the 413's message). */
+export interface DecodedLimit {
+  bytes: number;
+  key: string;
+}
+
 /** The codings a request body may carry, for errors and docs. */
 export const CONTENT_ENCODINGS = Object.keys(INFLATERS).filter((name) => name !== 'x-gzip');
 
@@ -31,7 +37,7 @@ function isHeaderError(err: unknown): boolean {
  * The body with its Content-Encoding undone. One coding (or `identity`) is taken; stacked
  * codings and unknown ones answer 415, never a body read as if it were plain.
  */
-export async function decodeContentEncoding(header: string | undefined, body: Buffer, maxDecodedBytes: number): Promise<Buffer> {
+export async function decodeContentEncoding(header: string | undefined, body: Buffer, maxDecodedBytes: number, limitKey = 'server.maxDecodedBytes'): Promise<Buffer> {
   if (header === undefined) return body;
   const coding = header.trim().toLowerCase();
   if (coding === '' || coding === 'identity') return body;
@@ -44,7 +50,7 @@ export async function decodeContentEncoding(header: string | undefined, body: Bu
     return await inflate(body, { maxOutputLength: maxDecodedBytes });
   } catch (err) {
     if ((err as { code?: string }).code === 'ERR_BUFFER_TOO_LARGE' || err instanceof RangeError) {
-      throw new GatewayError('DECODED_TOO_LARGE', `the ${coding} body inflates to more than ${maxDecodedBytes} bytes (server.maxDecodedBytes); inflating stopped there`);
+      throw new GatewayError('DECODED_TOO_LARGE', `the ${coding} body inflates to more than ${maxDecodedBytes} bytes (${limitKey}); inflating stopped there`);
     }
     throw new GatewayError('MALFORMED_BODY', `body: not valid ${coding} data (${(err as Error).message})`);
   }

@@ -4,7 +4,7 @@ import type { Ingest } from '../ingest/ingest';
 import type { GatewayMetrics } from '../metrics/metrics';
 import type { KeyRing } from '../auth/service-keys';
 import type { TopicRegistry } from '../topics/registry';
-import { decodeContentEncoding } from './content-encoding';
+import { decodeContentEncoding, type DecodedLimit } from './content-encoding';
 import { frameworkErrorHandler, installErrorHandling } from './error-handler';
 import { clientErrorHandler, createLimitedServer } from './http-server';
 import { beaconOperations } from './openapi/beacon-operations';
@@ -17,6 +17,7 @@ import { installRequestMetrics } from './request-metrics';
 import { beaconRoutes } from './routes/beacon';
 import { eventsRoutes } from './routes/events';
 import { openApiRoute } from './routes/openapi';
+import { segmentRoutes } from './routes/segment';
 import { topicsRoutes } from './routes/topics';
 import { trackerRoutes } from './routes/tracker';
 import type { TopicParams } from './topic-lookup';
@@ -60,10 +61,12 @@ export function buildPublicServer(parts: PublicServerParts): FastifyInstance {
   // Every body is read as bytes and decoded per endpoint and content type (body-decoding.ts),
   // so that each error is ours and named.
   app.removeAllContentTypeParsers();
-  // Content-Encoding is undone here, bounded by server.maxDecodedBytes (content-encoding.ts).
-  app.addContentTypeParser('*', { parseAs: 'buffer' }, (request: FastifyRequest, body: Buffer) =>
-    decodeContentEncoding(request.headers['content-encoding'], body, limits.maxDecodedBytes),
-  );
+  // Content-Encoding is undone here, bounded by server.maxDecodedBytes (content-encoding.ts),
+  // or by a route's own smaller bound (`config.decodedLimit`: the Segment routes').
+  app.addContentTypeParser('*', { parseAs: 'buffer' }, (request: FastifyRequest, body: Buffer) => {
+    const own = (request.routeOptions.config as { decodedLimit?: DecodedLimit }).decodedLimit;
+    return decodeContentEncoding(request.headers['content-encoding'], body, own?.bytes ?? limits.maxDecodedBytes, own?.key);
+  });
 
   let closing = false;
   app.addHook('preClose', (done) => {
@@ -87,6 +90,7 @@ export function buildPublicServer(parts: PublicServerParts): FastifyInstance {
   });
   beaconRoutes(app, registry, ingest, limits, paths);
   eventsRoutes(app, { registry, ingest, limits, ackTimeoutMs: config.server.ackTimeoutMs, retryAfterSeconds: config.server.retryAfterSeconds, keys: parts.keys, rateLimits, paths });
+  if (config.segment.enabled) segmentRoutes(app, { config, registry, ingest, metrics, keys: parts.keys, rateLimits, paths, prefix: config.server.paths.prefix });
   topicsRoutes(app, registry, paths);
   trackerRoutes(app, paths.trackerRoutes, parts.log);
   // Each route family above describes its operations; a new family adds its own here.

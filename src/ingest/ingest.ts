@@ -31,6 +31,8 @@ export interface IngestRequest {
   mode: 'beacon' | 'service';
   /** Service mode: accept the valid events of a batch with invalid ones. */
   partial: boolean;
+  /** Service mode, partial: invalid events are also written to the dead letter (beacons always are). */
+  deadLetterInvalid?: boolean;
   source: string;
   clientIp: string;
   userAgent: string | undefined;
@@ -151,7 +153,7 @@ export class Ingest {
           if (state.errors.length < maxErrors) state.errors.push({ index, path: p.path, message: p.message });
           else state.moreErrors++;
         }
-        if (req.mode === 'beacon') {
+        if (req.mode === 'beacon' || req.deadLetterInvalid) {
           state.deadLetters.push({
             reason: isTooLarge ? 'event_too_large' : 'invalid',
             message: problems.list.map((p) => (p.path ? `${p.path}: ${p.message}` : p.message)).join('; '),
@@ -233,6 +235,11 @@ export class Ingest {
     const ack = this.router.submit(events, this.router.routeFor(topic), req.mode === 'service');
     result.durable = ack?.done;
     return result;
+  }
+
+  /** Writes records refused before they reached a topic's checks (and counts them, as the dead letter does). */
+  deadLetterRefused(records: DeadLetterRecord[]): void {
+    if (records.length > 0) void this.deadLetter.write(records);
   }
 
   private spillToSpool(events: GatewayEvent[], version: TopicVersion): void {

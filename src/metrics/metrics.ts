@@ -55,6 +55,12 @@ export class GatewayMetrics {
     labelNames: ['service', 'topic', 'reason'] as const,
     registers: [this.registry],
   });
+  readonly segmentCalls = new SummingCounter({
+    name: `${METRIC_PREFIX}segment_calls_total`,
+    help: 'Segment API calls received (/v1/batch, /v1/track, …), by outcome (accepted, refused); refusals by topic and reason are in events_rejected_total.',
+    labelNames: ['outcome'] as const,
+    registers: [this.registry],
+  });
   readonly rateLimited = new SummingCounter({
     name: `${METRIC_PREFIX}rate_limited_requests_total`,
     help: 'Requests answered 429, by the limit they were over (ip: the client address, key: the service key).',

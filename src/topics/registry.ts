@@ -4,6 +4,7 @@ import type { TObject } from '@sinclair/typebox';
 import avro, { type Type } from 'avsc';
 import YAML from 'yaml';
 import { ConfigError } from '../errors';
+import { segmentMappingProblems } from '../segment/segment-topics';
 import { compileNormalizer, type Normalizer } from './avro-normalizer';
 import { compileFieldCoercers, type Coercer } from './query-coercion';
 import { checkTopicConfig, TOPIC_CONFIG_FILES, type TopicConfig } from './topic-config';
@@ -101,6 +102,7 @@ export function loadTopicsTree(root: string, destinationOptions?: TObject): Topi
       if (topic) topics.push(topic);
     }
   }
+  problems.push(...segmentMappingProblems(topics));
   return { topics, problems };
 }
 

@@ -1,6 +1,7 @@
 import type { TObject } from '@sinclair/typebox';
 import Ajv, { type ValidateFunction } from 'ajv';
 import type { RateRule } from '../limits/token-buckets';
+import { topicSegmentSchema, type TopicSegmentMapping } from '../segment/segment-config';
 
 // The topic config file (`topic.yaml`, `topic.yml` or `topic.json`) beside a topic's schemas.
 
@@ -35,6 +36,8 @@ export interface TopicConfig {
   publishableKeys: string[];
   /** This topic's own per-client-address limit, instead of the gateway's `rateLimit.perIp`. */
   rateLimit?: { perIp: RateRule };
+  /** Which Segment API calls this topic takes (src/segment/): `track` event names, identify, page, … */
+  segment?: TopicSegmentMapping;
 }
 
 export const TOPIC_CONFIG_FILES = ['topic.yaml', 'topic.yml', 'topic.json'];
@@ -58,6 +61,7 @@ export const topicConfigSchema = (destinationOptions: object = { type: 'object',
     route: { type: 'array', items: { type: 'string', minLength: 1 }, default: [] },
     destinationOptions,
     publishableKeys: { type: 'array', items: { type: 'string', pattern: '^[A-Za-z0-9_-]{8,128}$' }, default: [] },
+    segment: topicSegmentSchema,
     rateLimit: {
       type: 'object',
       additionalProperties: false,

@@ -85,3 +85,14 @@ t.test('FILE_S3_* turn on shipping for the embedded file destination or the one 
   t.throws(() => buildConfig({ destinations: { file: { type: 'file', s3: { bucket: 'minutes', acl: 'public-read' } } } }, {}), /destinations\.file\.s3: unknown key "acl"/);
   t.same(buildConfig({}, {}).destinations, { file: { type: 'file' } }, 'without FILE_S3_BUCKET nothing ships');
 });
+
+t.test('segment: defaults, GATEWAY_SEGMENT_* overrides, errors naming the key', async (t) => {
+  t.same(buildConfig(undefined, {}).segment, { enabled: true, calls: ['track'], maxCallBytes: 32768, maxBatchBytes: 512000, deadLetterRefused: false });
+  const fromEnv = buildConfig({}, { GATEWAY_SEGMENT_CALLS: 'track, identify,page', GATEWAY_SEGMENT_ENABLED: 'false', GATEWAY_SEGMENT_DEAD_LETTER_REFUSED: 'true' }).segment;
+  t.same(fromEnv.calls, ['track', 'identify', 'page']);
+  t.equal(fromEnv.enabled, false);
+  t.equal(fromEnv.deadLetterRefused, true);
+  t.throws(() => buildConfig({}, { GATEWAY_SEGMENT_CALLS: 'track,teleport' }), /segment\.calls\/1 must be equal to one of the allowed values|segment\.calls\.1 must be equal to one of the allowed values/);
+  t.throws(() => buildConfig({ segment: { maxCallBytes: 10 } }, {}), /segment\.maxCallBytes must be >= 1024/);
+  t.throws(() => buildConfig({ segment: { track: 'x' } }, {}), /segment: unknown key "track"/);
+});

@@ -150,5 +150,5 @@ t.test("the README's curl commands, as written, against a gateway started as the
     t.ok(result.status === 0 && statuses.every((s) => s < 300), `${c.file}: ${c.text.split('\n')[0].slice(0, 100)} → exit ${result.status}, ${statuses.join(' ') || 'no -i'} ${result.stderr}`);
   }
   const orders = readGzipLines(dataDir).map((line) => line.data.orderId).filter(Boolean).sort();
-  t.same(orders, ['1001', '1002', '2001', '2002'], 'the service events the commands sent are in the files: JSON, NDJSON (one of two), Avro');
+  t.same(orders, ['1001', '1002', '2001', '2002', '3001'], 'the service events the commands sent are in the files: JSON, NDJSON (one of two), Avro, Segment (one of two)');
 });

@@ -994,5 +994,86 @@ export async function buildCorpus(): Promise<CorpusCase[]> {
     });
   }
 
+
+  // --- The Segment API routes (issue 19): the same classes of attack on /v1/batch, /v1/track, … --
+  {
+    const segmentPost = (path: string, body: Buffer, headers: Record<string, string> = {}): HttpSend => ({ method: 'POST', path, headers: { ...HOSTILE_AUTH, 'Content-Type': 'application/json', ...headers }, body });
+    const track = (over: Record<string, unknown> = {}) => ({ type: 'track', event: 'Order Placed', properties: validOrder({ orderId: unique('seg') }), ...over });
+    add({
+      name: 'Segment /v1/batch: gzip of 8 MiB of zeros (8 KB on the wire) stops at segment.maxBatchBytes',
+      issueItem: 1,
+      send: segmentPost('/v1/batch', gzipSync(Buffer.alloc(8 * MiB)), { 'Content-Encoding': 'gzip' }),
+      expect: refusal(413, 'DECODED_TOO_LARGE'),
+      probe: true,
+    });
+    add({
+      name: 'Segment /v1/batch: 1 GiB gzip bomb refused by its size on the wire',
+      issueItem: 1,
+      send: segmentPost('/v1/batch', gzipBomb, { 'Content-Encoding': 'gzip' }),
+      expect: refusal(413, 'BODY_TOO_LARGE', { alsoAccept: [{ status: 'closed', code: null }] }),
+      probe: true,
+    });
+    add({
+      name: 'Segment /v1/batch: 600 KB body over segment.maxBatchBytes',
+      issueItem: 2,
+      send: segmentPost('/v1/batch', json({ batch: Array.from({ length: 20 }, () => track({ pad: 'p'.repeat(30 * KiB) })) })),
+      expect: refusal(413, 'BODY_TOO_LARGE', { alsoAccept: [{ status: 'closed', code: null }] }),
+    });
+    add({
+      name: 'Segment /v1/track: one 40 KB call over segment.maxCallBytes',
+      issueItem: 2,
+      send: segmentPost('/v1/track', json(track({ pad: 'p'.repeat(40 * KiB) }))),
+      expect: refusal(413, 'BODY_TOO_LARGE', { alsoAccept: [{ status: 'closed', code: null }] }),
+    });
+    add({
+      name: `Segment /v1/batch: ${limits.server.maxEventsPerRequest + 1} empty calls`,
+      issueItem: 2,
+      send: segmentPost('/v1/batch', Buffer.from(`{"batch":[${Array(limits.server.maxEventsPerRequest + 1).fill('{}').join(',')}]}`)),
+      expect: refusal(413, 'TOO_MANY_EVENTS'),
+    });
+    add({
+      name: 'Segment /v1/batch: properties nested 10,000 deep in a 100 KB body',
+      issueItem: 1,
+      send: segmentPost('/v1/batch', Buffer.from(`{"batch":[{"type":"track","event":"Order Placed","properties":${'['.repeat(10_000)}${']'.repeat(10_000)}, "pad":"${'p'.repeat(80 * KiB)}"}]}`)),
+      expect: refusal(400, 'MALFORMED_BODY'),
+    });
+    add({
+      name: 'Segment /v1/batch: __proto__ in a call',
+      issueItem: 3,
+      send: segmentPost('/v1/batch', Buffer.from('{"batch":[{"type":"track","event":"Order Placed","properties":{"__proto__":{"admin":true}}}]}')),
+      expect: refusal(400, 'PROTOTYPE_POISONING'),
+    });
+    add({
+      name: 'Segment /v1/batch: no write key anywhere',
+      issueItem: 4,
+      send: { method: 'POST', path: '/v1/batch', headers: { 'Content-Type': 'application/json' }, body: json({ batch: [track()] }) },
+      expect: refusal(401, 'UNAUTHORIZED'),
+    });
+    add({
+      name: 'Segment /v1/batch: a writeKey of 100 KB in the body',
+      issueItem: 4,
+      send: { method: 'POST', path: '/v1/batch', headers: { 'Content-Type': 'application/json' }, body: json({ writeKey: 'k'.repeat(100 * KiB), batch: [track()] }) },
+      expect: refusal(401, 'UNAUTHORIZED', { maxBodyBytes: 2 * KiB }),
+    });
+    add({
+      name: 'Segment /v1/batch: a valid call beside garbage calls is delivered; the answer is 200',
+      issueItem: 3,
+      send: segmentPost('/v1/batch', json({ batch: [track(), null, 7, 'x', [], { type: { toString: 1 } }, { type: 'track', event: { $gt: '' } }, track({ properties: 'not an object' }), track({ timestamp: 'yesterday' }), track({ messageId: 'x'.repeat(5000) })] })),
+      expect: ok(200),
+      check: async (_ctx, answer) => {
+        const body = answer ? (jsonOf(answer) as any) : undefined;
+        if (body?.accepted !== 1) return [`accepted is ${JSON.stringify(body?.accepted)}, not 1`];
+        if (!Array.isArray(body.refused) || body.refused.length !== 9) return [`refused lists ${JSON.stringify(body.refused?.length)} calls, not 9`];
+        return [];
+      },
+    });
+    add({
+      name: 'Segment settings document: a Host header that is not a host',
+      issueItem: 3,
+      send: { method: 'GET', path: '/v1/projects/example-write-key/settings', headers: { Host: 'evil.example/"><script>' } },
+      expect: refusal(400, 'BAD_REQUEST'),
+    });
+  }
+
   return cases;
 }

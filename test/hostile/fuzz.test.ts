@@ -33,7 +33,7 @@ interface FuzzRequest {
 
 // --- paths --------------------------------------------------------------------------------
 
-const realSegment = fc.constantFrom('v1', 'beacon', 'events', 'topics', 'versions', 'widget', 'impression', 'shop', 'order-placed', '1', '2', '3', '0');
+const realSegment = fc.constantFrom('v1', 'beacon', 'events', 'topics', 'versions', 'widget', 'impression', 'shop', 'order-placed', '1', '2', '3', '0', 'batch', 'track', 't', 'b', 'projects', 'settings', 'example-write-key');
 const garbageSegment = fc.oneof(
   fc.constantFrom('', '.', '..', '%00', '%2e%2e', '%2F', '%', '%zz', '%ff', '%c0%af', '~', '*', 'nope', 'Impression', 'WIDGET', ';x=1', '%20', 'a b'),
   fc.string({ maxLength: 12 }).map(encodeURIComponent),
@@ -170,6 +170,26 @@ const beaconShape: fc.Arbitrary<Shape> = fc.oneof(
   fc.tuple(fc.subarray(validPixelPairs), fc.array(queryPair, { maxLength: 4 })).map(([valid, extra]) => ({ method: 'POST', path: '/v1/beacon/widget/impression', contentType: 'application/x-www-form-urlencoded', body: Buffer.from([...valid, ...extra].join('&')) })),
 );
 
+/** Segment API calls (issue 19): batches of mutated track / identify / page calls and junk, to every Segment path. */
+const segmentCall = fc.oneof(
+  fc.tuple(fc.constantFrom('Order Placed', 'Widget Impression', 'Nobody Maps This', '', '*'), orderish).map(([event, properties]) => ({ type: 'track', event, properties, messageId: 'fuzz-seg' })),
+  fc.tuple(impressionish, fc.jsonValue({ maxDepth: 2 })).map(([properties, context]) => ({ type: 'track', event: 'Widget Impression', properties, context, timestamp: '2026-11-25T08:00:00Z' })),
+  fc.constantFrom('identify', 'page', 'screen', 'group', 'alias', 'teleport').chain((type) => fc.record({ type: fc.constant(type), userId: fc.jsonValue({ maxDepth: 1 }), traits: fc.jsonValue({ maxDepth: 2 }), properties: fc.jsonValue({ maxDepth: 2 }) })),
+  fc.jsonValue({ maxDepth: 3 }),
+);
+const segmentShape: fc.Arbitrary<Shape> = fc
+  .tuple(
+    fc.constantFrom('/v1/batch', '/v1/b', '/v1/track', '/v1/t', '/v1/identify', '/v1/page', '/v1/p', '/v1/screen', '/v1/group', '/v1/alias', '/v1/a'),
+    fc.array(segmentCall, { minLength: 0, maxLength: 12 }),
+    fc.option(fc.constantFrom('hostile-test-key', 'example-write-key', 'wrong'), { nil: undefined }),
+    often(fc.constantFrom('application/json', 'text/plain', 'application/x-www-form-urlencoded'), contentType),
+  )
+  .map(([path, calls, writeKey, contentType]) => {
+    const single = !path.endsWith('/batch') && !path.endsWith('/b');
+    const payload = single ? { ...(typeof calls[0] === 'object' && calls[0] !== null && !Array.isArray(calls[0]) ? calls[0] : {}), writeKey } : { batch: calls, writeKey };
+    return { method: 'POST', path, contentType, body: Buffer.from(JSON.stringify(payload)) };
+  });
+
 /** Anything: random method, path, query, content type and body. */
 const wildShape: fc.Arbitrary<Shape> = fc.record({
   method: fc.oneof({ weight: 6, arbitrary: fc.constantFrom('GET', 'POST') }, { weight: 2, arbitrary: fc.constantFrom('PUT', 'DELETE', 'PATCH', 'HEAD', 'OPTIONS', 'TRACE', 'PROPFIND', 'FOO', 'get', 'G ET') }),
@@ -180,7 +200,7 @@ const wildShape: fc.Arbitrary<Shape> = fc.record({
 
 const request: fc.Arbitrary<FuzzRequest> = fc
   .record({
-    shape: fc.oneof({ weight: 3, arbitrary: serviceShape }, { weight: 3, arbitrary: pixelShape }, { weight: 2, arbitrary: beaconShape }, { weight: 3, arbitrary: wildShape }),
+    shape: fc.oneof({ weight: 3, arbitrary: serviceShape }, { weight: 3, arbitrary: pixelShape }, { weight: 2, arbitrary: beaconShape }, { weight: 2, arbitrary: segmentShape }, { weight: 3, arbitrary: wildShape }),
     // Present one time in six; half of those the body really is encoded that way.
     encoding: fc.oneof({ weight: 5, arbitrary: fc.constant(undefined) }, { weight: 1, arbitrary: fc.tuple(contentEncoding, fc.boolean()) }),
     headers: extraHeaders,

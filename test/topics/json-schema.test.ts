@@ -38,8 +38,16 @@ function versionsOf(dir: string): TopicVersion[] {
     .flatMap((topic) => [...topic.versions.values()]);
 }
 
-const REAL = versionsOf(TOPICS_DIR);
+// The shipped topics this file has a hand-made valid event for; every other version is
+// checked to compile below.
+const REAL = versionsOf(TOPICS_DIR).filter((v) => v.service === 'shop' || v.service === 'widget');
 const validOf = (version: TopicVersion) => (version.service === 'shop' ? validOrder() : validImpression());
+
+t.test('every version of every shipped topic compiles as strict JSON Schema 2020-12', async (t) => {
+  for (const version of versionsOf(TOPICS_DIR)) {
+    t.type(ajv().compile(standaloneJsonSchema(version, 'Event')), 'function', `${version.service}/${version.topic} v${version.version}`);
+  }
+});
 
 t.test('every version of the real topics compiles as strict JSON Schema 2020-12 and agrees with the gateway', async (t) => {
   t.ok(REAL.length >= 3, 'shop/order-placed v1, widget/impression v1 and v2');

@@ -5,12 +5,21 @@ import { loadTopicRegistry, loadTopicsTree } from '../../src/topics/registry';
 import { PROJECT_ROOT, TOPICS_DIR } from '../helpers/gateway';
 
 const BROKEN = join(PROJECT_ROOT, 'test', 'fixtures', 'topics-broken');
+const SEGMENT_BROKEN = join(PROJECT_ROOT, 'test', 'fixtures', 'topics-segment-broken');
 const CLI = join(PROJECT_ROOT, 'dist', 'src', 'cli.js');
 
 t.test('the example topics pass the check', async (t) => {
   const { topics, problems } = loadTopicsTree(TOPICS_DIR);
   t.same(problems, []);
-  t.same(topics.map((x) => `${x.service}/${x.name}`).sort(), ['shop/order-placed', 'widget/impression']);
+  t.same(topics.map((x) => `${x.service}/${x.name}`).sort(), [
+    'segment/alias',
+    'segment/group',
+    'segment/identify',
+    'segment/page',
+    'segment/screen',
+    'shop/order-placed',
+    'widget/impression',
+  ]);
   const impression = topics.find((x) => x.name === 'impression')!;
   t.equal(impression.config.access, 'public');
   t.equal(impression.latestVersion, 2);
@@ -18,6 +27,21 @@ t.test('the example topics pass the check', async (t) => {
   const order = topics.find((x) => x.name === 'order-placed')!;
   t.equal(order.config.access, 'service');
   t.equal(order.config.maxEventBytes, 65536);
+  t.same(order.config.segment, { track: 'Order Placed' });
+  t.same(impression.config.segment, { track: 'Widget Impression' });
+});
+
+t.test('segment mappings: a bad key is named, and a name or call type two topics claim is refused', async (t) => {
+  const { problems } = loadTopicsTree(SEGMENT_BROKEN);
+  const text = problems.join('\n');
+  t.match(text, /typo\/topic\.yaml: segment: unknown key "identfy"/);
+  t.match(text, /typo\/topic\.yaml: segment\.track must be string/);
+  t.match(text, /shop\/orders: segment track "Order Placed" is taken by shop\/checkout already/);
+  t.match(text, /shop\/orders: segment identify is taken by shop\/checkout already/);
+  t.notMatch(text, /Checkout Started/, 'a name only one topic claims is fine');
+  const cli = spawnSync(process.execPath, [CLI, 'topics', 'check', '--dir', SEGMENT_BROKEN], { encoding: 'utf8' });
+  t.equal(cli.status, 1);
+  t.match(cli.stderr, /segment track "Order Placed" is taken by shop\/checkout/);
 });
 
 t.test('every broken fixture is named with its problem', async (t) => {
@@ -45,7 +69,7 @@ t.test('the gateway refuses to start on a broken tree', async (t) => {
 t.test('`topics check` CLI: exit 0 on the examples, non-zero naming file and problem on broken ones', async (t) => {
   const ok = spawnSync(process.execPath, [CLI, 'topics', 'check', '--dir', TOPICS_DIR], { encoding: 'utf8' });
   t.equal(ok.status, 0, ok.stderr);
-  t.match(ok.stdout, /2 topics OK/);
+  t.match(ok.stdout, /7 topics OK/);
   const bad = spawnSync(process.execPath, [CLI, 'topics', 'check', '--dir', BROKEN], { encoding: 'utf8' });
   t.equal(bad.status, 1);
   t.match(bad.stderr, /incompatible\/v2\.avsc: cannot read data written with v1/);

@@ -84,7 +84,7 @@ export function eventsRoutes(app: FastifyInstance, parts: EventsRouteParts): voi
 }
 
 /** True when `promise` resolved true within `ms`. */
-async function withTimeout(promise: Promise<boolean>, ms: number): Promise<boolean> {
+export async function withTimeout(promise: Promise<boolean>, ms: number): Promise<boolean> {
   let timer: NodeJS.Timeout | undefined;
   const timeout = new Promise<boolean>((resolve) => (timer = setTimeout(() => resolve(false), ms)));
   try {
