@@ -162,11 +162,11 @@ for (const { name, valuesFiles } of renderings) {
       // Values from Secrets are not in the rendering; any string stands for them.
       const env = Object.fromEntries((container.env ?? []).map((e) => [e.name, e.value ?? 'from-a-secret']));
       const config = buildConfig(YAML.parse(text) ?? {}, env);
-      t.ok(config.defaultRoute.length > 0, `route: ${config.defaultRoute.join(' → ')}`);
-      if (env.KAFKA_BROKERS) t.ok(config.defaultRoute.some((name) => config.destinations[name].type === 'kafka'), 'kafka.brokers puts Kafka on the route');
-      if (env.FIREHOSE_STREAMS) t.ok(config.defaultRoute.some((name) => config.destinations[name].type === 'firehose'), 'firehose.streams puts Firehose on the route');
+      t.ok(config.defaultRoutes.flat().length > 0, `routes: ${config.defaultRoutes.map((r) => r.join(' → ')).join('; ')}`);
+      if (env.KAFKA_BROKERS) t.ok(config.defaultRoutes.flat().some((name) => config.destinations[name].type === 'kafka'), 'kafka.brokers puts Kafka on the route');
+      if (env.FIREHOSE_STREAMS) t.ok(config.defaultRoutes.flat().some((name) => config.destinations[name].type === 'firehose'), 'firehose.streams puts Firehose on the route');
       if (env.FILE_S3_BUCKET) t.match(config.destinations.file, { type: 'file', s3: { bucket: env.FILE_S3_BUCKET } }, 'fileS3.bucket ships the file destination\'s minute files');
-      if (env.KINESIS_STREAMS) t.ok(config.defaultRoute.some((name) => config.destinations[name].type === 'kinesis'), 'kinesis.streams puts Kinesis on the route');
+      if (env.KINESIS_STREAMS) t.ok(config.defaultRoutes.flat().some((name) => config.destinations[name].type === 'kinesis'), 'kinesis.streams puts Kinesis on the route');
     });
 
     t.test('topics tree is mounted where GATEWAY_TOPICS_DIR points', async (t) => {
