@@ -116,7 +116,7 @@ export class GatewayMetrics {
   readonly destinationState = this.sampledStateGauge();
   readonly routeEvents = new SummingCounter({
     name: `${METRIC_PREFIX}route_events_total`,
-    help: 'Events per route of a topic (label: its destinations in fallback order, e.g. kafka>archive), by outcome: delivered (to a destination of the route), spooled (to the spool, for this route only), replayed (taken out of the spool for this route), dead_lettered (this route cannot carry it).',
+    help: 'Events per route of a topic (label: its destinations in fallback order, e.g. kafka>archive), by outcome: delivered (to a destination of the route), spooled (to the spool, for this route only), replayed (taken out of the spool and delivered or dead-lettered down this route), dead_lettered (this route cannot carry it).',
     labelNames: ['route', 'outcome'] as const,
     registers: [this.registry],
   });

@@ -166,9 +166,12 @@ export class SpoolReplay {
     let givenBack = 0;
     const acks = [...groups]
       .filter(([, events]) => events.length > 0)
-      .map(([route, events]) => {
-        this.metrics.routeEvents.labels(route.label, 'replayed').inc(events.length);
-        return this.router.replay(events, route, (event) => (givenBack++, this.waiting.push({ event, route: route.index }))).done;
+      .map(async ([route, events]) => {
+        let back = 0;
+        await this.router.replay(events, route, (event) => (back++, this.waiting.push({ event, route: route.index }))).done;
+        givenBack += back;
+        // Counted once the route took them: an event handed back is offered again, and counted then.
+        if (events.length > back) this.metrics.routeEvents.labels(route.label, 'replayed').inc(events.length - back);
       });
     this.metrics.spoolReplayedRecords.inc([...groups.values()].reduce((n, events) => n + events.length, 0));
     await Promise.all(acks);
