@@ -24,6 +24,7 @@ const CONTRACT_METRICS = new Set([
   'buffer_limit_bytes', 'spool_bytes', 'spool_records', 'spool_replayed_records_total',
   'torn_tails_cut_total', 'torn_tail_bytes_cut_total', 'disk_append_failures_total', 'background_errors_total', 'spool_limit_bytes', 'spool_full_rejections_total', 'events_dropped_total',
   'firehose_events_per_record', 'kafka_produce_requests_total', 'kafka_in_flight_requests', 'kafka_connected', 'ready',
+  'route_events_total', 'destination_misconfigured',
 ].map((name) => `tracking_gateway_${name}`).concat(['process_resident_memory_bytes', 'nodejs_eventloop_lag_seconds']));
 
 t.setTimeout(ENSURE_HELM_TIMEOUT_MS + 60_000);
@@ -297,8 +298,8 @@ t.test('monitoring: ServiceMonitor on the admin Service, alerts and dashboard on
 
   const rules = (byKind(manifests, 'PrometheusRule')[0]?.spec as { groups: { rules: { alert: string; expr: string }[] }[] }).groups.flatMap((g) => g.rules);
   t.same(rules.map((r) => r.alert).sort(), [
-    'TrackingGatewayDeadLetters', 'TrackingGatewayDestinationDown', 'TrackingGatewayFallbackActive',
-    'TrackingGatewayHigh5xxRate', 'TrackingGatewayReadinessFlapping', 'TrackingGatewaySpoolGrowing',
+    'TrackingGatewayDeadLetters', 'TrackingGatewayDestinationDown', 'TrackingGatewayDestinationMisconfigured', 'TrackingGatewayFallbackActive',
+    'TrackingGatewayHigh5xxRate', 'TrackingGatewayReadinessFlapping', 'TrackingGatewayRouteBehind', 'TrackingGatewaySpoolGrowing',
   ]);
 
   const dashboardMap = byKind(manifests, 'ConfigMap').find((m) => m.metadata.labels?.grafana_dashboard === '1');
