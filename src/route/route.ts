@@ -5,7 +5,7 @@ import type { DestinationHealth } from './destination-health';
 
 /** An accepted event on its way down its route. */
 export interface PendingEvent {
-  /** The event; a topic of several routes gives each route its own copy, which names the route for the spool. */
+  /** The event, shared by the topic's routes; an event of a later route is copied, naming it, when it reaches the spool (Router.queue). */
   event: GatewayEvent;
   route: Route;
   /** Index in `route.hops` of the destination it is queued for. */

@@ -178,16 +178,23 @@ export class Router {
    */
   submit(events: readonly GatewayEvent[], routes: readonly Route[], durable: boolean): Ack | undefined {
     const ack = durable ? new Ack(events.length * routes.length) : undefined;
-    if (routes.length === 1) {
-      this.placeAll(events.map((event) => ({ event, route: routes[0], hop: 0, attempts: 0, ack })));
-      return ack;
-    }
-    for (const route of routes) {
-      // Each route's copy names its route, for the spool to record (spool-entry.ts).
-      const only = [route.index];
-      this.placeAll(events.map((event) => ({ event: { ...event, routes: only }, route, hop: 0, attempts: 0, ack })));
-    }
+    // The routes share each event; one that reaches the spool gets a copy naming its route (queue).
+    for (const route of routes) this.placeAll(events.map((event) => ({ event, route, hop: 0, attempts: 0, ack })));
     return ack;
+  }
+
+  /**
+   * Queues an item at a hop of its route. The spool records which route an entry is for; an
+   * entry without one belongs to the first route (as every entry of older spools), so only
+   * events of a later route are copied, naming it, and only when they reach the spool.
+   */
+  private queue(item: PendingEvent, hop: number): void {
+    item.hop = hop;
+    const { route } = item;
+    if (route.index > 0 && route.spooled && hop === route.hops.length - 1 && item.event.routes === undefined) {
+      item.event = { ...item.event, routes: [route.index] };
+    }
+    route.hops[hop].batcher.add(item);
   }
 
   /**
@@ -241,8 +248,7 @@ export class Router {
         if (tally) tally.count++;
         else skipped.set(key, { from, to, count: 1 });
       }
-      item.hop = hop;
-      to.batcher.add(item);
+      this.queue(item, hop);
     }
     for (const { from, to, count } of skipped.values()) this.countFallbacks(from, to, 'skipped', count);
   }
@@ -330,8 +336,7 @@ export class Router {
       }
       const to = item.route.hops[next];
       movedTo.set(to, (movedTo.get(to) ?? 0) + 1);
-      item.hop = next;
-      to.batcher.add(item);
+      this.queue(item, next);
     }
     for (const [to, count] of movedTo) this.countFallbacks(from, to, kind, count);
     if (retry.length > 0) this.retryLater(retry);
