@@ -319,9 +319,10 @@ export class Router {
     if (!RETRYABLE[kind]) {
       // Throttled and unavailable are states, logged as they change (DestinationHealth); these
       // concern single records and can come at any rate.
-      this.logLimiter.run(`${destination}:${kind}`, (suppressed) =>
-        this.log.warn({ destination, kind, records: items.length, suppressed }, `destination ${destination} refused records as ${kind}; they go to the dead letter: ${message}`),
-      );
+      this.logLimiter.run(`${destination}:${kind}`, (suppressed) => {
+        const routes = [...new Set(items.map((item) => item.route.label))];
+        this.log.warn({ destination, kind, records: items.length, routes, suppressed }, `destination ${destination} refused records as ${kind}; they go to the dead letter for route ${routes.join(', ')}: ${message}`);
+      });
       this.toDeadLetter(items, kind === 'too_large' ? 'too_large' : 'malformed', `${destination}: ${message}`);
       return;
     }
