@@ -21,8 +21,8 @@ function topicsWith(t: Test, routes: string): string {
   return dir;
 }
 
-async function started(t: Test, doubles: Destination[], routes = 'routes: [[a], [b]]', before?: (dataDir: string) => void) {
-  const { gateway, dataDir } = testGateway({ topicsDir: topicsWith(t, routes), batch: { maxRecords: 50, lingerMs: 2 } }, {}, doubles);
+async function started(t: Test, doubles: Destination[], routes = 'routes: [[a], [b]]', before?: (dataDir: string) => void, config: Record<string, unknown> = {}) {
+  const { gateway, dataDir } = testGateway({ topicsDir: topicsWith(t, routes), batch: { maxRecords: 50, lingerMs: 2 }, ...config }, {}, doubles);
   t.teardown(async () => {
     await gateway.close();
     removeDir(dataDir);
@@ -154,4 +154,25 @@ t.test('/readyz: a misconfigured destination with a working fallback on its rout
   const res = await gateway.adminServer.inject({ url: '/readyz' });
   t.equal(res.statusCode, 200);
   t.match(res.json(), { status: 'ready', misconfigured: [{ destination: 'b', reason: 'missing_stream' }] });
+});
+
+t.test('the memory bound counts every route: a request that fits once is refused 503 when two routes must each hold it', async (t) => {
+  // 100 orders take about 55 KB in memory per route; the bound is 64 KiB.
+  const bounded = { buffer: { maxBytes: 65_536 } };
+  const one = await started(t, [new RecordingDestination('a'), new RecordingDestination('b')], 'routes: [[a]]', undefined, bounded);
+  t.equal(await one.post(ids(100)), 200, 'one route: fits');
+  const two = await started(t, [new RecordingDestination('a'), new RecordingDestination('b')], 'routes: [[a], [b]]', undefined, bounded);
+  t.equal(await two.post(ids(100)), 503, 'two routes: twice the memory, over the bound');
+  t.equal(await two.metric('tracking_gateway_events_rejected_total', { reason: 'overloaded' }), 100);
+  t.equal(await two.post(ids(40)), 200, 'a smaller request fits on both');
+});
+
+t.test('/readyz without a spool: one route that cannot deliver is enough for 503, naming it, while the other delivers', async (t) => {
+  const a = new RecordingDestination('a');
+  const b = new FailingDestination('b');
+  const { gateway, post } = await started(t, [a, b], 'routes: [[a], [b]]', undefined, { spool: { enabled: false }, server: { port: 0, adminPort: 0, host: '127.0.0.1', adminHost: '127.0.0.1', ackTimeoutMs: 300 } });
+  t.equal(await post(ids(3)), 503, 'not durable on route b within ackTimeoutMs');
+  t.same(idsOf(a), ids(3).sort(), 'route a delivered nonetheless');
+  await until(() => !gateway.readiness().ready, 'b to be down');
+  t.same(gateway.readiness(), { ready: false, reason: 'route b can neither deliver nor spool: no destination is healthy' });
 });
