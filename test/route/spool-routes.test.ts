@@ -176,3 +176,20 @@ t.test('/readyz without a spool: one route that cannot deliver is enough for 503
   await until(() => !gateway.readiness().ready, 'b to be down');
   t.same(gateway.readiness(), { ready: false, reason: 'route b can neither deliver nor spool: no destination is healthy' });
 });
+
+t.test('spool entries whose routes the topic no longer has, or that are not route indexes, go to the dead letter with the reason; the rest replay', async (t) => {
+  const a = new RecordingDestination('a');
+  const entry = (id: string, routes: unknown) =>
+    frameRecord(Buffer.from(JSON.stringify({ id, service: 'shop', topic: 'order-placed', version: 1, source: '/v1/events/shop/order-placed', receivedAt: Date.now(), size: 300, data: validOrder({ orderId: id }), routes })));
+  // Written while the topic had two routes; it has one now.
+  const { gateway, dataDir, metric } = await started(t, [a], 'routes: [[a]]', (dataDir) => {
+    mkdirSync(join(dataDir, '_spool'), { recursive: true });
+    writeFileSync(join(dataDir, '_spool', 'segment-000000000001.log'), Buffer.concat([entry('kept', [0]), entry('gone-route', [1]), entry('garbage', ['x']), entry('both', [0, 1])]));
+  });
+  await until(async () => (await metric('tracking_gateway_spool_records')) === 0, 'the segment to be replayed');
+  t.same(idsOf(a), ['both', 'kept'], 'what route 0 waited for reached it');
+  await gateway.close();
+  const dead = readGzipLines(join(dataDir, '_dead-letter')).map((d) => d.message).sort();
+  t.equal(dead.length, 3);
+  t.match(dead, [/no route 1 any more \(it has 1\)/, /no route 1 any more \(it has 1\)/, /routes \["x"\] is not a list of route indexes/]);
+});
