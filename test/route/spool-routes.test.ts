@@ -5,7 +5,7 @@ import { frameRecord, scanSegment } from '../../src/destinations/spool/segment-f
 import type { Destination, Misconfiguration, RecordFailure } from '../../src/destinations/destination';
 import type { GatewayEvent } from '../../src/envelope/envelope';
 import { until } from '../helpers/clock';
-import { FailingDestination, RecordingDestination } from '../helpers/destinations';
+import { BlockedDestination, FailingDestination, RecordingDestination } from '../helpers/destinations';
 import { metricValue, readGzipLines, removeDir, SERVICE_AUTH, tempDir, testGateway, TOPICS_DIR, validImpression, validOrder } from '../helpers/gateway';
 
 // A topic on two routes, [[a], [b]], with doubles behind the destination contract: what the
@@ -192,4 +192,29 @@ t.test('spool entries whose routes the topic no longer has, or that are not rout
   const dead = readGzipLines(join(dataDir, '_dead-letter')).map((d) => d.message).sort();
   t.equal(dead.length, 3);
   t.match(dead, [/no route 1 any more \(it has 1\)/, /no route 1 any more \(it has 1\)/, /routes \["x"\] is not a list of route indexes/]);
+});
+
+t.test('beacons spilled under memory pressure: one spool entry for every route; replay brings each to each route once', async (t) => {
+  const a = new BlockedDestination('a');
+  const b = new BlockedDestination('b');
+  const { gateway, dataDir, metric } = await started(t, [a, b], 'routes: [[a], [b]]', undefined, { buffer: { maxBytes: 65_536 } });
+  const sent = ids(300, 'beacon');
+  for (const id of sent) {
+    const query = new URLSearchParams({ ...validImpression(), $id: id, position: '1' } as Record<string, string>);
+    const res = await gateway.publicServer.inject({ url: `/v1/beacon/widget/impression?${query}`, headers: { origin: 'https://x.example' } });
+    t.equal(res.statusCode, 200, `beacon ${id}`, { diagnostic: res.statusCode !== 200 });
+  }
+  const spilled = await metric('tracking_gateway_destination_records_total', { destination: 'spool', outcome: 'spilled' });
+  t.ok(spilled > 100, `${spilled} beacons spilled to the spool while memory was full`);
+  await until(() => spooledEntries(dataDir).length === spilled, 'the spilled beacons to be on disk');
+  const routes = [...new Set(spooledEntries(dataDir).map((e) => JSON.stringify(e.routes)))];
+  t.same(routes, ['[0,1]'], 'one entry per beacon, naming both routes');
+  t.equal(await metric('tracking_gateway_route_events_total', { route: 'a', outcome: 'spooled' }), spilled);
+  t.equal(await metric('tracking_gateway_route_events_total', { route: 'b', outcome: 'spooled' }), spilled);
+  a.unblock();
+  b.unblock();
+  await until(async () => (await metric('tracking_gateway_spool_records')) === 0, 'the spool to drain');
+  await until(() => a.events.length >= 300 && b.events.length >= 300, 'both routes to have every beacon');
+  t.same(idsOf(a), [...sent].sort(), 'a: each beacon once');
+  t.same(idsOf(b), [...sent].sort(), 'b: each beacon once');
 });
