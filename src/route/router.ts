@@ -44,9 +44,9 @@ const PROBE_RECORDS = 100;
 const LOG_INTERVAL_MS = 10_000;
 
 /**
- * Moves accepted events down each of their topic's routes, each route on its own: to the first
- * destination that takes them now; on a retryable failure (throttled, unavailable) at once to the next; after the last,
- * back to the head after a backoff. Terminal failures go to the dead letter. Memory reserved
+ * Moves accepted events down each of their topic's routes, each route on its own: to the
+ * first destination that takes them now; on a retryable failure (throttled, unavailable) at
+ * once to the next; after the last, back to the head after a backoff. Terminal failures go to the dead letter. Memory reserved
  * for an event is released, and its request's ack settled, when it is delivered, spooled or
  * dead-lettered.
  */
@@ -54,6 +54,8 @@ export class Router {
   private readonly hops = new Map<string, Hop>();
   /** Each topic's routes, by `<service>/<topic>`. */
   private readonly routes = new Map<string, readonly Route[]>();
+  /** Topics of the same routes share one Route: its label, and its share of replay's room, are one. By index and label. */
+  private readonly routesByChain = new Map<string, Route>();
   /** Events waiting out a backoff, by their timer. */
   private readonly retries = new Map<NodeJS.Timeout, PendingEvent[]>();
   private closing = false;
@@ -104,9 +106,6 @@ export class Router {
     }
     return routes;
   }
-
-  /** Topics of the same routes share one Route: its label, and its share of replay's room, are one. */
-  private readonly routesByChain = new Map<string, Route>();
 
   private routeOf(hops: Hop[], index: number, label: string): Route {
     const key = `${index}\0${label}`;
