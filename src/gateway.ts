@@ -62,8 +62,8 @@ export class Gateway {
     if (config.spool.enabled) this.spool = new Spool('spool', spoolDir(config), config.spool.maxBytes, config.spool.segmentBytes, this.metrics, this.log);
     this.router = new Router(this.destinations, this.spool, config, this.deadLetter, budget, this.metrics, this.log, types);
     if (this.spool) this.replay = new SpoolReplay(this.spool, this.registry, this.router, budget, this.deadLetter, this.metrics, this.log);
-    // Resolve every topic's route now, so that a route naming an unknown destination stops the start.
-    for (const topic of this.registry.list()) this.router.routeFor(topic);
+    // Resolve every topic's routes now, so that a route naming an unknown destination stops the start.
+    for (const topic of this.registry.list()) this.router.routesFor(topic);
     const ingest = new Ingest(config, this.router, budget, this.deadLetter, this.spool, this.metrics);
     this.keys = new KeyRing(keysFromConfig(config.auth.keys), config.auth.keysFile, this.log);
     this.metrics.serviceKeys.sample = () => this.keys.size;
@@ -132,17 +132,16 @@ export class Gateway {
   }
 
   private topicsRoutedTo(destination: Destination): Topic[] {
-    return this.registry.list().filter((topic) => this.router.routeFor(topic).hops.some((hop) => hop.batcher.destination === destination));
+    return this.registry.list().filter((topic) => this.router.routesFor(topic).some((route) => route.hops.some((hop) => hop.batcher.destination === destination)));
   }
 
   readiness(): Readiness {
     if (this.state !== 'ready') return { ready: false, reason: this.state };
-    // With every destination down the gateway still takes events while the spool has room.
-    // The route's DestinationHealth decides for each, as it does for skipping and destination_state.
-    if (!this.router.takesTraffic(Date.now())) {
-      return { ready: false, reason: this.spool ? 'no destination is healthy and the spool is full or cannot write' : 'no destination is healthy' };
-    }
-    return { ready: true };
+    // With every destination of a route down, the gateway still takes its events while the
+    // spool has room; the route's DestinationHealth decides for each, as it does for skipping
+    // and destination_state. A destination that refuses for a setting is named either way.
+    const { ready, reason, misconfigured } = this.router.readiness(Date.now());
+    return misconfigured.length > 0 ? { ready, reason, misconfigured } : { ready, reason };
   }
 
   private async listen(app: FastifyInstance, host: string, port: number): Promise<number> {

@@ -66,9 +66,12 @@ export async function runPrimary(config: Readonly<GatewayConfig>, count: number)
   const readiness = async (): Promise<Readiness> => {
     if (stopping) return { ready: false, reason: 'closing' };
     const answers = (await askWorkers('readiness', ASK_TIMEOUT_MS)) as Readiness[];
+    // The workers share one config: a destination misconfigured for one is for all; named once.
+    const byName = new Map(answers.flatMap((a) => a.misconfigured ?? []).map((m) => [m.destination, m]));
+    const misconfigured = byName.size > 0 ? [...byName.values()] : undefined;
     // Connections go only to workers that listen; one ready worker can take the traffic.
-    if (answers.some((a) => a.ready)) return { ready: true };
-    return { ready: false, reason: answers.length === 0 ? 'no worker is running' : answers.map((a) => a.reason).join('; ') };
+    if (answers.some((a) => a.ready)) return { ready: true, misconfigured };
+    return { ready: false, reason: answers.length === 0 ? 'no worker is running' : answers.map((a) => a.reason).join('; '), misconfigured };
   };
   const render = async () => {
     const perWorker = (await askWorkers('metrics', ASK_TIMEOUT_MS)) as MetricObjectWithValues<MetricValue<string>>[][];

@@ -4,6 +4,7 @@ import YAML from 'yaml';
 import { keysFromConfig, parseKeyLines, type ConfiguredKey } from '../auth/service-keys';
 import { ConfigError } from '../errors';
 import type { RateRule } from '../limits/token-buckets';
+import { routeListProblems } from '../route/route-list';
 import type { BatchConfig, DestinationEntry, DestinationType } from '../destinations/destination-type';
 import { destinationRegistry, destinationTypeOf, type DestinationRegistry } from '../destinations/registry';
 import { pathProblems, pathsSchema, type PathsConfig } from '../http/paths';
@@ -62,8 +63,10 @@ export interface GatewayConfig {
   };
   batch: BatchConfig;
   destinations: Record<string, DestinationConfig>;
-  /** Destination names in fallback order, for topics whose config names no route. */
-  defaultRoute: string[];
+  /** Destination names in fallback order, for topics whose config names no route (the one-route form of `defaultRoutes`). */
+  defaultRoute?: string[];
+  /** The routes of topics whose config names none; filled from `defaultRoute` when the file gives that. */
+  defaultRoutes: string[][];
   deadLetter: {
     dir?: string;
     /** A dead letter's payload is cut to this; its original size and digest are kept. */
@@ -205,6 +208,7 @@ export const configSchema = (registry: DestinationRegistry = destinationRegistry
       },
     },
     defaultRoute: { type: 'array', minItems: 1, items: { type: 'string' } },
+    defaultRoutes: { type: 'array', minItems: 1, items: { type: 'array', items: { type: 'string' } } },
     deadLetter: {
       type: 'object',
       additionalProperties: false,
@@ -374,11 +378,7 @@ export function buildConfig(raw: unknown, env: NodeJS.ProcessEnv = process.env, 
   config.auth.keys = hashedKeys(config.auth.keys, env.GATEWAY_KEYS);
   fillBursts(config.rateLimit);
   finishDestinations(config, registry);
-  // Without a defaultRoute, the destinations form the chain in the order they are written.
-  config.defaultRoute ??= Object.keys(config.destinations);
-  for (const [i, name] of config.defaultRoute.entries()) {
-    if (!config.destinations[name]) throw new ConfigError(`invalid config:\n  defaultRoute.${i} names destination "${name}", which is not under destinations`);
-  }
+  config.defaultRoutes = defaultRoutesOf(config);
   return deepFreeze(config);
 }
 
@@ -396,6 +396,25 @@ function applyDestinationEnv(input: Record<string, unknown>, env: NodeJS.Process
   for (const type of registry.types) type.env?.apply(destinations, env, fromFile);
   if (Object.keys(destinations).length === 0) Object.assign(destinations, structuredClone(registry.embeddedDefault));
   input.destinations = destinations;
+}
+
+/**
+ * `defaultRoutes`, or the one route `defaultRoute` names; without either, the destinations
+ * form one chain in the order they are written.
+ */
+function defaultRoutesOf(config: GatewayConfig): string[][] {
+  const given = config as { defaultRoute?: string[]; defaultRoutes?: string[][] };
+  if (given.defaultRoute && given.defaultRoutes) throw new ConfigError('invalid config:\n  defaultRoute and defaultRoutes are both given: defaultRoute is the one-route form of defaultRoutes; give one of them');
+  const known = (name: string) => config.destinations[name] !== undefined;
+  if (given.defaultRoutes) {
+    const problems = routeListProblems(given.defaultRoutes, 'defaultRoutes', known);
+    if (problems.length > 0) throw new ConfigError(`invalid config:\n  ${problems.join('\n  ')}`);
+    return given.defaultRoutes;
+  }
+  config.defaultRoute ??= Object.keys(config.destinations);
+  const problems = routeListProblems([config.defaultRoute], 'defaultRoutes', known).map((p) => p.replace(/^defaultRoutes\.0/, 'defaultRoute'));
+  if (problems.length > 0) throw new ConfigError(`invalid config:\n  ${problems.join('\n  ')}`);
+  return [config.defaultRoute];
 }
 
 /** Each entry's type checks it against the gateway's settings (and clamps it to its limits). */

@@ -57,6 +57,17 @@ export interface DestinationLog {
   error(fields: object, message: string): void;
 }
 
+/**
+ * Why a destination refuses every batch until someone changes a setting, not until a cluster
+ * comes back: /readyz names it and `destination_misconfigured` counts it. Bounded label values.
+ */
+export type MisconfigurationReason = 'missing_topic' | 'missing_stream' | 'no_permission';
+
+export interface Misconfiguration {
+  reason: MisconfigurationReason;
+  message: string;
+}
+
 /** What a destination learns when it starts. */
 export interface DestinationContext {
   /** The topics whose route names this destination, e.g. to check that their streams exist. */
@@ -92,6 +103,11 @@ export interface Destination {
    * route no more than its hops have room for.
    */
   room?(): number;
+  /**
+   * Set while it refuses for a configuration reason (its topic or stream does not exist, its
+   * credentials may not write); absent: none known. Read by /readyz and its metric.
+   */
+  misconfiguration?(): Misconfiguration | undefined;
   close(): Promise<void>;
 }
 

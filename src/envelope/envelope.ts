@@ -29,6 +29,11 @@ export interface GatewayEvent {
    * A view into the request body, so it costs no copy; not kept in the spool.
    */
   datum?: Buffer;
+  /**
+   * Indexes in its topic's `routes` of the routes this copy is for, as the spool records them;
+   * absent: the first route only (a topic of one route, and every entry an older spool wrote).
+   */
+  routes?: readonly number[];
 }
 
 const MAX_ID_LENGTH = 128;

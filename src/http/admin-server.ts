@@ -8,6 +8,8 @@ import { installRequestMetrics } from './request-metrics';
 export interface Readiness {
   ready: boolean;
   reason?: string;
+  /** Destinations that refuse for a configuration reason (a missing topic or stream, no permission), ready or not. */
+  misconfigured?: { destination: string; reason: string; message: string }[];
 }
 
 /**
@@ -38,8 +40,8 @@ export function buildAdminServer(
   });
   app.get('/healthz', async () => ({ status: 'ok' }));
   app.get('/readyz', async (_request, reply) => {
-    const { ready, reason } = await readiness();
-    return reply.code(ready ? 200 : 503).send({ status: ready ? 'ready' : 'not ready', reason });
+    const { ready, reason, misconfigured } = await readiness();
+    return reply.code(ready ? 200 : 503).send({ status: ready ? 'ready' : 'not ready', reason, misconfigured });
   });
   return app;
 }

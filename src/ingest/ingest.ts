@@ -6,6 +6,7 @@ import type { Spool } from '../destinations/spool/spool';
 import { anonymizeIp, clientEventId, clientEventTime, newEventId, type GatewayEvent } from '../envelope/envelope';
 import { GatewayError, type EventError } from '../errors';
 import type { GatewayMetrics } from '../metrics/metrics';
+import type { Route } from '../route/route';
 import type { Router } from '../route/router';
 import { NormalizeContext, type FieldProblem } from '../topics/avro-normalizer';
 import type { Topic, TopicVersion } from '../topics/registry';
@@ -78,6 +79,12 @@ interface Acceptance {
   invalid: number;
   tooLarge: number;
   totalBytes: number;
+}
+
+/** The events, each naming every one of `count` routes, for the spool to record. */
+function forRoutes(events: GatewayEvent[], count: number): GatewayEvent[] {
+  const all = Array.from({ length: count }, (_, i) => i);
+  return events.map((event) => ({ ...event, routes: all }));
 }
 
 export class Ingest {
@@ -218,10 +225,13 @@ export class Ingest {
     const result: IngestResult = { accepted: events.length, rejected, errors, moreErrors: state.moreErrors };
     if (events.length === 0) return result;
 
-    if (!this.budget.tryReserve(state.totalBytes)) {
-      // Beacons under memory pressure go straight to the disk spool rather than being dropped.
+    const routes = this.router.routesFor(topic);
+    // Each route holds its own copy of the events until it has delivered or spooled them.
+    if (!this.budget.tryReserve(state.totalBytes * routes.length)) {
+      // Beacons under memory pressure go straight to the disk spool rather than being dropped:
+      // one entry each, for all of the topic's routes.
       if (req.mode === 'beacon' && this.spool?.hasRoomFor(state.totalBytes)) {
-        this.spillToSpool(events, version);
+        this.spillToSpool(routes.length === 1 ? events : forRoutes(events, routes.length), version, routes);
         return result;
       }
       this.reject(topic, versionLabel, events.length, 'overloaded');
@@ -232,7 +242,7 @@ export class Ingest {
     }
     this.countAccepted(version, events.length);
     this.observeLag(events, receivedAt);
-    const ack = this.router.submit(events, this.router.routeFor(topic), req.mode === 'service');
+    const ack = this.router.submit(events, routes, req.mode === 'service');
     result.durable = ack?.done;
     return result;
   }
@@ -242,9 +252,10 @@ export class Ingest {
     if (records.length > 0) void this.deadLetter.write(records);
   }
 
-  private spillToSpool(events: GatewayEvent[], version: TopicVersion): void {
+  private spillToSpool(events: GatewayEvent[], version: TopicVersion, routes: readonly Route[]): void {
     this.countAccepted(version, events.length);
     this.metrics.destinationRecords.labels(this.spool!.name, 'spilled').inc(events.length);
+    for (const route of routes) this.metrics.routeEvents.labels(route.label, 'spooled').inc(events.length);
     const dropped = (count: number) => count > 0 && this.metrics.eventsDropped.labels(version.service, version.topic, 'spool_failed').inc(count);
     this.spool!.send(events).then(
       (failures) => dropped(failures.length),

@@ -120,6 +120,13 @@ export class GatewayMetrics {
     registers: [this.registry],
   });
   readonly destinationState = this.sampledStateGauge();
+  readonly routeEvents = new SummingCounter({
+    name: `${METRIC_PREFIX}route_events_total`,
+    help: 'Events per route of a topic (label: its destinations in fallback order, e.g. kafka>archive), by outcome: delivered (to a destination of the route), spooled (to the spool, for this route only), replayed (taken out of the spool and delivered or dead-lettered down this route), dead_lettered (this route cannot carry it).',
+    labelNames: ['route', 'outcome'] as const,
+    registers: [this.registry],
+  });
+  readonly destinationMisconfigured = this.sampledMisconfiguredGauge();
   readonly learnedRate = sampledPerDestination(this.registry, {
     name: `${METRIC_PREFIX}destination_learned_rate_records_per_second`,
     help: 'Records/s a destination is sent at most: its quota, lowered by throttling and raised back while it is not throttled (+Inf: no limit known).',
@@ -233,6 +240,25 @@ export class GatewayMetrics {
           for (const [destination, current] of holder.sample()) {
             for (const state of ['healthy', 'throttled', 'down']) this.labels(destination, state).set(state === current ? 1 : 0);
           }
+        },
+      }),
+    };
+    return holder;
+  }
+
+  /** `destination_misconfigured{destination,reason}`: 1 while a destination refuses for that configuration reason. */
+  private sampledMisconfiguredGauge(): { gauge: Gauge; sample: () => [string, string][] } {
+    const holder = {
+      sample: (): [string, string][] => [],
+      gauge: new Gauge({
+        name: `${METRIC_PREFIX}destination_misconfigured`,
+        help: '1 while a destination refuses every batch for a configuration reason (missing_topic, missing_stream, no_permission) that no retry cures; /readyz names it. With several workers, 1 when some worker sees it.',
+        labelNames: ['destination', 'reason'] as const,
+        aggregator: 'max',
+        registers: [this.registry],
+        collect() {
+          this.reset();
+          for (const [destination, reason] of holder.sample()) this.labels(destination, reason).set(1);
         },
       }),
     };

@@ -5,6 +5,7 @@ import type { DestinationHealth } from './destination-health';
 
 /** An accepted event on its way down its route. */
 export interface PendingEvent {
+  /** The event, shared by the topic's routes; an event of a later route is copied, naming it, when it reaches the spool (Router.queue). */
   event: GatewayEvent;
   route: Route;
   /** Index in `route.hops` of the destination it is queued for. */
@@ -26,7 +27,10 @@ export interface Hop {
   health: DestinationHealth;
 }
 
-/** A topic's fallback chain: its destinations in order; the spool, when enabled, last. */
+/**
+ * One of a topic's routes: a fallback chain, its destinations in order; the spool, when
+ * enabled, last. Every event of the topic goes down each of its routes.
+ */
 export class Route {
   /** The hops before the spool (all of them, without a spool). */
   readonly streams: readonly Hop[];
@@ -35,6 +39,10 @@ export class Route {
     readonly hops: readonly Hop[],
     /** Whether the last hop is the spool. */
     readonly spooled: boolean,
+    /** Its index in the topic's routes: what the spool records for an event of this route. */
+    readonly index: number,
+    /** Its `route` label and name in logs (route-list.ts routeLabel). */
+    readonly label: string,
   ) {
     this.streams = spooled ? hops.slice(0, -1) : hops;
   }

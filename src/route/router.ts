@@ -4,7 +4,7 @@ import { batchConfigFor } from '../config/config';
 import { Batcher, type BatchResult } from '../buffer/batcher';
 import type { MemoryBudget } from '../buffer/memory-budget';
 import type { DeadLetter, DeadLetterReason } from '../destinations/dead-letter/dead-letter';
-import { RETRYABLE, type Destination, type DestinationLog, type FailureKind } from '../destinations/destination';
+import { RETRYABLE, type Destination, type DestinationLog, type FailureKind, type MisconfigurationReason } from '../destinations/destination';
 import { destinationRegistry, type DestinationRegistry } from '../destinations/registry';
 import { toCloudEventJson, type GatewayEvent } from '../envelope/envelope';
 import type { GatewayMetrics } from '../metrics/metrics';
@@ -14,6 +14,14 @@ import type { Topic } from '../topics/registry';
 import { Ack } from './ack';
 import { DestinationHealth } from './destination-health';
 import { Route, type Hop, type PendingEvent } from './route';
+import { routeLabel, routeListProblems } from './route-list';
+
+/** What /readyz says (admin-server.ts Readiness), and which destinations refuse for a setting. */
+export interface RouteReadiness {
+  ready: boolean;
+  reason?: string;
+  misconfigured: { destination: string; reason: MisconfigurationReason; message: string }[];
+}
 
 /**
  * The event as its destinations would carry it; when even that cannot be encoded (the reason
@@ -36,15 +44,18 @@ const PROBE_RECORDS = 100;
 const LOG_INTERVAL_MS = 10_000;
 
 /**
- * Moves accepted events down their topic's route: to the first destination that takes them
- * now; on a retryable failure (throttled, unavailable) at once to the next; after the last,
- * back to the head after a backoff. Terminal failures go to the dead letter. Memory reserved
+ * Moves accepted events down each of their topic's routes, each route on its own: to the
+ * first destination that takes them now; on a retryable failure (throttled, unavailable) at
+ * once to the next; after the last, back to the head after a backoff. Terminal failures go to the dead letter. Memory reserved
  * for an event is released, and its request's ack settled, when it is delivered, spooled or
  * dead-lettered.
  */
 export class Router {
   private readonly hops = new Map<string, Hop>();
-  private readonly routes = new Map<string, Route>();
+  /** Each topic's routes, by `<service>/<topic>`. */
+  private readonly routes = new Map<string, readonly Route[]>();
+  /** Topics of the same routes share one Route: its label, and its share of replay's room, are one. By index and label. */
+  private readonly routesByChain = new Map<string, Route>();
   /** Events waiting out a backoff, by their timer. */
   private readonly retries = new Map<NodeJS.Timeout, PendingEvent[]>();
   private closing = false;
@@ -69,23 +80,37 @@ export class Router {
       this.hops.set(destination.name, { batcher, health: new DestinationHealth(destination, log) });
     }
     metrics.destinationState.sample = () => [...this.hops.values()].map((hop) => [hop.batcher.destination.name, hop.health.state(Date.now())]);
+    metrics.destinationMisconfigured.sample = () => this.misconfigured().map((m) => [m.destination, m.reason]);
   }
 
-  /** The route of a topic: its own, else the default route; then the spool. */
-  routeFor(topic: Topic): Route {
+  /**
+   * The routes of a topic: its own, else the default routes; each ends in the spool. Names
+   * not under `destinations` stop the start (the gateway resolves every topic's routes then),
+   * naming the key.
+   */
+  routesFor(topic: Topic): readonly Route[] {
     const key = `${topic.service}/${topic.name}`;
-    let route = this.routes.get(key);
-    if (!route) {
-      const names = topic.config.route.length > 0 ? topic.config.route : this.config.defaultRoute;
-      const hops = names.map((name) => {
-        const hop = this.hops.get(name);
-        if (!hop || hop.batcher.destination === this.spool) throw new ConfigError(`topic ${key}: route names destination "${name}", which is not under destinations`);
-        return hop;
+    let routes = this.routes.get(key);
+    if (!routes) {
+      const own = topic.config.routes.length > 0;
+      const lists = own ? topic.config.routes : this.config.defaultRoutes;
+      const known = (name: string) => this.hops.has(name) && this.hops.get(name)!.batcher.destination !== this.spool;
+      const problems = routeListProblems(lists, own ? (topic.config.route ? 'route' : 'routes') : 'defaultRoutes', known).map((p) => p.replace(/^route\.0\./, 'route.'));
+      if (problems.length > 0) throw new ConfigError(`topic ${key}: ${problems.join('; ')}`);
+      routes = lists.map((names, index) => {
+        const hops = names.map((name) => this.hops.get(name)!);
+        if (this.spool) hops.push(this.hops.get(this.spool.name)!);
+        return this.routeOf(hops, index, routeLabel(names));
       });
-      if (this.spool) hops.push(this.hops.get(this.spool.name)!);
-      route = new Route(hops, this.spool !== undefined);
-      this.routes.set(key, route);
+      this.routes.set(key, routes);
     }
+    return routes;
+  }
+
+  private routeOf(hops: Hop[], index: number, label: string): Route {
+    const key = `${index}\0${label}`;
+    let route = this.routesByChain.get(key);
+    if (!route) this.routesByChain.set(key, (route = new Route(hops, this.spool !== undefined, index, label)));
     return route;
   }
 
@@ -108,26 +133,67 @@ export class Router {
     return room;
   }
 
-  /** Whether some destination, the spool included, can take traffic now (DestinationHealth.takesTraffic). */
-  takesTraffic(now: number): boolean {
-    for (const hop of this.hops.values()) if (hop.health.takesTraffic(now)) return true;
-    return false;
+  /**
+   * Ready when every route can deliver or spool now (some hop, the spool included, takes
+   * traffic: DestinationHealth.takesTraffic) and no route depends only on destinations that
+   * refuse for a setting: events would wait in the spool until someone changes it.
+   */
+  readiness(now: number): RouteReadiness {
+    const misconfigured = this.misconfigured();
+    const wrong = new Set(misconfigured.map((m) => m.destination));
+    for (const route of this.routesByChain.values()) {
+      if (!route.hops.some((hop) => hop.health.takesTraffic(now))) {
+        return { ready: false, reason: `route ${route.label} can neither deliver nor spool: ${this.spool ? 'no destination is healthy and the spool is full or cannot write' : 'no destination is healthy'}`, misconfigured };
+      }
+      if (route.streams.length > 0 && route.streams.every((hop) => wrong.has(hop.batcher.destination.name))) {
+        const names = misconfigured.filter((m) => route.streams.some((hop) => hop.batcher.destination.name === m.destination)).map((m) => `${m.destination} (${m.reason}: ${m.message})`);
+        return { ready: false, reason: `route ${route.label} cannot deliver until its configuration is fixed: ${names.join('; ')}`, misconfigured };
+      }
+    }
+    return { ready: true, misconfigured };
+  }
+
+  /** Destinations that refuse for a configuration reason now (Destination.misconfiguration). */
+  private misconfigured(): RouteReadiness['misconfigured'] {
+    const found: RouteReadiness['misconfigured'] = [];
+    for (const hop of this.hops.values()) {
+      const m = hop.batcher.destination.misconfiguration?.();
+      if (m) found.push({ destination: hop.batcher.destination.name, reason: m.reason, message: m.message });
+    }
+    return found;
   }
 
   /** Whether some route has room for replayed events now (see replayRoom). */
   hasReplayRoom(now: number): boolean {
-    for (const route of this.routes.values()) if (this.replayRoom(route, now) > 0) return true;
+    for (const route of this.routesByChain.values()) if (this.replayRoom(route, now) > 0) return true;
     return false;
   }
 
   /**
-   * Queues accepted events (their memory already reserved). With `durable`, the returned ack
-   * settles when every event is delivered, spooled or dead-lettered.
+   * Queues accepted events down each of `routes` (their memory already reserved once per
+   * route, as each route holds its own copy). With `durable`, the returned ack settles when
+   * every event is delivered, spooled or dead-lettered on every route: a route whose chain is
+   * down costs that route a spool write, and the others go on as if it were not there.
    */
-  submit(events: readonly GatewayEvent[], route: Route, durable: boolean): Ack | undefined {
-    const ack = durable ? new Ack(events.length) : undefined;
-    this.placeAll(events.map((event) => ({ event, route, hop: 0, attempts: 0, ack })));
+  submit(events: readonly GatewayEvent[], routes: readonly Route[], durable: boolean): Ack | undefined {
+    const ack = durable ? new Ack(events.length * routes.length) : undefined;
+    // The routes share each event; one that reaches the spool gets a copy naming its route (queue).
+    for (const route of routes) this.placeAll(events.map((event) => ({ event, route, hop: 0, attempts: 0, ack })));
     return ack;
+  }
+
+  /**
+   * Queues an item at a hop of its route. The spool records which route an entry is for; an
+   * entry without one belongs to the first route (as every entry of older spools), so only
+   * events of a later route are copied, naming it, and only when they reach the spool.
+   */
+  private queue(item: PendingEvent, hop: number): void {
+    item.hop = hop;
+    const { route } = item;
+    if (route.index > 0 && route.spooled && hop === route.hops.length - 1 && item.event.routes === undefined) {
+      item.event = { ...item.event, routes: [route.index] };
+    }
+    route.hops[hop].batcher.add(item);
   }
 
   /**
@@ -170,7 +236,7 @@ export class Router {
       const hop = item.route.nextHop(item.event.size, 0, now, toSpool);
       if (hop === -1) {
         if (item.route.takes(item.event.size, toSpool)) this.giveBack(item);
-        else this.toDeadLetter([item], 'too_large', `event of ${item.event.size} bytes is larger than any destination of its route takes`);
+        else this.toDeadLetter([item], 'too_large', `event of ${item.event.size} bytes is larger than any destination of route ${item.route.label} takes`);
         continue;
       }
       const to = item.route.hops[hop];
@@ -181,8 +247,7 @@ export class Router {
         if (tally) tally.count++;
         else skipped.set(key, { from, to, count: 1 });
       }
-      item.hop = hop;
-      to.batcher.add(item);
+      this.queue(item, hop);
     }
     for (const { from, to, count } of skipped.values()) this.countFallbacks(from, to, 'skipped', count);
   }
@@ -223,7 +288,29 @@ export class Router {
   private delivered(destination: string, items: PendingEvent[]): void {
     if (items.length === 0) return;
     this.metrics.destinationRecords.labels(destination, 'delivered').inc(items.length);
-    for (const item of items) this.settle(item);
+    const outcome = this.spool?.name === destination ? 'spooled' : 'delivered';
+    // Counted per route, once per batch: a destination on routes of several topics takes them in one batch.
+    let route = items[0].route;
+    let count = 0;
+    for (const item of items) {
+      if (item.route !== route) {
+        this.countRoute(route, outcome, count);
+        route = item.route;
+        count = 0;
+      }
+      count++;
+      this.settle(item);
+    }
+    this.countRoute(route, outcome, count);
+  }
+
+  private countRoute(route: Route, outcome: 'delivered' | 'spooled' | 'dead_lettered', count: number): void {
+    this.metrics.routeEvents.labels(route.label, outcome).inc(count);
+    if (outcome !== 'spooled') return;
+    // A route that spools while the others deliver is what an operator needs to hear of: once per interval, not per batch.
+    this.logLimiter.run(`spooled:${route.label}`, (suppressed) =>
+      this.log.warn({ route: route.label, records: count, suppressed }, `route ${route.label} spools events: none of its destinations takes them now; they are replayed down this route only`),
+    );
   }
 
   private handleFailed(from: Hop, items: PendingEvent[], kind: FailureKind, message: string, now: number): void {
@@ -231,9 +318,10 @@ export class Router {
     if (!RETRYABLE[kind]) {
       // Throttled and unavailable are states, logged as they change (DestinationHealth); these
       // concern single records and can come at any rate.
-      this.logLimiter.run(`${destination}:${kind}`, (suppressed) =>
-        this.log.warn({ destination, kind, records: items.length, suppressed }, `destination ${destination} refused records as ${kind}; they go to the dead letter: ${message}`),
-      );
+      this.logLimiter.run(`${destination}:${kind}`, (suppressed) => {
+        const routes = [...new Set(items.map((item) => item.route.label))];
+        this.log.warn({ destination, kind, records: items.length, routes, suppressed }, `destination ${destination} refused records as ${kind}; they go to the dead letter for route ${routes.join(', ')}: ${message}`);
+      });
       this.toDeadLetter(items, kind === 'too_large' ? 'too_large' : 'malformed', `${destination}: ${message}`);
       return;
     }
@@ -248,8 +336,7 @@ export class Router {
       }
       const to = item.route.hops[next];
       movedTo.set(to, (movedTo.get(to) ?? 0) + 1);
-      item.hop = next;
-      to.batcher.add(item);
+      this.queue(item, next);
     }
     for (const [to, count] of movedTo) this.countFallbacks(from, to, kind, count);
     if (retry.length > 0) this.retryLater(retry);
@@ -271,10 +358,15 @@ export class Router {
     this.retries.set(timer, items);
   }
 
+  /** For the route of each item only: the event's copies on other routes go on (dead letter once per route that cannot carry it). */
   private toDeadLetter(items: PendingEvent[], reason: DeadLetterReason, message: string): void {
+    const routes = new Map<Route, number>();
+    for (const item of items) routes.set(item.route, (routes.get(item.route) ?? 0) + 1);
+    for (const [route, count] of routes) this.countRoute(route, 'dead_lettered', count);
     const records = items.map((item) => ({
       reason,
-      message,
+      message: `route ${item.route.label}: ${message}`,
+      route: item.route.label,
       service: item.event.schema.service,
       topic: item.event.schema.topic,
       version: item.event.schema.version,

@@ -18,6 +18,12 @@ const REPLAY_CHUNK = 500;
 const UNREADABLE_RETRY_MIN_MS = 1_000;
 const UNREADABLE_RETRY_MAX_MS = 5 * 60_000;
 
+/** A spooled event and the index, in its topic's routes, of one route it waits for. */
+interface Waiting {
+  event: GatewayEvent;
+  route: number;
+}
+
 interface SegmentInReplay {
   path: string;
   payloads: Buffer[];
@@ -26,7 +32,8 @@ interface SegmentInReplay {
 }
 
 /**
- * Hands spooled events back to the head of their route, oldest segment first, at the pace the
+ * Hands spooled events back to the head of the routes they were spooled for (and only those:
+ * the routes that delivered them have them already), oldest segment first, at the pace the
  * chain has room for. Before each hand-over it asks the route how many events its hops before
  * the spool take now (their learned rates or quotas, a probe batch for a hop that is down), so
  * that when every hop is throttled or down, replay waits rather than pushing events through
@@ -43,8 +50,8 @@ export class SpoolReplay {
   private readonly loop: BackgroundLoop;
   private stopped = false;
   private segment: SegmentInReplay | undefined;
-  /** Events taken from the segment and not yet delivered: at most one chunk. */
-  private waiting: GatewayEvent[] = [];
+  /** Events taken from the segment and not yet delivered, once per route each waits for: at most one chunk. */
+  private waiting: Waiting[] = [];
   private readonly unreadable = new Map<string, { backoff: Backoff; retryAt: number; code: string | undefined }>();
 
   constructor(
@@ -112,8 +119,16 @@ export class SpoolReplay {
     const unreadable: { message: string; payload: Buffer }[] = [];
     for (const payload of payloads) {
       const event = decodeSpoolEntry(payload, this.registry);
-      if (event instanceof Error) unreadable.push({ message: event.message, payload });
-      else this.waiting.push(event);
+      if (event instanceof Error) {
+        unreadable.push({ message: event.message, payload });
+        continue;
+      }
+      const routes = this.router.routesFor(this.registry.get(event.schema.service, event.schema.topic)!);
+      for (const route of event.routes!) {
+        // The topic lost routes since (a deployment changed its config): nowhere to send it, so it is kept in the dead letter.
+        if (route >= routes.length) unreadable.push({ message: `${event.schema.service}/${event.schema.topic} has no route ${route} any more (it has ${routes.length})`, payload });
+        else this.waiting.push({ event, route });
+      }
     }
     if (unreadable.length > 0) await this.deadLetterUnreadable(unreadable);
     segment.next += payloads.length;
@@ -128,18 +143,19 @@ export class SpoolReplay {
     const now = Date.now();
     const rooms = new Map<Route, number>();
     const groups = new Map<Route, GatewayEvent[]>();
-    const left: GatewayEvent[] = [];
+    const left: Waiting[] = [];
     let bytes = 0;
     // Replay takes at most half of the memory left, so that live requests are not refused for it.
     const allowance = (this.budget.limitBytes - this.budget.usedBytes) / 2;
-    for (const event of this.waiting) {
-      const route = this.router.routeFor(this.registry.get(event.schema.service, event.schema.topic)!);
+    for (const waiting of this.waiting) {
+      const { event } = waiting;
+      const route = this.router.routesFor(this.registry.get(event.schema.service, event.schema.topic)!)[waiting.route];
       let room = rooms.get(route);
       if (room === undefined) rooms.set(route, (room = this.router.replayRoom(route, now)));
       let group = groups.get(route);
       if (!group) groups.set(route, (group = []));
       if (group.length >= room || bytes + event.size > allowance) {
-        left.push(event);
+        left.push(waiting);
       } else {
         group.push(event);
         bytes += event.size;
@@ -150,7 +166,13 @@ export class SpoolReplay {
     let givenBack = 0;
     const acks = [...groups]
       .filter(([, events]) => events.length > 0)
-      .map(([route, events]) => this.router.replay(events, route, (event) => (givenBack++, this.waiting.push(event))).done);
+      .map(async ([route, events]) => {
+        let back = 0;
+        await this.router.replay(events, route, (event) => (back++, this.waiting.push({ event, route: route.index }))).done;
+        givenBack += back;
+        // Counted once the route took them: an event handed back is offered again, and counted then.
+        if (events.length > back) this.metrics.routeEvents.labels(route.label, 'replayed').inc(events.length - back);
+      });
     this.metrics.spoolReplayedRecords.inc([...groups.values()].reduce((n, events) => n + events.length, 0));
     await Promise.all(acks);
     return givenBack === 0;

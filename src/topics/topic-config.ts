@@ -1,6 +1,7 @@
 import type { TObject } from '@sinclair/typebox';
 import Ajv, { type ValidateFunction } from 'ajv';
 import type { RateRule } from '../limits/token-buckets';
+import { routeListProblems } from '../route/route-list';
 import { topicSegmentSchema, type TopicSegmentMapping } from '../segment/segment-config';
 
 // The topic config file (`topic.yaml`, `topic.yml` or `topic.json`) beside a topic's schemas.
@@ -22,8 +23,13 @@ export interface TopicConfig {
   defaultVersion: number;
   partitionKey?: string;
   maxEventBytes: number;
-  /** Destination names, in fallback order; empty means the gateway's default route. */
-  route: string[];
+  /** One route: destination names in fallback order (the one-route form of `routes`). */
+  route?: string[];
+  /**
+   * The topic's routes, each a fallback chain; every event goes down every one. Filled from
+   * `route` when the file gives that; empty means the gateway's default routes.
+   */
+  routes: string[][];
   /**
    * Options for the destinations of the route, by destination type (`destinationOptions.<type>.<key>`);
    * each type declares and reads its own (DestinationType.topicOptions, topicOptions()).
@@ -58,7 +64,8 @@ export const topicConfigSchema = (destinationOptions: object = { type: 'object',
     defaultVersion: { type: 'integer', minimum: 1 },
     partitionKey: { type: 'string', pattern: '^[A-Za-z_][A-Za-z0-9_]*$' },
     maxEventBytes: { type: 'integer', minimum: 64, maximum: MAX_EVENT_BYTES_LIMIT, default: DEFAULT_MAX_EVENT_BYTES },
-    route: { type: 'array', items: { type: 'string', minLength: 1 }, default: [] },
+    route: { type: 'array', items: { type: 'string', minLength: 1 } },
+    routes: { type: 'array', items: { type: 'array', items: { type: 'string', minLength: 1 } } },
     destinationOptions,
     publishableKeys: { type: 'array', items: { type: 'string', pattern: '^[A-Za-z0-9_-]{8,128}$' }, default: [] },
     segment: topicSegmentSchema,
@@ -99,7 +106,7 @@ function validatorFor(destinationOptions: TObject | undefined): ValidateFunction
  */
 export function checkTopicConfig(raw: unknown, destinationOptions?: TObject): { config?: TopicConfig; problems: string[] } {
   const validateTopicConfig = validatorFor(destinationOptions);
-  if (validateTopicConfig(raw)) return { config: raw, problems: [] };
+  if (validateTopicConfig(raw)) return routesOf(raw);
   const problems = (validateTopicConfig.errors ?? [])
     .filter((e) => e.keyword !== 'if')
     .map((e) => {
@@ -113,4 +120,16 @@ export function checkTopicConfig(raw: unknown, destinationOptions?: TObject): { 
       return `${key || '(root)'} ${e.message}`;
     });
   return { problems };
+}
+
+/** Checks `route` and `routes` (names are checked against the destinations when the gateway resolves them) and fills `routes`. */
+function routesOf(config: TopicConfig): { config?: TopicConfig; problems: string[] } {
+  if (config.route && config.routes) return { problems: ['route and routes are both given: route is the one-route form of routes; give one of them'] };
+  if (config.route) {
+    if (config.route.length === 0) return { config: { ...config, routes: [] }, problems: [] };
+    return { config: { ...config, routes: [config.route] }, problems: [] };
+  }
+  const routes = config.routes ?? [];
+  const problems = config.routes?.length === 0 ? ['routes is empty: name at least one route, or leave the key out for the default routes'] : routeListProblems(routes, 'routes');
+  return problems.length > 0 ? { problems } : { config: { ...config, routes }, problems: [] };
 }

@@ -56,7 +56,37 @@ t.test('a topic route naming a destination that is not configured stops the star
   t.teardown(() => removeDir(topicsDir));
   cpSync(TOPICS_DIR, topicsDir, { recursive: true });
   writeFileSync(join(topicsDir, 'shop/order-placed/topic.yaml'), 'access: service\ndefaultVersion: 1\nroute: [warehouse]\n');
-  t.throws(() => new Gateway(buildConfig({ topicsDir, dataDir: topicsDir }, {})), new ConfigError('topic shop/order-placed: route names destination "warehouse", which is not under destinations'));
+  t.throws(() => new Gateway(buildConfig({ topicsDir, dataDir: topicsDir }, {})), new ConfigError('topic shop/order-placed: route.0 names destination "warehouse", which is not under destinations'));
+});
+
+t.test('routes: several routes per topic and defaultRoutes; errors name the key', async (t) => {
+  const destinations = { kafka: { type: 'file', dir: '/tmp/k' }, archive: { type: 'file', dir: '/tmp/a' }, file: { type: 'file', dir: '/tmp/f' } };
+  const config = buildConfig({ destinations, defaultRoutes: [['kafka', 'archive'], ['file']] }, {});
+  t.same(config.defaultRoutes, [['kafka', 'archive'], ['file']]);
+  t.same(buildConfig({ destinations, defaultRoute: ['file', 'kafka'] }, {}).defaultRoutes, [['file', 'kafka']], 'defaultRoute is the one-route form');
+  t.same(buildConfig({ destinations }, {}).defaultRoutes, [['kafka', 'archive', 'file']], 'neither: one chain in the order written');
+  t.throws(() => buildConfig({ destinations, defaultRoute: ['file'], defaultRoutes: [['file']] }, {}), /defaultRoute and defaultRoutes are both given/);
+  t.throws(() => buildConfig({ destinations, defaultRoutes: [['kafka'], ['file', 'kafka']] }, {}), /defaultRoutes\.1\.1: destination "kafka" is already on defaultRoutes\.0/);
+  t.throws(() => buildConfig({ destinations, defaultRoutes: [['kafka'], []] }, {}), /defaultRoutes\.1 is empty/);
+  t.throws(() => buildConfig({ destinations, defaultRoutes: [['kafka'], ['nowhere']] }, {}), /defaultRoutes\.1\.0 names destination "nowhere", which is not under destinations/);
+  t.throws(() => buildConfig({ destinations, defaultRoutes: [] }, {}), /defaultRoutes must NOT have fewer than 1 items/);
+
+  const topicsDir = tempDir();
+  t.teardown(() => removeDir(topicsDir));
+  cpSync(TOPICS_DIR, topicsDir, { recursive: true });
+  const topicFile = join(topicsDir, 'shop/order-placed/topic.yaml');
+  const gateway = (routes: string) => {
+    writeFileSync(topicFile, `access: service\ndefaultVersion: 1\n${routes}\n`);
+    return new Gateway(buildConfig({ topicsDir, dataDir: topicsDir, destinations }, {}));
+  };
+  const routesOf = (g: Gateway) => ((g as any).router.routesFor(g.registry.get('shop', 'order-placed')) as { label: string; index: number }[]).map((r) => [r.index, r.label]);
+  t.same(routesOf(gateway('routes: [[kafka, archive], [file]]')), [[0, 'kafka>archive'], [1, 'file']]);
+  t.same(routesOf(gateway('route: [archive]')), [[0, 'archive']], 'route is the one-route form');
+  t.throws(() => gateway('routes: [[kafka], [nowhere]]'), new ConfigError('topic shop/order-placed: routes.1.0 names destination "nowhere", which is not under destinations'));
+  t.throws(() => gateway('routes: [[kafka, archive], [archive]]'), /routes\.1\.0: destination "archive" is already on routes\.0/);
+  t.throws(() => gateway('routes: [[kafka], []]'), /routes\.1 is empty: a route names at least one destination/);
+  t.throws(() => gateway('routes: []'), /routes is empty/);
+  t.throws(() => gateway('route: [kafka]\nroutes: [[file]]'), /route and routes are both given/);
 });
 
 t.test('FILE_S3_* turn on shipping for the embedded file destination or the one named file; errors name the variable', async (t) => {

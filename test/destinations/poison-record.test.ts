@@ -136,8 +136,8 @@ t.test('through the route: the poisoned event is dead-lettered with the reason, 
     removeDir(dataDir);
   });
   const router = (gateway as any).router;
-  const route = router.routeFor(registry.get('shop', 'order-placed')!);
-  const ack = router.submit([event('good-1'), poison(), event('good-2')], route, true);
+  const routes = router.routesFor(registry.get('shop', 'order-placed')!);
+  const ack = router.submit([event('good-1'), poison(), event('good-2')], routes, true);
   t.equal(await ack.done, true, 'every event is settled durably: two delivered, one dead-lettered');
   const metrics = await gateway.metrics.render();
   t.equal(metricValue(metrics, 'tracking_gateway_events_dead_lettered_total', { reason: 'malformed' }), 1);

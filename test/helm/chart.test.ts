@@ -24,6 +24,7 @@ const CONTRACT_METRICS = new Set([
   'buffer_limit_bytes', 'spool_bytes', 'spool_records', 'spool_replayed_records_total',
   'torn_tails_cut_total', 'torn_tail_bytes_cut_total', 'disk_append_failures_total', 'background_errors_total', 'spool_limit_bytes', 'spool_full_rejections_total', 'events_dropped_total',
   'firehose_events_per_record', 'kafka_produce_requests_total', 'kafka_in_flight_requests', 'kafka_connected', 'ready',
+  'route_events_total', 'destination_misconfigured',
 ].map((name) => `tracking_gateway_${name}`).concat(['process_resident_memory_bytes', 'nodejs_eventloop_lag_seconds']));
 
 t.setTimeout(ENSURE_HELM_TIMEOUT_MS + 60_000);
@@ -162,11 +163,11 @@ for (const { name, valuesFiles } of renderings) {
       // Values from Secrets are not in the rendering; any string stands for them.
       const env = Object.fromEntries((container.env ?? []).map((e) => [e.name, e.value ?? 'from-a-secret']));
       const config = buildConfig(YAML.parse(text) ?? {}, env);
-      t.ok(config.defaultRoute.length > 0, `route: ${config.defaultRoute.join(' → ')}`);
-      if (env.KAFKA_BROKERS) t.ok(config.defaultRoute.some((name) => config.destinations[name].type === 'kafka'), 'kafka.brokers puts Kafka on the route');
-      if (env.FIREHOSE_STREAMS) t.ok(config.defaultRoute.some((name) => config.destinations[name].type === 'firehose'), 'firehose.streams puts Firehose on the route');
+      t.ok(config.defaultRoutes.flat().length > 0, `routes: ${config.defaultRoutes.map((r) => r.join(' → ')).join('; ')}`);
+      if (env.KAFKA_BROKERS) t.ok(config.defaultRoutes.flat().some((name) => config.destinations[name].type === 'kafka'), 'kafka.brokers puts Kafka on the route');
+      if (env.FIREHOSE_STREAMS) t.ok(config.defaultRoutes.flat().some((name) => config.destinations[name].type === 'firehose'), 'firehose.streams puts Firehose on the route');
       if (env.FILE_S3_BUCKET) t.match(config.destinations.file, { type: 'file', s3: { bucket: env.FILE_S3_BUCKET } }, 'fileS3.bucket ships the file destination\'s minute files');
-      if (env.KINESIS_STREAMS) t.ok(config.defaultRoute.some((name) => config.destinations[name].type === 'kinesis'), 'kinesis.streams puts Kinesis on the route');
+      if (env.KINESIS_STREAMS) t.ok(config.defaultRoutes.flat().some((name) => config.destinations[name].type === 'kinesis'), 'kinesis.streams puts Kinesis on the route');
     });
 
     t.test('topics tree is mounted where GATEWAY_TOPICS_DIR points', async (t) => {
@@ -297,8 +298,8 @@ t.test('monitoring: ServiceMonitor on the admin Service, alerts and dashboard on
 
   const rules = (byKind(manifests, 'PrometheusRule')[0]?.spec as { groups: { rules: { alert: string; expr: string }[] }[] }).groups.flatMap((g) => g.rules);
   t.same(rules.map((r) => r.alert).sort(), [
-    'TrackingGatewayDeadLetters', 'TrackingGatewayDestinationDown', 'TrackingGatewayFallbackActive',
-    'TrackingGatewayHigh5xxRate', 'TrackingGatewayReadinessFlapping', 'TrackingGatewaySpoolGrowing',
+    'TrackingGatewayDeadLetters', 'TrackingGatewayDestinationDown', 'TrackingGatewayDestinationMisconfigured', 'TrackingGatewayFallbackActive',
+    'TrackingGatewayHigh5xxRate', 'TrackingGatewayReadinessFlapping', 'TrackingGatewayRouteBehind', 'TrackingGatewaySpoolGrowing',
   ]);
 
   const dashboardMap = byKind(manifests, 'ConfigMap').find((m) => m.metadata.labels?.grafana_dashboard === '1');

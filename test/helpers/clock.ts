@@ -14,7 +14,8 @@ export class MovableClock {
     mock.timers.enable({ apis: ['Date'], now });
     this.jump(now);
     // Date is frozen between setTime calls; this keeps it running.
-    this.ticker = setInterval(() => mock.timers.setTime(this.base + performance.now() - this.startedAt), 20);
+    // Whole milliseconds, as the real Date.now(): a client that turns it into a BigInt (Kafka's timestamps) would throw.
+    this.ticker = setInterval(() => mock.timers.setTime(Math.round(this.base + performance.now() - this.startedAt)), 20);
     t.teardown(() => this.restore());
   }
 

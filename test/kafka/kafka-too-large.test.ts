@@ -55,7 +55,7 @@ t.test('a record the broker refuses as too large is dead-lettered; its batch-mat
   const [dead, ...more] = readGzipLines(join(dataDir, '_dead-letter'));
   t.equal(more.length, 0);
   t.equal(dead.reason, 'too_large');
-  t.match(dead.message, /^kafka: .*(larger|too large|MESSAGE_TOO_LARGE|size)/i, 'the reason names the destination and what the broker said');
+  t.match(dead.message, /^route kafka: kafka: .*(larger|too large|MESSAGE_TOO_LARGE|size)/i, 'the reason names the destination and what the broker said');
   // 40 KB of CloudEvent is over deadLetter.maxPayloadBytes (8 KiB): cut, with its size and digest.
   t.equal(dead.payload, undefined);
   t.ok(dead.payloadBytes > 40_000, 'the original size is kept');

@@ -111,6 +111,10 @@ t.test('a stream deleted while the gateway runs: PutRecords fails as unavailable
   const metrics = await gateway.metrics.render();
   t.equal(metricValue(metrics, 'tracking_gateway_fallbacks_total', { from: 'kinesis', to: 'files', reason: 'unavailable' }), 2);
   t.equal(metricValue(metrics, 'tracking_gateway_kinesis_put_records_calls_total', { destination: 'kinesis', outcome: 'unavailable' }), 1);
+  t.equal(metricValue(metrics, 'tracking_gateway_destination_misconfigured', { destination: 'kinesis', reason: 'missing_stream' }), 1, 'a missing stream is a setting, not an outage');
+  const ready = await gateway.adminServer.inject({ url: '/readyz' });
+  t.equal(ready.statusCode, 200, 'still ready: the route falls back to files');
+  t.match(ready.json(), { misconfigured: [{ destination: 'kinesis', reason: 'missing_stream', message: /ResourceNotFoundException/ }] }, '/readyz names it');
   await gateway.close();
   t.same(readGzipLines(filesDir).map((e) => e.data.orderId).sort(), ['d1', 'd2']);
 });

@@ -38,7 +38,7 @@ t.test('failed batches alone make a destination down for /readyz and destination
   // later; until then nothing takes traffic.
   t.ok(await until(() => !gateway.readiness().ready, 5_000), 'not ready once its batches failed');
   t.ok(only.attempts >= 3, `after three failed batches (${only.attempts})`);
-  t.same(gateway.readiness(), { ready: false, reason: 'no destination is healthy' });
+  t.same(gateway.readiness(), { ready: false, reason: 'route only can neither deliver nor spool: no destination is healthy' });
   t.equal(metricValue(await gateway.metrics.render(), 'tracking_gateway_destination_state', { destination: 'only', state: 'down' }), 1);
   only.heal();
   t.ok(await until(() => only.events.length === 1), 'a probe delivered the waiting event');
@@ -54,7 +54,7 @@ t.test("a destination's own signal counts through the route's health: down witho
     removeDir(dataDir);
   });
   await gateway.start();
-  t.same(gateway.readiness(), { ready: false, reason: 'no destination is healthy' });
+  t.same(gateway.readiness(), { ready: false, reason: 'route self can neither deliver nor spool: no destination is healthy' });
   t.equal(metricValue(await gateway.metrics.render(), 'tracking_gateway_destination_state', { destination: 'self', state: 'down' }), 1);
   self.up = true;
   t.same(gateway.readiness(), { ready: true }, 'back as soon as it says so: it needs no probe');

@@ -44,7 +44,7 @@ function events(topic: Topic, n: number, size = 100): GatewayEvent[] {
 
 function submit(router: Router, budget: MemoryBudget, list: GatewayEvent[]) {
   budget.tryReserve(list.reduce((sum, e) => sum + e.size, 0));
-  return router.submit(list, router.routeFor(order), true)!;
+  return router.submit(list, router.routesFor(order), true)!;
 }
 
 t.test('events are batched by maxRecords and delivered; the ack settles durable', async (t) => {
@@ -155,7 +155,7 @@ t.test('replayed events that no hop before the spool takes are handed back, neve
   const list = events(order, 5);
   budget.tryReserve(500);
   const givenBack: GatewayEvent[] = [];
-  const ack = router.replay(list, router.routeFor(order), (event) => givenBack.push(event));
+  const ack = router.replay(list, router.routesFor(order)[0], (event) => givenBack.push(event));
   t.equal(await ack.done, false, 'not durable anew: still in the spool');
   t.same(givenBack.map((e) => e.id).sort(), list.map((e) => e.id).sort());
   t.equal(spool.events.length, 0, 'nothing written to the spool');
@@ -171,14 +171,14 @@ t.test('replay room: unlimited for a healthy hop, none for one that throttled la
   const a = new ThrottlingDestination('a', 0);
   const spool = new RecordingDestination('spool');
   const { router, budget } = setupWithSpool(t, [a], spool);
-  const route = router.routeFor(order);
+  const route = router.routesFor(order)[0];
   t.equal(router.replayRoom(route, Date.now()), Infinity);
   await submit(router, budget, events(order, 3)).done; // a throttles all three; they go to the spool
   t.equal(router.replayRoom(route, Date.now()), 0, 'throttled in the last seconds, with no rate of its own to tell: wait');
   t.equal(router.replayRoom(route, Date.now() + 6_000), Infinity, 'after the throttled state passes, try again');
   const withRoom = Object.assign(new RecordingDestination('b'), { room: () => 42 });
   const other = setupWithSpool(t, [withRoom], spool);
-  t.equal(other.router.replayRoom(other.router.routeFor(order), Date.now()), 42, 'a hop that knows its room says it');
+  t.equal(other.router.replayRoom(other.router.routesFor(order)[0], Date.now()), 42, 'a hop that knows its room says it');
 });
 
 t.test('a destination’s failures are logged once per change of state, not per batch', async (t) => {

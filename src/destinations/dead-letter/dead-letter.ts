@@ -25,6 +25,8 @@ export interface DeadLetterRecord {
   version?: number;
   receivedAt: number;
   source: string;
+  /** The route (its label) that could not carry an accepted event; absent for events no route was tried for (invalid). */
+  route?: string;
   /** Field problems, for invalid events. */
   errors?: readonly { path: string; message: string }[];
   /** What the client sent, or the CloudEvent of an accepted event. */
@@ -62,6 +64,7 @@ export function deadLetterLine(r: DeadLetterRecord, maxPayloadBytes: number): st
     version: r.version,
     receivedtime: new Date(r.receivedAt).toISOString(),
     source: r.source,
+    route: r.route,
     errors: r.errors?.slice(0, MAX_ERRORS_PER_RECORD),
     payloadBytes: bytes,
     payloadTruncated: fits ? undefined : Buffer.from(text).subarray(0, maxPayloadBytes).toString('utf8'),

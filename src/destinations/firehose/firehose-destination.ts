@@ -1,7 +1,8 @@
 import { FirehoseClient, PutRecordBatchCommand, type PutRecordBatchCommandOutput } from '@aws-sdk/client-firehose';
 import { toCloudEventJson, type GatewayEvent } from '../../envelope/envelope';
 import type { GatewayMetrics } from '../../metrics/metrics';
-import { encodeEach, perRecord, type Destination, type FailureKind, type RecordFailure } from '../destination';
+import { encodeEach, perRecord, type Destination, type FailureKind, type Misconfiguration, type RecordFailure } from '../destination';
+import { awsMisconfiguration } from '../util/aws-misconfiguration';
 import { splitIntoCalls } from '../util/call-splitting';
 import { ThroughputLimiter } from '../util/throughput-limiter';
 import { DEFAULT_PACK_RECORD_BYTES, DEFAULT_REQUEST_TIMEOUT_MS, FIREHOSE, type FirehoseConfig } from './config';
@@ -21,6 +22,8 @@ export class FirehoseDestination implements Destination {
   private readonly client: FirehoseClient;
   private readonly limiter: ThroughputLimiter;
   private lastCallFailed = false;
+  /** What the last failed call said about the settings; cleared by a call that worked. */
+  private misconfigured: Misconfiguration | undefined;
   /** Of the last send: events per packed record and bytes per event, to state room() in events. */
   private eventsPerRecord = 1;
   private bytesPerEvent = 0;
@@ -76,6 +79,10 @@ export class FirehoseDestination implements Destination {
     return !this.lastCallFailed;
   }
 
+  misconfiguration(): Misconfiguration | undefined {
+    return this.misconfigured;
+  }
+
   /** Events the quotas and learned rate leave room for now, at the packing of the last send. */
   room(): number {
     const { records, bytes } = this.limiter.room();
@@ -105,9 +112,12 @@ export class FirehoseDestination implements Destination {
       if (kind === 'throttled') this.limiter.onThrottled();
       this.lastCallFailed = kind === 'unavailable';
       const message = `PutRecordBatch to ${this.config.stream}: ${(err as Error).name}: ${(err as Error).message}`;
+      const reason = awsMisconfiguration((err as Error).name);
+      if (reason) this.misconfigured = { reason, message };
       return [...sent.map((record) => ({ record, kind, message })), ...overQuota];
     }
     this.lastCallFailed = false;
+    this.misconfigured = undefined;
     const failed: { record: PackedRecord; kind: FailureKind; message: string }[] = [];
     let accepted = 0;
     let throttled = false;

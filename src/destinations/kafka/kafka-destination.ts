@@ -4,9 +4,9 @@ import { Backoff } from '../../background/backoff';
 import type { BackgroundTask } from '../../background/loop';
 import type { GatewayEvent } from '../../envelope/envelope';
 import type { GatewayMetrics } from '../../metrics/metrics';
-import { DestinationError, encodeEach, perRecord, RETRYABLE, type Destination, type DestinationContext, type DestinationLog, type RecordFailure } from '../destination';
+import { DestinationError, encodeEach, perRecord, RETRYABLE, type Destination, type DestinationContext, type DestinationLog, type Misconfiguration, type RecordFailure } from '../destination';
 import { DEFAULT_CLIENT_ID, DEFAULT_TOPIC_TEMPLATE, KAFKA, type KafkaConfig } from './config';
-import { classifyKafkaError, kafkaErrorMessage } from './kafka-errors';
+import { classifyKafkaError, kafkaErrorMessage, kafkaMisconfiguration, MissingKafkaTopicsError } from './kafka-errors';
 import { kafkaTopicName, kafkaTopicOf, recordBytes, toKafkaMessage, type KafkaMessage } from './kafka-message';
 import type { KafkaMetrics } from './kafka-metrics';
 import { BROKER_MESSAGE_MAX_BYTES_DEFAULT, MAX_IN_FLIGHT_REQUESTS_DEFAULT, REQUEST_TIMEOUT_MS_DEFAULT } from './limits';
@@ -62,6 +62,7 @@ export class KafkaDestination implements Destination {
   private readonly kafkaTopics = new Map<string, string>();
   private connected = false;
   private problem: string | undefined;
+  private misconfigured: Misconfiguration | undefined;
   private reconnecting: Promise<void> | undefined;
   private readonly closing = new AbortController();
   private log: DestinationLog | undefined;
@@ -134,6 +135,10 @@ export class KafkaDestination implements Destination {
     return this.connected;
   }
 
+  misconfiguration(): Misconfiguration | undefined {
+    return this.misconfigured;
+  }
+
   async close(): Promise<void> {
     this.closing.abort();
     await this.reconnecting;
@@ -169,6 +174,7 @@ export class KafkaDestination implements Destination {
       }
       const message = kafkaErrorMessage(err);
       if (RETRYABLE[kind]) {
+        this.noteMisconfiguration(err, message);
         this.setConnected(false, message);
         this.reconnectInBackground();
       }
@@ -195,9 +201,11 @@ export class KafkaDestination implements Destination {
       await this.ensureTopics();
       // The producer's own view of the cluster, fresh: its sends go where this says.
       await this.producer.metadata({ topics: [...new Set(this.kafkaTopics.values())], forceUpdate: true });
+      this.misconfigured = undefined;
       this.setConnected(true);
       return true;
     } catch (err) {
+      this.noteMisconfiguration(err, kafkaErrorMessage(err));
       this.setConnected(false, kafkaErrorMessage(err));
       return false;
     }
@@ -229,7 +237,7 @@ export class KafkaDestination implements Destination {
       const missing = wanted.filter((topic) => !existing.has(topic));
       if (missing.length === 0) return;
       const create = this.config.createTopics;
-      if (!create?.enabled) throw new Error(`Kafka topics missing: ${missing.join(', ')} (create them, or set createTopics.enabled)`);
+      if (!create?.enabled) throw new MissingKafkaTopicsError(missing);
       await admin.createTopics({ topics: missing, partitions: create.numPartitions ?? -1, replicas: create.replicationFactor ?? -1 });
       await this.waitForLeaders(admin, missing);
       this.log?.info({ destination: this.name, topics: missing }, 'created Kafka topics');
@@ -250,6 +258,12 @@ export class KafkaDestination implements Destination {
       if (led) return;
       await sleep(LEADER_POLL_MS);
     }
+  }
+
+  /** Keeps what a failure says about the settings until a connection succeeds (a cluster only away says nothing new). */
+  private noteMisconfiguration(err: unknown, message: string): void {
+    const reason = kafkaMisconfiguration(err);
+    if (reason) this.misconfigured = { reason, message };
   }
 
   /** Records the connection state; logs only its changes, so a long outage is one line. */

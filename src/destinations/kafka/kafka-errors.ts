@@ -1,4 +1,4 @@
-import type { FailureKind } from '../destination';
+import type { FailureKind, MisconfigurationReason } from '../destination';
 
 // Kafka errors classified at the destination boundary. @platformatic/kafka reports a broker's
 // error code as a ProtocolError whose `apiId` names it, inside a ResponseError (an
@@ -15,6 +15,17 @@ const TERMINAL_ERRORS: Readonly<Record<string, FailureKind>> = {
   CORRUPT_MESSAGE: 'malformed',
   INVALID_RECORD: 'malformed',
 };
+
+/** Broker error codes that no retry cures: the credentials may not do what the gateway asks. */
+const PERMISSION_ERRORS = new Set(['TOPIC_AUTHORIZATION_FAILED', 'CLUSTER_AUTHORIZATION_FAILED', 'SASL_AUTHENTICATION_FAILED', 'TRANSACTIONAL_ID_AUTHORIZATION_FAILED']);
+
+/** Topics the gateway's routes name that the cluster does not have (and may not create). */
+export class MissingKafkaTopicsError extends Error {
+  constructor(readonly topics: readonly string[]) {
+    super(`Kafka topics missing: ${topics.join(', ')} (create them, or set createTopics.enabled)`);
+    this.name = 'MissingKafkaTopicsError';
+  }
+}
 
 /** Bounds the walk: wrappers nest a few levels, and a cycle must not loop. */
 const MAX_ERRORS_VISITED = 64;
@@ -52,4 +63,13 @@ export function kafkaErrorMessage(err: unknown): string {
     if (typeof node.message === 'string' && node.message !== '') message = node.message;
   }
   return message;
+}
+
+/** Whether a failure to connect or send is a setting's fault (a missing topic, no permission) rather than the cluster's for now. */
+export function kafkaMisconfiguration(err: unknown): MisconfigurationReason | undefined {
+  for (const node of errorTree(err)) {
+    if (node instanceof MissingKafkaTopicsError) return 'missing_topic';
+    if (typeof node.apiId === 'string' && PERMISSION_ERRORS.has(node.apiId)) return 'no_permission';
+  }
+  return undefined;
 }

@@ -2,7 +2,8 @@ import { DescribeStreamSummaryCommand, KinesisClient, PutRecordsCommand, type Pu
 import { NodeHttpHandler } from '@smithy/node-http-handler';
 import type { GatewayEvent } from '../../envelope/envelope';
 import type { GatewayMetrics } from '../../metrics/metrics';
-import { encodeEach, perRecord, type Destination, type DestinationContext, type DestinationLog, type FailureKind, type RecordFailure } from '../destination';
+import { encodeEach, perRecord, type Destination, type DestinationContext, type DestinationLog, type FailureKind, type Misconfiguration, type RecordFailure } from '../destination';
+import { awsMisconfiguration } from '../util/aws-misconfiguration';
 import { splitIntoCalls } from '../util/call-splitting';
 import { ThroughputLimiter } from '../util/throughput-limiter';
 import type { KinesisDestinationConfig, KinesisFormat } from './config';
@@ -61,6 +62,8 @@ export class KinesisDestination implements Destination {
   private readonly streamRef: { StreamARN: string } | { StreamName: string };
   private readonly formats = new Map<string, KinesisFormat>();
   private unavailable = false;
+  /** What the last failed call said about the settings; cleared by a call that worked. */
+  private misconfigured: Misconfiguration | undefined;
   private describeFailureLogged = false;
   private lastDescribeAt = -Infinity;
   private refreshTimer: NodeJS.Timeout | undefined;
@@ -120,6 +123,10 @@ export class KinesisDestination implements Destination {
     return !this.unavailable;
   }
 
+  misconfiguration(): Misconfiguration | undefined {
+    return this.misconfigured;
+  }
+
   /** Events the quota and learned rate leave room for now, at the record size of the last send. */
   room(): number {
     const { records, bytes } = this.limiter.room();
@@ -152,10 +159,14 @@ export class KinesisDestination implements Destination {
         this.deps.metrics.openShards.labels(this.name).set(shards);
       }
       this.unavailable = false;
+      if (this.misconfigured?.reason === 'missing_stream') this.misconfigured = undefined;
       this.describeFailureLogged = false;
     } catch (err) {
       const { name, message } = errorParts(err);
-      if (name === 'ResourceNotFoundException') this.unavailable = true;
+      if (name === 'ResourceNotFoundException') {
+        this.unavailable = true;
+        this.misconfigured = { reason: 'missing_stream', message: `DescribeStreamSummary of ${this.config.stream}: ${name}: ${message}` };
+      }
       if (this.describeFailureLogged) return;
       this.describeFailureLogged = true;
       const quota = this.quota.recordsPerSecond === undefined ? 'the learned rate alone' : `${this.quota.recordsPerSecond} records/s`;
@@ -196,9 +207,12 @@ export class KinesisDestination implements Destination {
       if (kind === 'throttled') this.onThrottled();
       this.unavailable = kind === 'unavailable';
       const text = `PutRecords to ${this.config.stream}: ${name}: ${message}`;
+      const reason = awsMisconfiguration(name);
+      if (reason) this.misconfigured = { reason, message: text };
       return [...sent.map((entry) => ({ entry, kind, message: text })), ...overQuota];
     }
     this.unavailable = false;
+    this.misconfigured = undefined;
     const results = output.Records ?? [];
     const failed: EntryFailure[] = [];
     const codes = new Map<string, number>();

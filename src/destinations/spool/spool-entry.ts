@@ -2,7 +2,11 @@ import type { GatewayEvent } from '../../envelope/envelope';
 import type { TopicRegistry } from '../../topics/registry';
 import { NormalizeContext } from '../../topics/avro-normalizer';
 
-/** An event as the spool keeps it: the envelope and the data, by topic and version name. */
+/**
+ * An event as the spool keeps it: the envelope and the data, by topic and version name, and
+ * the routes of its topic it waits for. `routes` is left out for the first route alone, so an
+ * entry written before topics had several routes reads as one for the first route.
+ */
 interface SpoolEntry {
   id: string;
   service: string;
@@ -16,7 +20,11 @@ interface SpoolEntry {
   key?: string;
   size: number;
   data: unknown;
+  routes?: number[];
 }
+
+/** More routes than any topic may name: an entry claiming more is not one this gateway wrote. */
+const MAX_ROUTE_INDEX = 1_000;
 
 export function encodeSpoolEntry(event: GatewayEvent): Buffer {
   const entry: SpoolEntry = {
@@ -32,6 +40,7 @@ export function encodeSpoolEntry(event: GatewayEvent): Buffer {
     key: event.key,
     size: event.size,
     data: event.data,
+    routes: event.routes && !(event.routes.length === 1 && event.routes[0] === 0) ? [...event.routes] : undefined,
   };
   return Buffer.from(JSON.stringify(entry, event.schema.jsonReplacer));
 }
@@ -46,6 +55,10 @@ export function decodeSpoolEntry(payload: Buffer, registry: TopicRegistry): Gate
     entry = JSON.parse(payload.toString('utf8')) as SpoolEntry;
   } catch (err) {
     return new Error(`unreadable spool entry: ${(err as Error).message}`);
+  }
+  const routes = entry.routes ?? [0];
+  if (!Array.isArray(routes) || routes.length === 0 || !routes.every((r) => Number.isInteger(r) && r >= 0 && r < MAX_ROUTE_INDEX)) {
+    return new Error(`unreadable spool entry: routes ${JSON.stringify(entry.routes)} is not a list of route indexes`);
   }
   const schema = registry.get(entry.service, entry.topic)?.versions.get(entry.version);
   if (!schema) return new Error(`${entry.service}/${entry.topic} v${entry.version} is no longer a known topic version`);
@@ -62,5 +75,6 @@ export function decodeSpoolEntry(payload: Buffer, registry: TopicRegistry): Gate
     key: entry.key,
     size: entry.size,
     data: data as Record<string, unknown>,
+    routes,
   };
 }
