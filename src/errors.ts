@@ -29,10 +29,12 @@ export const ERRORS = {
   UNSUPPORTED_CHARSET: { status: 415, reason: 'charset' },
   UNSUPPORTED_ENCODING: { status: 415, reason: 'content_encoding' },
   INVALID_EVENTS: { status: 422, reason: 'invalid' },
+  REPLAY_IN_PROGRESS: { status: 409, reason: 'replay_in_progress' },
   RATE_LIMITED: { status: 429, reason: 'rate_limited' },
   HEADERS_TOO_LARGE: { status: 431, reason: 'headers_too_large' },
   OVERLOADED: { status: 503, reason: 'overloaded' },
   SHUTTING_DOWN: { status: 503, reason: 'shutting_down' },
+  INSPECTOR_FULL: { status: 503, reason: 'inspector_full' },
   DELIVERY_FAILED: { status: 503, reason: 'delivery_failed' },
   INTERNAL: { status: 500, reason: 'internal' },
 } as const satisfies Record<string, { status: number; reason: string }>;
