@@ -66,6 +66,9 @@ export interface DeadLetterListing {
   more: boolean;
 }
 
+/** A cluster worker's own folder under the dead letter's (worker-config.ts). */
+const WORKER_FOLDER = /^worker-[0-9]+$/;
+
 const lineDigest = (line: string) => createHash('sha256').update(line).digest('hex').slice(0, 16);
 
 /** `.../<YYYY-MM-DD>/<HH-mm>[.n].ndjson.gz`: newest minute first, whatever the topic. */
@@ -98,25 +101,26 @@ export class DeadLetterStore {
    */
   constructor(private readonly root: string) {}
 
-  private ledgerFor(id: string): string {
+  /** The ledger of the writer of entry `id`, and the entry's name there (relative to that writer's folder). */
+  private ledgerFor(id: string): { ledger: string; name: string } {
     const first = id.split('/')[0];
-    return /^worker-[0-9]+$/.test(first) ? join(this.root, first, LEDGER_FILE) : join(this.root, LEDGER_FILE);
+    return WORKER_FOLDER.test(first) ? { ledger: join(this.root, first, LEDGER_FILE), name: id.slice(first.length + 1) } : { ledger: join(this.root, LEDGER_FILE), name: id };
   }
 
-  /** The names the ledgers hold, each with its line digest. */
+  /** The names the ledgers hold, each with its line digest, as ids under `root`. */
   private async replayed(): Promise<Set<string>> {
     const names = new Set<string>();
-    const ledgers = [join(this.root, LEDGER_FILE)];
+    const ledgers = new Map([[join(this.root, LEDGER_FILE), '']]);
     for (const file of await minuteFilesUnder(this.root, false)) {
       const first = relative(this.root, file).split(sep)[0];
-      if (/^worker-[0-9]+$/.test(first)) ledgers.push(join(this.root, first, LEDGER_FILE));
+      if (WORKER_FOLDER.test(first)) ledgers.set(join(this.root, first, LEDGER_FILE), `${first}/`);
     }
-    for (const ledger of new Set(ledgers)) {
+    for (const [ledger, prefix] of ledgers) {
       const text = await readFile(ledger, 'utf8').catch(() => '');
       for (const line of text.split('\n')) {
         try {
           const { id, sha } = JSON.parse(line) as { id: string; sha: string };
-          names.add(`${id}@${sha}`);
+          names.add(`${prefix}${id}@${sha}`);
         } catch {
           // An empty or torn line.
         }
@@ -173,8 +177,8 @@ export class DeadLetterStore {
   async markReplayed(entries: readonly Pick<DeadLetterEntry, 'id' | 'sha'>[]): Promise<void> {
     const byLedger = new Map<string, string>();
     for (const { id, sha } of entries) {
-      const ledger = this.ledgerFor(id);
-      byLedger.set(ledger, (byLedger.get(ledger) ?? '') + `${JSON.stringify({ id, sha })}\n`);
+      const { ledger, name } = this.ledgerFor(id);
+      byLedger.set(ledger, (byLedger.get(ledger) ?? '') + `${JSON.stringify({ id: name, sha })}\n`);
     }
     for (const [ledger, text] of byLedger) {
       const handle = await open(ledger, 'a');
@@ -202,7 +206,8 @@ export class DeadLetterStore {
     const kept = new Set<string>();
     for (const file of await minuteFilesUnder(this.root, false)) {
       const name = relative(this.root, file).split(sep).join('/');
-      if (/^worker-[0-9]+\//.test(name)) continue;
+      // Each worker compacts its own folder.
+      if (WORKER_FOLDER.test(name.split('/')[0])) continue;
       let all = true;
       const names: string[] = [];
       await readLines(file, (line, index) => {
