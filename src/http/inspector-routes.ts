@@ -91,6 +91,10 @@ export function installInspectorRoutes(app: FastifyInstance, backend: InspectorB
     '/inspect/dead-letter/replay',
     {
       bodyLimit: 64 * 1024,
+      preValidation: async (request) => {
+        const type = (request.headers['content-type'] ?? '').split(';')[0].trim().toLowerCase();
+        if (type !== 'application/json') throw new GatewayError('UNSUPPORTED_CONTENT_TYPE', 're-drive takes application/json only');
+      },
       schema: {
         body: {
           type: 'object',
