@@ -111,7 +111,8 @@ t.test('the page shows a pixel and a batch within a second, and a refusal with i
   await page.locator('.event[data-outcome="invalid"] .row').first().click();
   // A few seconds of steady traffic, so that the picture shows rates and shares.
   for (let i = 0; i < 12; i++) {
-    await fetch(`${url}/v1/beacon/widget/impression?${pixelQuery({ widgetId: `w-${i}`, position: String(i) })}`, { headers: { origin: ORIGIN } });
+    const placement = ['TOP', 'SIDEBAR', 'INLINE', i === 7 ? 'POPUP' : 'FOOTER'][i % 4];
+    await fetch(`${url}/v1/beacon/widget/impression?${pixelQuery({ widgetId: `w-${i}`, position: String(i), placement })}`, { headers: { origin: ORIGIN } });
     await new Promise((resolve) => setTimeout(resolve, 150));
   }
   mkdirSync(SCREENSHOTS, { recursive: true });

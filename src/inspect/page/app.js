@@ -59,6 +59,13 @@ function errorList(errors) {
   return el('ul', { class: 'errors' }, ...errors.map((p) => el('li', {}, el('code', {}, p.path === '' ? '(event)' : p.path), ' ', p.message)));
 }
 
+/** The first fields of an event, in one short line. */
+function summary(data) {
+  if (typeof data !== 'object' || data === null || Array.isArray(data)) return '';
+  const text = Object.entries(data).slice(0, 4).map(([k, v]) => `${k}=${typeof v === 'object' ? JSON.stringify(v) : v}`).join(' ');
+  return text.length > 90 ? text.slice(0, 89) + '…' : text;
+}
+
 function eventNode(e) {
   const refused = e.outcome !== 'accepted';
   const details = el('div', { class: 'details' });
@@ -77,6 +84,7 @@ function eventNode(e) {
       el('span', { class: 'where' }, `${e.service}/${e.topic}`),
       el('span', { class: 'version' }, 'v' + e.version),
       e.envelope ? el('span', { class: 'id' }, e.envelope.id) : el('span', { class: 'message' }, `${e.errors ? e.errors.length : 0} problem${e.errors && e.errors.length === 1 ? '' : 's'}`),
+      el('span', { class: 'summary' }, summary(e.data)),
     ),
     refused ? errorList(e.errors) : null,
     details,
