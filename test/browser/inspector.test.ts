@@ -164,6 +164,8 @@ t.test('a dead letter re-driven from the page after its schema is fixed is deliv
   t.match(await page.locator('#dl-result').innerText(), /1 accepted, 1 invalid/, 'one is delivered, one still fails');
   await page.waitForFunction(() => document.querySelectorAll('#dead-letters .dead-letter').length === 1, undefined, { timeout: 7_000 });
   t.match(await page.locator('#dead-letters').innerText(), /w-broken|position/, 'what still fails stays, once');
+  await page.waitForSelector('.event[data-id="fixable-1"]', { timeout: 2_000 });
+  t.match(await page.locator('.event[data-id="fixable-1"]').innerText(), /v3/, 'the re-driven event shows in the live stream, in its new version');
   await page.screenshot({ path: join(SCREENSHOTS, 'inspector-redrive.png'), fullPage: true });
   const metrics = await second.gateway.metrics.render();
   t.equal(metricValue(metrics, 'tracking_gateway_dead_letter_replayed_total', { outcome: 'accepted' }), 1, 'counted as accepted');
