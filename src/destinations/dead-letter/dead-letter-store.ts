@@ -142,6 +142,9 @@ export class DeadLetterStore {
     for (const file of files) {
       const name = relative(this.root, file).split(sep).join('/');
       if (ids && ![...ids].some((id) => id.startsWith(`${name}#`))) continue;
+      // The newest `room` matches of this file: older ones are dropped as newer ones come, so
+      // a file of many matches costs no more memory than the answer.
+      const room = limit - entries.length;
       const matched: DeadLetterEntry[] = [];
       await readLines(file, (line, index) => {
         if (++scanned > MAX_SCAN_LINES) return false;
@@ -158,13 +161,17 @@ export class DeadLetterStore {
         if (!matches(stored, filter)) return true;
         byReason[stored.reason] = (byReason[stored.reason] ?? 0) + 1;
         matched.push({ id, sha, ...stored });
+        if (matched.length > room) {
+          matched.shift();
+          more = true;
+          // The answer is full: an older file only has older entries.
+          if (room === 0) return false;
+        }
         return true;
       });
       // Newest first within the file too: its lines were appended in time order.
-      for (let i = matched.length - 1; i >= 0; i--) {
-        if (entries.length < limit) entries.push(matched[i]);
-        else more = true;
-      }
+      for (let i = matched.length - 1; i >= 0; i--) entries.push(matched[i]);
+      if (room === 0 && more) break;
       if (scanned > MAX_SCAN_LINES) {
         more = true;
         break;
