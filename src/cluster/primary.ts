@@ -8,10 +8,9 @@ import { GatewayMetrics, METRIC_PREFIX } from '../metrics/metrics';
 import { deadLetterDir } from '../destinations/create-destination';
 import { DeadLetterStore } from '../destinations/dead-letter/dead-letter-store';
 import type { InspectorBackend } from '../http/inspector-routes';
-import type { RedriveResult } from '../ingest/dead-letter-redrive';
 import { EventStream } from '../inspect/event-stream';
 import { mergeStates, type InspectorState } from '../inspect/inspector-state';
-import { relayWorkerEvents, tellWorkersWatching } from './worker-inspector';
+import { mergeRedriveAnswers, relayWorkerEvents, tellWorkersWatching, type RedriveAnswer } from './worker-inspector';
 import { askWorkers } from './worker-requests';
 import { WORKER_ID_ENV, WORKER_READY } from './worker';
 
@@ -93,7 +92,7 @@ export async function runPrimary(config: Readonly<GatewayConfig>, count: number)
     stream,
     state: async () => mergeStates((await askWorkers('inspector-state', ASK_TIMEOUT_MS)) as InspectorState[]),
     deadLetters: (filter) => deadLetters.list(filter),
-    redrive: async (filter, dryRun) => ((await askWorkers('dead-letter-redrive', config.server.ackTimeoutMs + REDRIVE_MARGIN_MS, { filter, dryRun })) as RedriveResult[][]).flat(),
+    redrive: async (filter, dryRun) => mergeRedriveAnswers((await askWorkers('dead-letter-redrive', config.server.ackTimeoutMs + REDRIVE_MARGIN_MS, { filter, dryRun })) as RedriveAnswer[]),
   };
   const admin = buildAdminServer(config, metrics, log, readiness, render, config.inspector.enabled ? inspector : undefined);
   await admin.listen({ host: config.server.adminHost, port: config.server.adminPort });

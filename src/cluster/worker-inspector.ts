@@ -1,5 +1,6 @@
 import cluster, { type Worker } from 'node:cluster';
 import type { DeadLetterFilter } from '../destinations/dead-letter/dead-letter-store';
+import { GatewayError, type ErrorCode } from '../errors';
 import type { Gateway } from '../gateway';
 import type { RedriveResult } from '../ingest/dead-letter-redrive';
 import type { EventTap, TapBatch } from '../inspect/event-tap';
@@ -66,19 +67,37 @@ export interface RedriveRequest {
   dryRun: boolean;
 }
 
+/** A worker's answer: its results, or why it could not (a re-drive already running there, shutting down). */
+export interface RedriveAnswer {
+  results: RedriveResult[];
+  error?: { code: ErrorCode; message: string };
+}
+
 /**
  * In worker `id`: a re-drive the primary asked for. Entry ids the primary lists are under the
  * cluster's dead-letter folder (`worker-N/...`); this worker takes its own and answers in the
  * same terms.
  */
-export async function workerRedrive(gateway: Gateway, id: number, request: RedriveRequest): Promise<RedriveResult[]> {
+export async function workerRedrive(gateway: Gateway, id: number, request: RedriveRequest): Promise<RedriveAnswer> {
   const prefix = `${workerDirName(id)}/`;
   let filter = request.filter;
   if (filter.ids) {
     const own = filter.ids.filter((i) => i.startsWith(prefix)).map((i) => i.slice(prefix.length));
-    if (own.length === 0) return [];
+    if (own.length === 0) return { results: [] };
     filter = { ...filter, ids: own };
   }
-  const results = await gateway.redrive(filter, request.dryRun);
-  return results.map((r) => ({ ...r, id: `${prefix}${r.id}` }));
+  try {
+    const results = await gateway.redrive(filter, request.dryRun);
+    return { results: results.map((r) => ({ ...r, id: `${prefix}${r.id}` })) };
+  } catch (err) {
+    if (!(err instanceof GatewayError)) throw err;
+    return { results: [], error: { code: err.code, message: `worker ${id}: ${err.message}` } };
+  }
+}
+
+/** In the primary: every worker's results as one; when none could re-drive, why. */
+export function mergeRedriveAnswers(answers: readonly RedriveAnswer[]): RedriveResult[] {
+  const errors = answers.flatMap((a) => (a.error ? [a.error] : []));
+  if (errors.length > 0 && errors.length === answers.length) throw new GatewayError(errors[0].code, errors.map((e) => e.message).join('; '));
+  return answers.flatMap((a) => a.results);
 }
