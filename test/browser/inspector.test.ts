@@ -120,6 +120,12 @@ t.test('the page shows a pixel and a batch within a second, and a refusal with i
   await page.screenshot({ path: shot, fullPage: true });
   t.pass(`screenshot at ${shot}`);
 
+  // What a client sends is hostile: shown as text, never as markup.
+  await fetch(`${url}/v1/beacon/widget/impression?${pixelQuery({ widgetId: '<img id="injected" src="x">', $id: 'markup-1' })}`, { headers: { origin: ORIGIN } });
+  await page.waitForSelector('.event[data-id="markup-1"]', { timeout: 1_000 });
+  t.equal(await page.locator('#injected').count(), 0, 'no element of the client’s making is in the page');
+  t.match(await page.locator('.event[data-id="markup-1"]').innerText(), /<img id="injected"/, 'its text is');
+
   const publicAnswer = await fetch(`${url}/inspect`);
   t.equal(publicAnswer.status, 404, 'the public port has no inspector');
   t.equal((await fetch(`${url}/inspect/stream`)).status, 404, 'nor its stream');
