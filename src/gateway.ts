@@ -187,6 +187,7 @@ export class Gateway {
         store: this.deadLetterStore,
         metrics: this.metrics,
         ackTimeoutMs: this.config.server.ackTimeoutMs,
+        log: this.log,
       });
     } finally {
       this.redriving = false;

@@ -11,6 +11,9 @@ import { checkEventInput, type Ingest } from './ingest';
 // validation against its topic's default version, then down its route like a service event.
 // An entry leaves the dead letter (the ledger, dead-letter-store.ts) only once its event is
 // durable; what still fails stays where it is and is not written again.
+//
+// Two re-drives of one entry (a crash, or a failed ledger write, between delivery and the
+// ledger) carry the same id, so that consumers can recognise the second as a duplicate.
 
 /** What became of one entry. Bounded: the `outcome` label of dead_letter_replayed_total. */
 export type RedriveOutcome = 'accepted' | 'invalid' | 'unreadable' | 'failed';
@@ -27,9 +30,8 @@ export interface RedriveResult {
 }
 
 /**
- * The id an entry's event carries: its `$id` (or the accepted event's id); for an event that
- * had none, one derived from the entry, so that two re-drives of it (a crash between
- * delivery and the ledger) carry the same id and consumers can tell them apart.
+ * The event an entry holds, or why it holds none. Its id: its `$id` (or the accepted event's
+ * id); for an event that had none, one derived from the entry, the same on every re-drive.
  */
 function eventInput(entry: DeadLetterEntry): Record<string, unknown> | string {
   if (entry.payloadTruncated !== undefined) return `its payload was cut to deadLetter.maxPayloadBytes when stored (${entry.payloadBytes} bytes)`;
@@ -52,6 +54,7 @@ export interface RedriveOptions {
   metrics?: GatewayMetrics;
   /** How long to wait for re-driven events to become durable. */
   ackTimeoutMs?: number;
+  log?: { error(fields: object, message: string): void };
 }
 
 export async function redrive(entries: readonly DeadLetterEntry[], options: RedriveOptions): Promise<RedriveResult[]> {
@@ -128,10 +131,18 @@ async function sendGroup(group: { entry: DeadLetterEntry; input: Record<string, 
   let timer: NodeJS.Timeout | undefined;
   const durable = taken.length === 0 || result.durable === undefined ? true : await Promise.race([result.durable, new Promise<boolean>((resolve) => (timer = setTimeout(() => resolve(false), timeout)))]);
   clearTimeout(timer);
-  if (durable && taken.length > 0) await options.store!.markReplayed(taken.map((g) => g.entry));
+  let failure = durable ? undefined : `not durable within ${timeout} ms; it stays in the dead letter`;
+  if (durable && taken.length > 0) {
+    try {
+      await options.store!.markReplayed(taken.map((g) => g.entry));
+    } catch (err) {
+      failure = `delivered, but the dead letter's ledger could not be written (${(err as Error).message}); it stays listed, and a later re-drive sends it again with the same id`;
+      options.log?.error({ err, entries: taken.length }, `dead-letter re-drive: ${failure}`);
+    }
+  }
   return group.map((g, i) => {
     const errors = refused.get(i);
     if (errors) return { ...base(g.entry), outcome: 'invalid', errors };
-    return durable ? { ...base(g.entry), outcome: 'accepted' } : { ...base(g.entry), outcome: 'failed', message: `not durable within ${timeout} ms; it stays in the dead letter` };
+    return failure === undefined ? { ...base(g.entry), outcome: 'accepted' } : { ...base(g.entry), outcome: 'failed', message: failure };
   });
 }

@@ -1,4 +1,4 @@
-import { appendFileSync, existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { appendFileSync, chmodSync, existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { gzipSync } from 'node:zlib';
 import t from 'tap';
@@ -76,4 +76,13 @@ t.test("a cluster's folder: each worker's ledger, named under its folder", async
   await worker2.markReplayed((await worker2.list()).entries);
   t.same((await cluster.list()).entries.map((e) => e.id.split('/')[0]), ['worker-1'], "the primary's listing sees worker 2's ledger");
   t.equal(await cluster.compact(), 0, 'the primary compacts nothing of the workers’ (each does its own at start)');
+});
+
+t.test('a minute file that cannot be read is left out, not a crash', { skip: process.getuid?.() === 0 ? 'root reads every file' : false }, async (t) => {
+  const root = tempDir();
+  t.teardown(() => removeDir(root));
+  const path = minuteFile(root, '08-00', [line({ payload: { n: 1 } })]);
+  minuteFile(root, '08-01', [line({ payload: { n: 2 } })]);
+  chmodSync(path, 0);
+  t.same((await new DeadLetterStore(root).list()).entries.map((e) => (e.payload as { n: number }).n), [2]);
 });

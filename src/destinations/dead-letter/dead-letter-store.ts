@@ -79,7 +79,10 @@ function byMinuteDescending(a: string, b: string): number {
 
 /** Every complete line of a gzip NDJSON file; a torn tail (the appender's next member) ends it. */
 async function readLines(path: string, onLine: (line: string, index: number) => boolean | void): Promise<void> {
-  const input = createReadStream(path).pipe(createGunzip());
+  const source = createReadStream(path);
+  const input = source.pipe(createGunzip());
+  // A file that cannot be read (gone since it was listed, no permission) ends like a torn one.
+  source.on('error', (err) => input.destroy(err));
   const lines = createInterface({ input, crlfDelay: Infinity });
   let index = 0;
   try {
@@ -91,6 +94,7 @@ async function readLines(path: string, onLine: (line: string, index: number) => 
   } finally {
     lines.close();
     input.destroy();
+    source.destroy();
   }
 }
 
