@@ -119,7 +119,11 @@ export class Gateway {
     await this.spool?.start();
     await Promise.all(this.destinations.map((d) => d.start({ topics: this.topicsRoutedTo(d), log })));
     this.replay?.start();
-    if (this.config.inspector.enabled) this.deliverySampler = setInterval(() => void this.inspectorState(), DELIVERY_SAMPLE_MS).unref();
+    if (this.config.inspector.enabled) {
+      // The first sample is the window's start: what each hop delivered since is its share.
+      await this.inspectorState();
+      this.deliverySampler = setInterval(() => void this.inspectorState(), DELIVERY_SAMPLE_MS).unref();
+    }
     this.keys.watch(() => this.reloadKeys());
     const port = await this.listen(this.publicServer, server.host, server.port);
     this.state = 'ready';
