@@ -9,6 +9,7 @@ import { toCloudEventJson } from '../src/envelope/envelope';
 import { coerceParams, decodeEventsBody } from '../src/http/body-decoding';
 import { readQuery } from '../src/http/query';
 import { Ingest } from '../src/ingest/ingest';
+import { EventTap } from '../src/inspect/event-tap';
 import { GatewayMetrics } from '../src/metrics/metrics';
 import { Router } from '../src/route/router';
 import { loadTopicRegistry, type TopicVersion } from '../src/topics/registry';
@@ -69,7 +70,8 @@ function pipeline(destination: Destination) {
   const budget = new MemoryBudget(config.buffer.maxBytes, metrics);
   const deadLetter = new DeadLetter('/tmp/pipeline-bench/dead', config.deadLetter, metrics, pino({ level: 'silent' }));
   const router = new Router([destination], undefined, config, deadLetter, budget, metrics, pino({ level: 'silent' }));
-  const ingest = new Ingest(config, router, budget, deadLetter, undefined, metrics);
+  // As the gateway wires it: with the inspector's tap, which nobody watches here.
+  const ingest = new Ingest(config, router, budget, deadLetter, undefined, metrics, new EventTap(() => undefined));
   const registry = loadTopicRegistry(config.topicsDir);
   const topic = registry.get('shop', 'order-placed')!;
   const pixelTopic = registry.get('widget', 'impression')!;

@@ -8,6 +8,7 @@ import { adoptOrphanSpools } from './cluster/orphan-spools';
 import { runPrimary } from './cluster/primary';
 import { serveWorker } from './cluster/worker';
 import { loadConfig } from './config/config';
+import { deadLetterCommand } from './dead-letter-command';
 import { spoolDir } from './destinations/create-destination';
 import { destinationOptionsSchema, destinationRegistry } from './destinations/registry';
 import { ConfigError } from './errors';
@@ -23,14 +24,44 @@ const USAGE = `usage:
   tracking-gateway serve [--config FILE]      run the gateway (config also from GATEWAY_CONFIG)
   tracking-gateway topics check [--dir DIR]   validate every topic under DIR (default ./topics)
   tracking-gateway topics types [--dir DIR] [--out FILE]
-                                              TypeScript declarations of every topic's events (stdout without --out)`;
+                                              TypeScript declarations of every topic's events (stdout without --out)
+  tracking-gateway dead-letter list [FILTERS] [--limit N] [--json]
+                                              dead letters, newest first
+  tracking-gateway dead-letter show ID...     one entry, its payload as stored
+  tracking-gateway dead-letter replay [ID...] [FILTERS] [--dry-run] [--admin URL]
+                                              re-drive through today's validation (--dry-run: only
+                                              check against the topics on disk and print what would pass)
+  FILTERS: --topic SERVICE[/TOPIC] --reason invalid|event_too_large|too_large|malformed
+           --since TIME --until TIME (RFC 3339 or ms since the epoch); all take --config FILE`;
 
 async function main(argv: string[]): Promise<number> {
   const { values, positionals } = parseArgs({
     args: argv,
     allowPositionals: true,
-    options: { config: { type: 'string' }, dir: { type: 'string' }, out: { type: 'string' }, help: { type: 'boolean', short: 'h' } },
+    options: {
+      config: { type: 'string' },
+      dir: { type: 'string' },
+      out: { type: 'string' },
+      help: { type: 'boolean', short: 'h' },
+      topic: { type: 'string' },
+      reason: { type: 'string' },
+      since: { type: 'string' },
+      until: { type: 'string' },
+      limit: { type: 'string' },
+      'dry-run': { type: 'boolean' },
+      admin: { type: 'string' },
+      json: { type: 'boolean' },
+    },
   });
+  if (positionals[0] === 'dead-letter' && positionals[1] !== undefined) {
+    const config = loadConfig(values.config ?? process.env.GATEWAY_CONFIG);
+    try {
+      return await deadLetterCommand(positionals[1], positionals.slice(2), values, config);
+    } catch (err) {
+      console.error(`tracking-gateway dead-letter: ${(err as Error).message}`);
+      return 2;
+    }
+  }
   const command = positionals.join(' ');
   if (values.help) {
     console.log(USAGE);

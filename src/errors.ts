@@ -34,10 +34,12 @@ export const ERRORS = {
   CALL_TYPE_OFF: { status: 422, reason: 'call_type_off' },
   UNMAPPED_CALL: { status: 422, reason: 'unmapped' },
   CALL_TOO_LARGE: { status: 413, reason: 'call_too_large' },
+  REPLAY_IN_PROGRESS: { status: 409, reason: 'replay_in_progress' },
   RATE_LIMITED: { status: 429, reason: 'rate_limited' },
   HEADERS_TOO_LARGE: { status: 431, reason: 'headers_too_large' },
   OVERLOADED: { status: 503, reason: 'overloaded' },
   SHUTTING_DOWN: { status: 503, reason: 'shutting_down' },
+  INSPECTOR_FULL: { status: 503, reason: 'inspector_full' },
   DELIVERY_FAILED: { status: 503, reason: 'delivery_failed' },
   INTERNAL: { status: 500, reason: 'internal' },
 } as const satisfies Record<string, { status: number; reason: string }>;

@@ -6,12 +6,18 @@ import { MemoryBudget } from './buffer/memory-budget';
 import type { GatewayConfig } from './config/config';
 import { createDestination, deadLetterDir, spoolDir } from './destinations/create-destination';
 import { DeadLetter } from './destinations/dead-letter/dead-letter';
+import { DeadLetterStore, type DeadLetterFilter, type DeadLetterListing } from './destinations/dead-letter/dead-letter-store';
 import type { Destination } from './destinations/destination';
 import { destinationOptionsSchema, destinationRegistry, type DestinationRegistry } from './destinations/registry';
 import { Spool } from './destinations/spool/spool';
 import { buildAdminServer, type Readiness } from './http/admin-server';
 import { buildPublicServer } from './http/public-server';
+import { GatewayError } from './errors';
+import { redrive, type RedriveResult } from './ingest/dead-letter-redrive';
 import { Ingest } from './ingest/ingest';
+import { EventStream } from './inspect/event-stream';
+import { EventTap, type TapBatch } from './inspect/event-tap';
+import { DeliveryWindow, inspectorState, type InspectorState } from './inspect/inspector-state';
 import { GatewayMetrics } from './metrics/metrics';
 import { Router } from './route/router';
 import { SpoolReplay } from './route/spool-replay';
@@ -24,7 +30,12 @@ export interface GatewayOptions {
   admin?: boolean;
   /** The destination types the config names (tests add their own); default: the registry's. */
   destinationTypes?: DestinationRegistry;
+  /** Where the inspector's views go instead of this process's own stream (a worker: to the primary). */
+  inspectorSink?: (batch: TapBatch) => void;
 }
+
+/** How often the delivered totals are sampled for the inspector's last-minute shares. */
+const DELIVERY_SAMPLE_MS = 10_000;
 
 /**
  * The whole pipeline wired together: http → ingest (validation, envelope) → router
@@ -43,6 +54,14 @@ export class Gateway {
   private readonly router: Router;
   private readonly spool: Spool | undefined;
   private readonly replay: SpoolReplay | undefined;
+  private readonly ingest: Ingest;
+  /** The inspector's tap (ingest asks it whether anyone watches) and, in one process, its stream. */
+  readonly tap: EventTap;
+  readonly eventStream: EventStream;
+  readonly deadLetterStore: DeadLetterStore;
+  private readonly deliveryWindow = new DeliveryWindow();
+  private deliverySampler: NodeJS.Timeout | undefined;
+  private redriving = false;
   private state: 'created' | 'starting' | 'ready' | 'closing' | 'closed' = 'created';
   /** Open connections of the public port, so that shutdown can close the ones left idle. */
   private readonly connections = new Set<Socket>();
@@ -64,7 +83,14 @@ export class Gateway {
     if (this.spool) this.replay = new SpoolReplay(this.spool, this.registry, this.router, budget, this.deadLetter, this.metrics, this.log);
     // Resolve every topic's routes now, so that a route naming an unknown destination stops the start.
     for (const topic of this.registry.list()) this.router.routesFor(topic);
-    const ingest = new Ingest(config, this.router, budget, this.deadLetter, this.spool, this.metrics);
+    this.eventStream = new EventStream(
+      { maxSubscribers: config.inspector.maxSubscribers, queueBytes: config.inspector.subscriberQueueBytes },
+      (watching) => this.tap.setWatching(watching),
+      this.metrics.inspectorDroppedSubscribers,
+    );
+    this.tap = new EventTap(options.inspectorSink ?? ((batch) => this.eventStream.publish(batch)), options.worker);
+    this.deadLetterStore = new DeadLetterStore(deadLetterDir(config));
+    const ingest = (this.ingest = new Ingest(config, this.router, budget, this.deadLetter, this.spool, this.metrics, this.tap));
     this.keys = new KeyRing(keysFromConfig(config.auth.keys), config.auth.keysFile, this.log);
     this.metrics.serviceKeys.sample = () => this.keys.size;
     this.publicServer = buildPublicServer({ config, registry: this.registry, ingest, metrics: this.metrics, keys: this.keys, log: this.log });
@@ -72,7 +98,10 @@ export class Gateway {
       this.connections.add(socket);
       socket.once('close', () => this.connections.delete(socket));
     });
-    this.adminServer = buildAdminServer(config, this.metrics, this.log, () => this.readiness());
+    const inspector = config.inspector.enabled
+      ? { stream: this.eventStream, state: () => this.inspectorState(), deadLetters: (f: DeadLetterFilter) => this.deadLetters(f), redrive: (f: DeadLetterFilter, dry: boolean) => this.redrive(f, dry) }
+      : undefined;
+    this.adminServer = buildAdminServer(config, this.metrics, this.log, () => this.readiness(), undefined, inspector);
     this.metrics.ready.sample = () => (this.readiness().ready ? 1 : 0);
   }
 
@@ -83,11 +112,18 @@ export class Gateway {
     const adminPort = this.options.admin === false ? 0 : await this.listen(this.adminServer, server.adminHost, server.adminPort);
     const log = this.log;
     // Torn tails a crash left are cut before anything is appended: the dead letter's first, as
-    // its folder may lie inside a file destination's.
+    // its folder may lie inside a file destination's. Entries re-driven before are removed
+    // first, while nothing appends (dead-letter-store.ts).
+    await this.deadLetterStore.compact();
     await this.deadLetter.start();
     await this.spool?.start();
     await Promise.all(this.destinations.map((d) => d.start({ topics: this.topicsRoutedTo(d), log })));
     this.replay?.start();
+    if (this.config.inspector.enabled) {
+      // The first sample is the window's start: what each hop delivered since is its share.
+      await this.inspectorState();
+      this.deliverySampler = setInterval(() => void this.inspectorState(), DELIVERY_SAMPLE_MS).unref();
+    }
     this.keys.watch(() => this.reloadKeys());
     const port = await this.listen(this.publicServer, server.host, server.port);
     this.state = 'ready';
@@ -104,6 +140,8 @@ export class Gateway {
   async close(): Promise<void> {
     if (this.state === 'closing' || this.state === 'closed') return;
     this.state = 'closing';
+    clearInterval(this.deliverySampler);
+    this.eventStream.close();
     this.keys.close();
     // A keep-alive connection whose request was in flight when close() began becomes idle
     // only after its answer; close those as they go idle rather than at the client's timeout.
@@ -129,6 +167,35 @@ export class Gateway {
     const ok = this.keys.reload();
     this.metrics.serviceKeyReloads.labels(ok ? 'ok' : 'failed').inc();
     return ok;
+  }
+
+  /** What the inspector shows of this process: topics, routes, destinations, sizes. */
+  inspectorState(): Promise<InspectorState> {
+    return inspectorState(this.registry, this.router, this.metrics, this.deliveryWindow, this.options.worker);
+  }
+
+  deadLetters(filter: DeadLetterFilter): Promise<DeadLetterListing> {
+    return this.deadLetterStore.list(filter);
+  }
+
+  /** Re-drives the dead letters that match (dry run: only validates), one re-drive at a time. */
+  async redrive(filter: DeadLetterFilter, dryRun: boolean): Promise<RedriveResult[]> {
+    if (this.state !== 'ready' && !dryRun) throw new GatewayError('SHUTTING_DOWN', `the gateway is ${this.state}`);
+    if (this.redriving) throw new GatewayError('REPLAY_IN_PROGRESS', 'a re-drive is running; retry when it is done');
+    this.redriving = true;
+    try {
+      const { entries } = await this.deadLetterStore.list(filter);
+      return await redrive(entries, {
+        registry: this.registry,
+        ingest: dryRun ? undefined : this.ingest,
+        store: this.deadLetterStore,
+        metrics: this.metrics,
+        ackTimeoutMs: this.config.server.ackTimeoutMs,
+        log: this.log,
+      });
+    } finally {
+      this.redriving = false;
+    }
   }
 
   private topicsRoutedTo(destination: Destination): Topic[] {

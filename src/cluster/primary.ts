@@ -5,13 +5,20 @@ import { AggregatorRegistry, Counter, Gauge, type MetricObjectWithValues, type M
 import type { GatewayConfig } from '../config/config';
 import { buildAdminServer, type Readiness } from '../http/admin-server';
 import { GatewayMetrics, METRIC_PREFIX } from '../metrics/metrics';
+import { deadLetterDir } from '../destinations/create-destination';
+import { DeadLetterStore } from '../destinations/dead-letter/dead-letter-store';
+import type { InspectorBackend } from '../http/inspector-routes';
+import { EventStream } from '../inspect/event-stream';
+import { mergeStates, type InspectorState } from '../inspect/inspector-state';
+import { mergeRedriveAnswers, relayWorkerEvents, tellWorkersWatching, type RedriveAnswer } from './worker-inspector';
 import { askWorkers } from './worker-requests';
 import { WORKER_ID_ENV, WORKER_READY } from './worker';
 
 // The cluster's primary: forks `workers` gateway processes that share the public port
 // (node:cluster hands each accepted connection to the next worker in turn), restarts one
 // that dies, serves the admin port with every worker's metrics aggregated, and on SIGTERM
-// drains them all. It handles no request itself.
+// drains them all. It handles no request itself. The inspector's page is served here too: the
+// workers' live views come over IPC (worker-inspector.ts), their state and re-drives by asking.
 
 /** A scrape or probe waits this long for the workers' answers; a hung worker is left out. */
 const ASK_TIMEOUT_MS = 2_000;
@@ -20,6 +27,8 @@ const EARLY_EXIT_MS = 5_000;
 const RESTART_DELAY_MS = 1_000;
 /** Beyond the workers' own grace period, for their exit to reach us before they are killed. */
 const EXIT_MARGIN_MS = 5_000;
+/** Beyond the ack timeout, for a re-drive's answer to come back from every worker. */
+const REDRIVE_MARGIN_MS = 10_000;
 
 export async function runPrimary(config: Readonly<GatewayConfig>, count: number): Promise<void> {
   const log = pino({ level: config.logLevel, base: { name: 'tracking-gateway', role: 'primary' } });
@@ -40,6 +49,7 @@ export async function runPrimary(config: Readonly<GatewayConfig>, count: number)
     const worker = cluster.fork({ [WORKER_ID_ENV]: String(id), GATEWAY_WORKERS: String(count) });
     ids.set(worker, { id, startedAt: Date.now() });
     running.set(ids.size);
+    relayWorkerEvents(worker, (batch) => stream.publish(batch), () => stream.size > 0);
     worker.on('message', (message: { type?: string }) => {
       if (message?.type !== WORKER_READY) return;
       log.info({ worker: id, pid: worker.process.pid }, 'worker ready');
@@ -78,7 +88,16 @@ export async function runPrimary(config: Readonly<GatewayConfig>, count: number)
     const own = (await metrics.registry.getMetricsAsJSON()) ;
     return AggregatorRegistry.aggregate([own, ...perWorker]).metrics();
   };
-  const admin = buildAdminServer(config, metrics, log, readiness, render);
+  const stream = new EventStream({ maxSubscribers: config.inspector.maxSubscribers, queueBytes: config.inspector.subscriberQueueBytes }, tellWorkersWatching, metrics.inspectorDroppedSubscribers);
+  // Every worker's dead letter lies under the cluster's folder (worker-config.ts); reading needs no worker.
+  const deadLetters = new DeadLetterStore(deadLetterDir(config));
+  const inspector: InspectorBackend = {
+    stream,
+    state: async () => mergeStates((await askWorkers('inspector-state', ASK_TIMEOUT_MS)) as InspectorState[]),
+    deadLetters: (filter) => deadLetters.list(filter),
+    redrive: async (filter, dryRun) => mergeRedriveAnswers((await askWorkers('dead-letter-redrive', config.server.ackTimeoutMs + REDRIVE_MARGIN_MS, { filter, dryRun })) as RedriveAnswer[]),
+  };
+  const admin = buildAdminServer(config, metrics, log, readiness, render, config.inspector.enabled ? inspector : undefined);
   await admin.listen({ host: config.server.adminHost, port: config.server.adminPort });
   const adminPort = (admin.server.address() as AddressInfo).port;
 

@@ -1,6 +1,7 @@
 import type { GatewayConfig } from '../config/config';
 import { Gateway } from '../gateway';
 import { runGateway } from '../lifecycle';
+import { followPrimaryWatching, primarySink, workerRedrive, type RedriveRequest } from './worker-inspector';
 import { answerPrimary } from './worker-requests';
 import { workerConfig } from './worker-config';
 
@@ -20,10 +21,13 @@ export async function serveWorker(config: Readonly<GatewayConfig>): Promise<void
   if (!Number.isInteger(id) || id < 1 || typeof count !== 'number' || id > count) {
     throw new Error(`a worker needs ${WORKER_ID_ENV} between 1 and workers (${count}), not ${process.env[WORKER_ID_ENV]}`);
   }
-  const gateway = new Gateway(workerConfig(config, id, count), undefined, { worker: id, admin: false });
+  const gateway = new Gateway(workerConfig(config, id, count), undefined, { worker: id, admin: false, inspectorSink: primarySink() });
+  followPrimaryWatching(gateway.tap);
   answerPrimary({
     metrics: () => gateway.metrics.registry.getMetricsAsJSON(),
     readiness: () => gateway.readiness(),
+    'inspector-state': () => gateway.inspectorState(),
+    'dead-letter-redrive': (arg) => workerRedrive(gateway, id, arg as RedriveRequest),
   });
   const stop = await runGateway(gateway, config);
   process.on('disconnect', () => stop('primary gone'));

@@ -74,6 +74,14 @@ export interface GatewayConfig {
     /** Disk the dead letter may take; past it dead letters are counted and dropped. */
     maxBytes: number;
   };
+  /** The live event inspector and dead-letter re-drive on the admin port (/inspect). */
+  inspector: {
+    enabled: boolean;
+    /** Pages watching the live stream at once; one more is answered 503. */
+    maxSubscribers: number;
+    /** Bytes of stream a page may leave unread before it is dropped. */
+    subscriberQueueBytes: number;
+  };
   /** The disk spool at the end of every route. */
   spool: { enabled: boolean; dir?: string; maxBytes: number; segmentBytes: number };
   shutdown: { graceMs: number };
@@ -219,6 +227,16 @@ export const configSchema = (registry: DestinationRegistry = destinationRegistry
         maxBytes: { type: 'integer', minimum: 1048576, default: 1024 * 1024 * 1024 },
       },
     },
+    inspector: {
+      type: 'object',
+      additionalProperties: false,
+      default: {},
+      properties: {
+        enabled: { type: 'boolean', default: true },
+        maxSubscribers: { type: 'integer', minimum: 1, maximum: 64, default: 4 },
+        subscriberQueueBytes: { type: 'integer', minimum: 65536, maximum: 64 * 1024 * 1024, default: 1024 * 1024 },
+      },
+    },
     spool: {
       type: 'object',
       additionalProperties: false,
@@ -297,6 +315,7 @@ export const ENV_OVERRIDES: Record<string, string> = {
   GATEWAY_USER_AGENT: 'envelope.userAgent',
   GATEWAY_BUFFER_MAX_BYTES: 'buffer.maxBytes',
   GATEWAY_DEAD_LETTER_MAX_BYTES: 'deadLetter.maxBytes',
+  GATEWAY_INSPECTOR_ENABLED: 'inspector.enabled',
   GATEWAY_SPOOL_DIR: 'spool.dir',
   GATEWAY_SPOOL_MAX_BYTES: 'spool.maxBytes',
   GATEWAY_SHUTDOWN_GRACE_MS: 'shutdown.graceMs',

@@ -2,6 +2,7 @@ import Fastify, { type FastifyBaseLogger, type FastifyInstance } from 'fastify';
 import type { GatewayConfig } from '../config/config';
 import type { GatewayMetrics } from '../metrics/metrics';
 import { installErrorHandling } from './error-handler';
+import { installInspectorRoutes, type InspectorBackend } from './inspector-routes';
 import { clientErrorHandler, createLimitedServer } from './http-server';
 import { installRequestMetrics } from './request-metrics';
 
@@ -13,8 +14,9 @@ export interface Readiness {
 }
 
 /**
- * The admin port, never public: Prometheus metrics and the Kubernetes probes. `render` is
- * the exposition /metrics answers: this process's metrics, or (the cluster's primary) every
+ * The admin port, never public: Prometheus metrics, the Kubernetes probes and, when
+ * `inspector` is given (inspector.enabled), the inspector at /inspect. `render` is the
+ * exposition /metrics answers: this process's metrics, or (the cluster's primary) every
  * worker's aggregated.
  */
 export function buildAdminServer(
@@ -23,6 +25,7 @@ export function buildAdminServer(
   log: FastifyBaseLogger,
   readiness: () => Readiness | Promise<Readiness>,
   render: () => Promise<string> = () => metrics.render(),
+  inspector?: InspectorBackend,
 ): FastifyInstance {
   const app = Fastify({
     serverFactory: (handler) => createLimitedServer(config.server, handler),
@@ -43,5 +46,6 @@ export function buildAdminServer(
     const { ready, reason, misconfigured } = await readiness();
     return reply.code(ready ? 200 : 503).send({ status: ready ? 'ready' : 'not ready', reason, misconfigured });
   });
+  if (inspector) installInspectorRoutes(app, inspector);
   return app;
 }

@@ -10,6 +10,7 @@ import type { Route } from '../route/route';
 import type { Router } from '../route/router';
 import { NormalizeContext, type FieldProblem } from '../topics/avro-normalizer';
 import type { Topic, TopicVersion } from '../topics/registry';
+import { MAX_VIEWS_PER_REQUEST, type EventTap } from '../inspect/event-tap';
 
 // Turns decoded request input into accepted events: validate each against its schema
 // version, build the envelope, reserve memory, hand them to the topic's route, count.
@@ -28,8 +29,13 @@ export interface IngestRequest {
   datums?: readonly Buffer[];
   /** Body bytes, to estimate event sizes without serialising them again. */
   bodyBytes: number;
-  /** `beacon`: invalid events are dead-lettered, the client is answered as always. */
-  mode: 'beacon' | 'service';
+  /**
+   * `beacon`: invalid events are dead-lettered, the client is answered as always. `replay`:
+   * dead letters re-driven (src/ingest/dead-letter-redrive.ts), partial, durable like a
+   * service request; what is still invalid is reported, neither counted as a new refusal
+   * nor dead-lettered again (it is still in the dead letter).
+   */
+  mode: 'beacon' | 'service' | 'replay';
   /** Service mode: accept the valid events of a batch with invalid ones. */
   partial: boolean;
   /** Service mode, partial: invalid events are also written to the dead letter (beacons always are). */
@@ -51,7 +57,7 @@ export interface IngestResult {
   durable?: Promise<boolean>;
 }
 
-interface CheckedEvent {
+export interface CheckedEvent {
   data?: unknown;
   id?: string;
   time?: number;
@@ -78,6 +84,8 @@ interface Acceptance {
   events: GatewayEvent[];
   invalid: number;
   tooLarge: number;
+  /** Indexes of the events over the topic's maxEventBytes (for the inspector). */
+  tooLargeAt?: number[];
   totalBytes: number;
 }
 
@@ -95,6 +103,8 @@ export class Ingest {
     private readonly deadLetter: DeadLetter,
     private readonly spool: Spool | undefined,
     private readonly metrics: GatewayMetrics,
+    /** The inspector's; ingest only asks whether it is `watching`, unless it is. */
+    private readonly tap?: EventTap,
   ) {}
 
   /** Checks and accepts a request's events in one turn: for requests of one slice or less (a pixel). */
@@ -141,7 +151,7 @@ export class Ingest {
     for (let index = from; index < to; index++) {
       const input = raw[index] as Record<string, unknown>;
       // Decoded Avro is valid by construction: no check, and no problem list allocated.
-      const problems = req.prevalidated ? { data: input, list: NO_PROBLEMS } : this.checkEvent(input, version);
+      const problems = req.prevalidated ? { data: input, list: NO_PROBLEMS } : checkEventInput(input, version);
       const data = problems.data;
       let size = state.averageSize;
       let isTooLarge = false;
@@ -150,6 +160,7 @@ export class Ingest {
         if (bytes > maxEventBytes) {
           isTooLarge = true;
           state.tooLarge++;
+          (state.tooLargeAt ??= []).push(index);
           problems.list = [{ path: '', message: `event is ${bytes} bytes; topic ${topic.service}/${topic.name} takes at most ${maxEventBytes}` }];
         }
         size = bytes + ENVELOPE_OVERHEAD_BYTES;
@@ -185,7 +196,8 @@ export class Ingest {
         size,
       };
       if (req.datums) event.datum = req.datums[index];
-      if (this.config.envelope.clientIp !== 'none') {
+      // Re-driven dead letters carry no client address ('').
+      if (this.config.envelope.clientIp !== 'none' && req.clientIp !== '') {
         event.clientIp = this.config.envelope.clientIp === 'full' ? req.clientIp : anonymizeIp(req.clientIp);
       }
       if (this.config.envelope.userAgent && req.userAgent !== undefined) event.userAgent = req.userAgent;
@@ -203,6 +215,7 @@ export class Ingest {
     const name = topic.name;
     const versionLabel = String(version.version);
     const rejected = invalid + tooLarge;
+    if (rejected > 0 && this.tap?.watching) this.showRefused(state);
     if (rejected > 0 && req.mode === 'service') {
       if (invalid > 0) this.metrics.events.labels(service, name, versionLabel, 'invalid').inc(invalid);
       if (invalid > 0) this.metrics.eventsRejected.labels(service, name, 'invalid').inc(invalid);
@@ -242,7 +255,8 @@ export class Ingest {
     }
     this.countAccepted(version, events.length);
     this.observeLag(events, receivedAt);
-    const ack = this.router.submit(events, routes, req.mode === 'service');
+    if (this.tap?.watching) this.tap.accepted(events);
+    const ack = this.router.submit(events, routes, req.mode !== 'beacon');
     result.durable = ack?.done;
     return result;
   }
@@ -274,18 +288,21 @@ export class Ingest {
     this.metrics.eventsRejected.labels(topic.service, topic.name, reason).inc(count);
   }
 
-  private checkEvent(input: Record<string, unknown>, version: TopicVersion): CheckedEvent {
-    if (typeof input !== 'object' || input === null || Array.isArray(input)) {
-      return { list: [{ path: '', message: `an event must be a JSON object, got ${Array.isArray(input) ? 'array' : input === null ? 'null' : typeof input}` }] };
+  /** The inspector's view of the refused events of a request, with every problem's field path. */
+  private showRefused(state: Acceptance): void {
+    const { req } = state;
+    const byIndex = new Map<number, { path: string; message: string }[]>();
+    for (const e of state.errors) {
+      let list = byIndex.get(e.index);
+      if (!list) byIndex.set(e.index, (list = []));
+      list.push({ path: e.path, message: e.message });
     }
-    const ctx = new NormalizeContext();
-    const data = version.normalize(input, ctx);
-    const id = clientEventId(input.$id);
-    const time = clientEventTime(input.$time);
-    const list = ctx.problems;
-    if (id instanceof Error) list.push({ path: '$id', message: id.message });
-    if (time instanceof Error) list.push({ path: '$time', message: time.message });
-    return { data, id: id instanceof Error ? undefined : id, time: time instanceof Error ? undefined : time, list };
+    let shown = 0;
+    for (const [index, errors] of byIndex) {
+      if (shown++ >= MAX_VIEWS_PER_REQUEST) break;
+      this.tap!.refused({ outcome: state.tooLargeAt?.includes(index) ? 'too_large' : 'invalid', service: req.topic.service, topic: req.topic.name, version: req.version.version, source: req.source, index, errors, input: req.events[index] });
+    }
+    this.tap!.omit(Math.max(0, state.invalid + state.tooLarge - Math.min(shown, MAX_VIEWS_PER_REQUEST)));
   }
 
   private observeLag(events: GatewayEvent[], receivedAt: number): void {
@@ -296,4 +313,19 @@ export class Ingest {
       lag.observe(Math.max(0, receivedAt - event.eventTime) / 1000);
     }
   }
+}
+
+/** An event's problems against `version`, its data in the schema's shape, its `$id` and `$time`. */
+export function checkEventInput(input: Record<string, unknown>, version: TopicVersion): CheckedEvent {
+  if (typeof input !== 'object' || input === null || Array.isArray(input)) {
+    return { list: [{ path: '', message: `an event must be a JSON object, got ${Array.isArray(input) ? 'array' : input === null ? 'null' : typeof input}` }] };
+  }
+  const ctx = new NormalizeContext();
+  const data = version.normalize(input, ctx);
+  const id = clientEventId(input.$id);
+  const time = clientEventTime(input.$time);
+  const list = ctx.problems;
+  if (id instanceof Error) list.push({ path: '$id', message: id.message });
+  if (time instanceof Error) list.push({ path: '$time', message: time.message });
+  return { data, id: id instanceof Error ? undefined : id, time: time instanceof Error ? undefined : time, list };
 }

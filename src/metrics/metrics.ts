@@ -191,6 +191,17 @@ export class GatewayMetrics {
     labelNames: ['task'] as const,
     registers: [this.registry],
   });
+  readonly deadLetterReplayed = new Counter({
+    name: `${METRIC_PREFIX}dead_letter_replayed_total`,
+    help: 'Dead-letter entries re-driven (tracking-gateway dead-letter replay, or the inspector page), by outcome (accepted: passed today\'s validation and became durable, it leaves the dead letter; invalid: still fails, it stays; unreadable: payload cut or topic gone, it stays; failed: not durable in time, it stays).',
+    labelNames: ['outcome'] as const,
+    registers: [this.registry],
+  });
+  readonly inspectorDroppedSubscribers = new Counter({
+    name: `${METRIC_PREFIX}inspector_dropped_subscribers_total`,
+    help: 'Inspector pages whose live stream was closed because they read slower than events came (inspector.subscriberQueueBytes).',
+    registers: [this.registry],
+  });
   readonly spoolFullRejections = new Counter({
     name: `${METRIC_PREFIX}spool_full_rejections_total`,
     help: 'Events the spool refused because it was full (they stay in memory, then 503).',

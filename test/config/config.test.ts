@@ -37,6 +37,14 @@ t.test('errors name the bad key', async (t) => {
   t.throws(() => buildConfig({ defaultRoute: ['nowhere'] }, {}), /defaultRoute\.0 names destination "nowhere"/);
 });
 
+t.test('inspector: defaults, GATEWAY_INSPECTOR_ENABLED, bounds that name the key', async (t) => {
+  t.same(buildConfig(undefined, {}).inspector, { enabled: true, maxSubscribers: 4, subscriberQueueBytes: 1048576 });
+  t.equal(buildConfig(undefined, { GATEWAY_INSPECTOR_ENABLED: 'false' }).inspector.enabled, false);
+  t.throws(() => buildConfig({ inspector: { maxSubscribers: 0 } }, {}), /inspector\.maxSubscribers must be >= 1/);
+  t.throws(() => buildConfig({ inspector: { subscriberQueueBytes: 1024 } }, {}), /inspector\.subscriberQueueBytes must be >= 65536/);
+  t.throws(() => buildConfig({ inspector: { maxSubscriber: 2 } }, {}), /inspector: unknown key "maxSubscriber"/);
+});
+
 t.test('YAML and JSON files; the process exits non-zero naming the key', async (t) => {
   const dir = tempDir();
   t.teardown(() => removeDir(dir));
