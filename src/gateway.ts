@@ -15,6 +15,8 @@ import { Ingest } from './ingest/ingest';
 import { GatewayMetrics } from './metrics/metrics';
 import { Router } from './route/router';
 import { SpoolReplay } from './route/spool-replay';
+import { schemaIdSourceFor, type SchemaIdSource } from './schema-registry/schema-id-source';
+import { embeddedSchemaSubjects } from './schema-registry/schema-subjects';
 import { loadTopicRegistry, type Topic, type TopicRegistry } from './topics/registry';
 
 export interface GatewayOptions {
@@ -43,6 +45,8 @@ export class Gateway {
   private readonly router: Router;
   private readonly spool: Spool | undefined;
   private readonly replay: SpoolReplay | undefined;
+  /** Ids of confluent-avro values: topics/'s, or an external registry's (resolved at start). */
+  private readonly schemaIds: SchemaIdSource;
   private state: 'created' | 'starting' | 'ready' | 'closing' | 'closed' = 'created';
   /** Open connections of the public port, so that shutdown can close the ones left idle. */
   private readonly connections = new Set<Socket>();
@@ -72,7 +76,8 @@ export class Gateway {
       this.connections.add(socket);
       socket.once('close', () => this.connections.delete(socket));
     });
-    this.adminServer = buildAdminServer(config, this.metrics, this.log, () => this.readiness());
+    this.schemaIds = schemaIdSourceFor(config);
+    this.adminServer = buildAdminServer(config, this.metrics, this.log, () => this.readiness(), undefined, embeddedSchemaSubjects(this.registry, config));
     this.metrics.ready.sample = () => (this.readiness().ready ? 1 : 0);
   }
 
@@ -86,7 +91,7 @@ export class Gateway {
     // its folder may lie inside a file destination's.
     await this.deadLetter.start();
     await this.spool?.start();
-    await Promise.all(this.destinations.map((d) => d.start({ topics: this.topicsRoutedTo(d), log })));
+    await Promise.all(this.destinations.map((d) => d.start({ topics: this.topicsRoutedTo(d), log, schemaIds: this.schemaIds })));
     this.replay?.start();
     this.keys.watch(() => this.reloadKeys());
     const port = await this.listen(this.publicServer, server.host, server.port);

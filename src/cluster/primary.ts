@@ -3,7 +3,10 @@ import type { AddressInfo } from 'node:net';
 import pino from 'pino';
 import { AggregatorRegistry, Counter, Gauge, type MetricObjectWithValues, type MetricValue } from 'prom-client';
 import type { GatewayConfig } from '../config/config';
+import { destinationOptionsSchema, destinationRegistry } from '../destinations/registry';
 import { buildAdminServer, type Readiness } from '../http/admin-server';
+import { embeddedSchemaSubjects } from '../schema-registry/schema-subjects';
+import { loadTopicRegistry } from '../topics/registry';
 import { GatewayMetrics, METRIC_PREFIX } from '../metrics/metrics';
 import { askWorkers } from './worker-requests';
 import { WORKER_ID_ENV, WORKER_READY } from './worker';
@@ -75,7 +78,9 @@ export async function runPrimary(config: Readonly<GatewayConfig>, count: number)
     const own = (await metrics.registry.getMetricsAsJSON()) ;
     return AggregatorRegistry.aggregate([own, ...perWorker]).metrics();
   };
-  const admin = buildAdminServer(config, metrics, log, readiness, render);
+  // The workers write ids from the same topics/, so the primary serves the registry API for them.
+  const subjects = embeddedSchemaSubjects(loadTopicRegistry(config.topicsDir, destinationOptionsSchema(destinationRegistry)), config);
+  const admin = buildAdminServer(config, metrics, log, readiness, render, subjects);
   await admin.listen({ host: config.server.adminHost, port: config.server.adminPort });
   const adminPort = (admin.server.address() as AddressInfo).port;
 

@@ -3,7 +3,9 @@ import type { GatewayConfig } from '../config/config';
 import type { GatewayMetrics } from '../metrics/metrics';
 import { installErrorHandling } from './error-handler';
 import { clientErrorHandler, createLimitedServer } from './http-server';
+import type { SchemaSubjects } from '../schema-registry/schema-subjects';
 import { installRequestMetrics } from './request-metrics';
+import { SCHEMA_REGISTRY_PREFIX, schemaRegistryRoutes } from './routes/schema-registry';
 
 export interface Readiness {
   ready: boolean;
@@ -11,9 +13,9 @@ export interface Readiness {
 }
 
 /**
- * The admin port, never public: Prometheus metrics and the Kubernetes probes. `render` is
- * the exposition /metrics answers: this process's metrics, or (the cluster's primary) every
- * worker's aggregated.
+ * The admin port, never public: Prometheus metrics, the Kubernetes probes and, given
+ * `schemaSubjects`, the read-only Schema Registry API. `render` is the exposition /metrics
+ * answers: this process's metrics, or (the cluster's primary) every worker's aggregated.
  */
 export function buildAdminServer(
   config: Readonly<GatewayConfig>,
@@ -21,6 +23,7 @@ export function buildAdminServer(
   log: FastifyBaseLogger,
   readiness: () => Readiness | Promise<Readiness>,
   render: () => Promise<string> = () => metrics.render(),
+  schemaSubjects?: SchemaSubjects,
 ): FastifyInstance {
   const app = Fastify({
     serverFactory: (handler) => createLimitedServer(config.server, handler),
@@ -41,5 +44,6 @@ export function buildAdminServer(
     const { ready, reason } = await readiness();
     return reply.code(ready ? 200 : 503).send({ status: ready ? 'ready' : 'not ready', reason });
   });
+  if (schemaSubjects) void app.register(schemaRegistryRoutes(schemaSubjects), { prefix: SCHEMA_REGISTRY_PREFIX });
   return app;
 }

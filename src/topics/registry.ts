@@ -6,6 +6,8 @@ import YAML from 'yaml';
 import { ConfigError } from '../errors';
 import { compileNormalizer, type Normalizer } from './avro-normalizer';
 import { compileFieldCoercers, type Coercer } from './query-coercion';
+import { cannotRead } from './schema-compatibility';
+import { duplicateSchemaIds, readSchemaIds } from './schema-ids';
 import { checkTopicConfig, TOPIC_CONFIG_FILES, type TopicConfig } from './topic-config';
 
 // The topics tree as code: topics/<service>/<topic>/{v1.avsc, v2.avsc, …, topic.yaml}.
@@ -31,6 +33,8 @@ export interface TopicVersion {
   cloudEventType: string;
   /** Set when the schema holds bytes or fixed values, which JSON carries as base64. */
   jsonReplacer?: (key: string, value: unknown) => unknown;
+  /** Its Schema Registry id from the topic's schema-ids.yaml (schema-ids.ts), when it has one. */
+  schemaId?: number;
 }
 
 export interface Topic {
@@ -101,6 +105,7 @@ export function loadTopicsTree(root: string, destinationOptions?: TObject): Topi
       if (topic) topics.push(topic);
     }
   }
+  problems.push(...duplicateSchemaIds(topics));
   return { topics, problems };
 }
 
@@ -141,16 +146,17 @@ function loadTopic(dir: string, service: string, name: string, problems: string[
       continue;
     }
     if (previous && previous.version === version - 1) {
-      try {
-        // Backward compatibility: readers of the new version must read data written with the old.
-        loaded.type.createResolver(previous.type);
-      } catch (err) {
-        problems.push(`${file}: cannot read data written with v${previous.version} (${(err as Error).message})`);
-      }
+      // Backward compatibility: readers of the new version must read data written with the old.
+      const problem = cannotRead(loaded.type, previous.type);
+      if (problem !== undefined) problems.push(`${file}: cannot read data written with v${previous.version} (${problem})`);
     }
     versions.set(version, loaded);
     previous = loaded;
   }
+
+  // Ids are checked against schemas that loaded; a broken vN.avsc is reported on its own.
+  const schemaIds = problems.length > before ? undefined : readSchemaIds(dir, files, new Map([...versions].map(([v, loaded]) => [v, loaded.type])), problems);
+  for (const [version, id] of schemaIds ?? []) (versions.get(version) as TopicVersion).schemaId = id;
 
   if (config) {
     if (versionNumbers.length > 0 && !versionNumbers.includes(config.defaultVersion)) {
