@@ -178,7 +178,7 @@ export const configSchema = (registry: DestinationRegistry = destinationRegistry
       type: 'object',
       additionalProperties: false,
       default: {},
-      dependentRequired: { username: ['password'], password: ['username'] },
+      dependencies: { username: ['password'], password: ['username'] },
       properties: {
         url: { type: 'string', pattern: '^https?://[^\\s/?#]+(/[^\\s?#]*)?$', maxLength: 2048 },
         username: { type: 'string', minLength: 1 },

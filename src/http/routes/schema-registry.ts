@@ -60,6 +60,11 @@ export function schemaRegistryRoutes(subjects: SchemaSubjects): FastifyPluginCal
     // Registry clients send JSON under the registry's own media types; every body is bounded.
     app.removeAllContentTypeParsers();
     app.addContentTypeParser(REQUEST_CONTENT_TYPES, { parseAs: 'string', bodyLimit: MAX_REGISTRY_BODY_BYTES }, (_request, body, parsed) => {
+      // No body (a GET or DELETE that names a content type): the route decides whether it needs one.
+      if (body === '') {
+        parsed(null, undefined);
+        return;
+      }
       try {
         parsed(null, sjson.parse(body as string, undefined, { protoAction: 'error', constructorAction: 'error' }));
       } catch {
