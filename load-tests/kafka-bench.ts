@@ -3,6 +3,8 @@
  * JSON batches, the gateway beside its peers, alternated in one run:
  *
  *   - tracking-gateway with one worker, and with `workers: auto` (every CPU);
+ *   - tracking-gateway with one worker writing `valueFormat: confluent-avro` (Confluent's wire
+ *     format: 5 bytes before each datum), against the one worker writing bare datums;
  *   - bare node:http + @platformatic/kafka, the gateway's client and producer settings, no
  *     validation: the ceiling for Node on one core;
  *   - Benthos v4 (Go: http_server → kafka_franz), every core; skipped with a message when it
@@ -19,6 +21,7 @@
  *   KAFKA_BROKERS=host:port uses that broker; else one is started from the test harness.
  *   BENCH_BENTHOS=skip leaves Benthos out (its first build takes about 13 minutes).
  *   BENCH_MAX_IN_FLIGHT=4: the gateway's batch.maxInFlight (sends in flight per destination and worker).
+ *   BENCH_CONTENDERS=formats: only the two one-worker gateways, avro and confluent-avro (a short run).
  */
 import { fork, type ChildProcess } from 'node:child_process';
 import { once } from 'node:events';
@@ -74,17 +77,17 @@ function order(i: number) {
 }
 const BODY = JSON.stringify(Array.from({ length: EVENTS_PER_POST }, (_, i) => order(i)));
 
-function gatewayContender(name: string, brokers: string[], prefix: string, workers: string): Contender {
+function gatewayContender(name: string, brokers: string[], prefix: string, workers: string, valueFormat = 'avro'): Contender {
   return {
     name,
     topic: `${prefix}.shop.order-placed`,
     start: async () => {
-      const configFile = join(tmpdir(), `kafka-bench-${process.pid}-${workers}.json`);
+      const configFile = join(tmpdir(), `kafka-bench-${process.pid}-${workers}-${valueFormat}.json`);
       writeFileSync(
         configFile,
         JSON.stringify({
           batch: { maxRecords: 10_000, lingerMs: 5, maxInFlight: numberFromEnv('BENCH_MAX_IN_FLIGHT', 4) },
-          destinations: { kafka: { type: 'kafka', brokers, topic: `${prefix}.{service}.{topic}`, compression: COMPRESSION } },
+          destinations: { kafka: { type: 'kafka', brokers, topic: `${prefix}.{service}.{topic}`, compression: COMPRESSION, valueFormat } },
         }),
       );
       const gateway = await startGateway({ configFile, env: { GATEWAY_WORKERS: workers } });
@@ -197,13 +200,14 @@ async function main(): Promise<number> {
   const consumer = new Consumer({ clientId: 'kafka-bench', groupId: `${prefix}-offsets`, bootstrapBrokers: brokers });
   try {
     const benthos = process.env.BENCH_BENTHOS === 'skip' ? undefined : ensureBenthos();
-    const contenders: Contender[] = [
-      gatewayContender('tracking-gateway, 1 worker', brokers, `${prefix}-gw1`, '1'),
-      gatewayContender(`tracking-gateway, workers auto`, brokers, `${prefix}-gwn`, 'auto'),
-      bareContender(brokers, `${prefix}-bare`),
-    ];
-    if (benthos) contenders.push(benthosContender(benthos, brokers, `${prefix}-benthos`));
-    const topics = [...contenders.map((c) => c.topic), `${prefix}-gw1.widget.impression`, `${prefix}-gwn.widget.impression`];
+    const onlyFormats = process.env.BENCH_CONTENDERS === 'formats';
+    const oneWorker = gatewayContender('tracking-gateway, 1 worker', brokers, `${prefix}-gw1`, '1');
+    const confluent = gatewayContender('tracking-gateway, 1 worker, confluent-avro', brokers, `${prefix}-gwc`, '1', 'confluent-avro');
+    const contenders: Contender[] = onlyFormats
+      ? [oneWorker, confluent]
+      : [oneWorker, gatewayContender(`tracking-gateway, workers auto`, brokers, `${prefix}-gwn`, 'auto'), bareContender(brokers, `${prefix}-bare`), confluent];
+    if (benthos && !onlyFormats) contenders.push(benthosContender(benthos, brokers, `${prefix}-benthos`));
+    const topics = [...contenders.map((c) => c.topic), ...['gw1', 'gwn', 'gwc'].map((gateway) => `${prefix}-${gateway}.widget.impression`)];
     await admin.createTopics({ topics, partitions: PARTITIONS, replicas: 1 });
     await sleep(2000); // leaders elected
 
@@ -227,25 +231,28 @@ async function main(): Promise<number> {
     console.log(`\n${formatTable(['contender', 'events/s (median)', 'range', 'p99 ms (median)', 'range'], summary.map((s) => [s.contender, whole(s.eventsPerSecond), s.eventsRange, String(s.p99Ms), s.p99Range]))}`);
 
     const ratios: Record<string, unknown> = {};
+    const named = new Set(contenders.map((c) => c.name));
     const report = (label: string, a: string, b: string, target: number) => {
-      const r = ratio(runs, a, b);
+      const r = named.has(a) && named.has(b) ? ratio(runs, a, b) : undefined;
       if (!r) return;
       ratios[label] = { ...r, target };
       console.log(`${label}: ${r.median.toFixed(2)}× (rounds ${r.range}); target ≥ ${target}× — ${r.median >= target ? 'met' : 'MISSED'}`);
     };
     console.log('');
-    report('gateway (workers auto) ÷ Benthos', contenders[1].name, contenders[3]?.name ?? '', 1.0);
-    report('gateway (1 worker) ÷ node:http + @platformatic/kafka', contenders[0].name, contenders[2].name, 0.9);
-    report('gateway (workers auto) ÷ node:http + @platformatic/kafka', contenders[1].name, contenders[2].name, 1.0);
-    if (!benthos) console.log(`Benthos: skipped (${process.env.BENCH_BENTHOS === 'skip' ? 'BENCH_BENTHOS=skip' : 'it could not be built here'})`);
+    report('gateway (workers auto) ÷ Benthos', 'tracking-gateway, workers auto', 'Benthos v4.24.0 (Go)', 1.0);
+    report('gateway (1 worker) ÷ node:http + @platformatic/kafka', oneWorker.name, 'node:http + @platformatic/kafka', 0.9);
+    report('gateway (workers auto) ÷ node:http + @platformatic/kafka', 'tracking-gateway, workers auto', 'node:http + @platformatic/kafka', 1.0);
+    // The wire format may cost at most 3 %.
+    report('confluent-avro ÷ avro (1 worker)', confluent.name, oneWorker.name, 0.97);
+    if (!benthos && !onlyFormats) console.log(`Benthos: skipped (${process.env.BENCH_BENTHOS === 'skip' ? 'BENCH_BENTHOS=skip' : 'it could not be built here'})`);
 
     mkdirSync(RESULTS_DIR, { recursive: true });
     writeFileSync(
-      join(RESULTS_DIR, 'kafka-bench.json'),
+      join(RESULTS_DIR, onlyFormats ? 'kafka-bench-formats.json' : 'kafka-bench.json'),
       JSON.stringify({ date: new Date().toISOString(), machine: { cpus: cpus().length, node: process.version, loadAverageBefore: loadBefore, loadAverageAfter: loadavg() }, settings: { seconds: SECONDS, rounds: ROUNDS, warmupSeconds: WARMUP_S, connections: CONNECTIONS, compression: COMPRESSION, eventsPerPost: EVENTS_PER_POST, partitions: PARTITIONS }, runs, summary, ratios }, null, 2) + '\n',
     );
     console.log(`load average (1, 5, 15 min) before ${loadBefore.map((l) => l.toFixed(2)).join(' ')}, after ${loadavg().map((l) => l.toFixed(2)).join(' ')}`);
-    console.log(`wrote ${join('load-tests', 'results', 'kafka-bench.json')}`);
+    console.log(`wrote ${join('load-tests', 'results', onlyFormats ? 'kafka-bench-formats.json' : 'kafka-bench.json')}`);
 
     const problems = runs.flatMap((r) => [
       ...(r.non2xx > 0 ? [`${r.contender}, round ${r.round}: ${r.non2xx} non-2xx answers`] : []),

@@ -45,7 +45,7 @@ async function main(argv: string[]): Promise<number> {
 }
 
 function checkTopics(dir: string): number {
-  const { topics, problems } = loadTopicsTree(dir, TOPIC_DESTINATION_OPTIONS);
+  const { topics, problems, retiredSchemaIds } = loadTopicsTree(dir, TOPIC_DESTINATION_OPTIONS);
   if (problems.length > 0) {
     for (const problem of problems) console.error(`✗ ${problem}`);
     console.error(`topics check: ${problems.length} problem${problems.length === 1 ? '' : 's'} in ${dir}`);
@@ -56,7 +56,7 @@ function checkTopics(dir: string): number {
     const idText = ids.every((id) => id === undefined) ? 'no schema ids' : `schema ids ${ids.join(', ')}`;
     console.log(`✓ ${t.service}/${t.name}: v1..v${t.latestVersion}, default v${t.config.defaultVersion}, ${t.config.access}, ${idText}`);
   }
-  console.log(`topics check: ${topics.length} topics OK in ${dir}; the next free schema id is ${highestSchemaId(topics) + 1}`);
+  console.log(`topics check: ${topics.length} topics OK in ${dir}; the next free schema id is ${highestSchemaId(topics, retiredSchemaIds) + 1}`);
   return 0;
 }
 

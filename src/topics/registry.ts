@@ -7,7 +7,7 @@ import { ConfigError } from '../errors';
 import { compileNormalizer, type Normalizer } from './avro-normalizer';
 import { compileFieldCoercers, type Coercer } from './query-coercion';
 import { cannotRead } from './schema-compatibility';
-import { duplicateSchemaIds, readSchemaIds } from './schema-ids';
+import { duplicateSchemaIds, readRetiredSchemaIds, readSchemaIds } from './schema-ids';
 import { checkTopicConfig, TOPIC_CONFIG_FILES, type TopicConfig } from './topic-config';
 
 // The topics tree as code: topics/<service>/<topic>/{v1.avsc, v2.avsc, …, topic.yaml}.
@@ -76,6 +76,8 @@ export interface TopicsLoadResult {
   topics: Topic[];
   /** Each names the file and what is wrong with it. */
   problems: string[];
+  /** Ids no version may take again (schema-ids.ts). */
+  retiredSchemaIds: Map<number, string>;
 }
 
 /** Reads and checks the whole tree, collecting every problem rather than stopping at the first. */
@@ -86,7 +88,7 @@ export function loadTopicsTree(root: string, destinationOptions?: TObject): Topi
   try {
     services = readdirSync(root).filter((name) => isDirectory(join(root, name))).sort();
   } catch (err) {
-    return { topics, problems: [`${root}: cannot read the topics directory (${(err as Error).message})`] };
+    return { topics, problems: [`${root}: cannot read the topics directory (${(err as Error).message})`], retiredSchemaIds: new Map() };
   }
   if (services.length === 0) problems.push(`${root}: no topics (expected ${root}/<service>/<topic>/v1.avsc)`);
   for (const service of services) {
@@ -105,8 +107,9 @@ export function loadTopicsTree(root: string, destinationOptions?: TObject): Topi
       if (topic) topics.push(topic);
     }
   }
-  problems.push(...duplicateSchemaIds(topics));
-  return { topics, problems };
+  const retiredSchemaIds = readRetiredSchemaIds(root, problems);
+  problems.push(...duplicateSchemaIds(topics, retiredSchemaIds));
+  return { topics, problems, retiredSchemaIds };
 }
 
 /**

@@ -14,6 +14,12 @@ import YAML from 'yaml';
 // canonical form no longer matches the fingerprint beside its id: an id names one schema for ever.
 
 export const SCHEMA_IDS_FILE = 'schema-ids.yaml';
+/**
+ * topics/retired-schema-ids.yaml: ids of versions or topics that were removed, each with what it
+ * was (`7: old-service/old-topic v1`). They are never given again: a retired id in use is
+ * refused, and the next free id counts them.
+ */
+export const RETIRED_SCHEMA_IDS_FILE = 'retired-schema-ids.yaml';
 /** Confluent ids are positive 32-bit ints (the wire format's 4 bytes, signed in Java). */
 export const MAX_SCHEMA_ID = 2 ** 31 - 1;
 
@@ -84,25 +90,49 @@ export function readSchemaIds(dir: string, files: readonly string[], versions: R
   return problems.length > before ? undefined : ids;
 }
 
-/** An id given to two versions anywhere in the tree; each problem names both. */
-export function duplicateSchemaIds(topics: readonly { service: string; name: string; versions: ReadonlyMap<number, { schemaId?: number }> }[]): string[] {
-  const owners = new Map<number, string>();
+/** The retired ids of the tree (none without the file); problems name the file. */
+export function readRetiredSchemaIds(root: string, problems: string[]): Map<number, string> {
+  const retired = new Map<number, string>();
+  const file = join(root, RETIRED_SCHEMA_IDS_FILE);
+  let raw: unknown;
+  try {
+    raw = YAML.parse(readFileSync(file, 'utf8')) ?? {};
+  } catch (err) {
+    if ((err as NodeJS.ErrnoException).code === 'ENOENT') return retired;
+    problems.push(`${file}: cannot parse (${(err as Error).message.split('\n')[0]})`);
+    return retired;
+  }
+  if (typeof raw !== 'object' || raw === null || Array.isArray(raw)) {
+    problems.push(`${file}: expected a mapping of ids to what they were, e.g. 7: old-service/old-topic v1`);
+    return retired;
+  }
+  for (const [key, was] of Object.entries(raw)) {
+    const id = /^[1-9][0-9]{0,9}$/.test(key) ? Number(key) : NaN;
+    if (!(id <= MAX_SCHEMA_ID)) problems.push(`${file}: "${key}" is not a schema id (1..${MAX_SCHEMA_ID})`);
+    else retired.set(id, String(was));
+  }
+  return retired;
+}
+
+/** An id given to two versions anywhere in the tree, or a retired one in use; each problem names both. */
+export function duplicateSchemaIds(topics: readonly { service: string; name: string; versions: ReadonlyMap<number, { schemaId?: number }> }[], retired: ReadonlyMap<number, string> = new Map()): string[] {
+  const owners = new Map<number, string>([...retired].map(([id, was]) => [id, `retired (${RETIRED_SCHEMA_IDS_FILE}: ${was})`]));
   const problems: string[] = [];
   for (const topic of topics) {
     for (const [version, { schemaId }] of topic.versions) {
       if (schemaId === undefined) continue;
       const owner = `${topic.service}/${topic.name} v${version}`;
       const first = owners.get(schemaId);
-      if (first) problems.push(`${topic.service}/${topic.name}/${SCHEMA_IDS_FILE}: schema id ${schemaId} of v${version} is already ${first}'s; ids are unique across topics/`);
+      if (first) problems.push(`${topic.service}/${topic.name}/${SCHEMA_IDS_FILE}: schema id ${schemaId} of v${version} is already ${first}; ids are unique across topics/ and never reused`);
       else owners.set(schemaId, owner);
     }
   }
   return problems;
 }
 
-/** The highest id in the tree, for the next version's (shown by `topics check`). */
-export function highestSchemaId(topics: readonly { versions: ReadonlyMap<number, { schemaId?: number }> }[]): number {
-  let highest = 0;
+/** The highest id in the tree, retired ones included, for the next version's (shown by `topics check`). */
+export function highestSchemaId(topics: readonly { versions: ReadonlyMap<number, { schemaId?: number }> }[], retired: ReadonlyMap<number, string> = new Map()): number {
+  let highest = Math.max(0, ...retired.keys());
   for (const topic of topics) for (const { schemaId } of topic.versions.values()) if (schemaId !== undefined && schemaId > highest) highest = schemaId;
   return highest;
 }

@@ -40,7 +40,7 @@ t.test('an id used twice in the tree is refused, naming both', async (t) => {
   const dir = copyOfTopics(t);
   const file = join(dir, 'shop/order-placed/schema-ids.yaml');
   writeFileSync(file, readFileSync(file, 'utf8').replace('id: 3,', 'id: 2,'));
-  t.match(loadTopicsTree(dir).problems, [/widget\/impression\/schema-ids\.yaml: schema id 2 of v2 is already shop\/order-placed v1's; ids are unique across topics/]);
+  t.match(loadTopicsTree(dir).problems, [/widget\/impression\/schema-ids\.yaml: schema id 2 of v2 is already shop\/order-placed v1; ids are unique across topics\/ and never reused/]);
 });
 
 t.test('a new version without an id is refused with the line to add; a topic without the file has no ids', async (t) => {
@@ -70,6 +70,20 @@ t.test('malformed entries name the key', async (t) => {
   t.match(text, /schema-ids\.yaml: key "version1" is not a version/);
   writeFileSync(file, `v1: { id: 1, fingerprint: "sha256:${'0'.repeat(64)}" }\nv1: { id: 2 }\n`);
   t.match(loadTopicsTree(dir).problems.join('\n'), /schema-ids\.yaml: cannot parse/, 'a version listed twice');
+});
+
+t.test('retired ids (a removed topic\'s) are never given again, and the next free id counts them', async (t) => {
+  const dir = copyOfTopics(t);
+  writeFileSync(join(dir, 'retired-schema-ids.yaml'), '7: old/topic v1\n8: old/topic v2\n');
+  t.same(loadTopicsTree(dir).problems, []);
+  t.same([...loadTopicsTree(dir).retiredSchemaIds.keys()], [7, 8]);
+  const check = spawnSync(process.execPath, [CLI, 'topics', 'check', '--dir', dir], { encoding: 'utf8' });
+  t.match(check.stdout, /the next free schema id is 9/);
+  const file = join(dir, 'shop/order-placed/schema-ids.yaml');
+  writeFileSync(file, readFileSync(file, 'utf8').replace('id: 3,', 'id: 8,'));
+  t.match(loadTopicsTree(dir).problems, [/shop\/order-placed\/schema-ids\.yaml: schema id 8 of v1 is already retired \(retired-schema-ids\.yaml: old\/topic v2\)/]);
+  writeFileSync(join(dir, 'retired-schema-ids.yaml'), 'seven: old/topic v1\n');
+  t.match(loadTopicsTree(dir).problems.join('\n'), /retired-schema-ids\.yaml: "seven" is not a schema id/);
 });
 
 t.test('`topics check` prints each topic\'s ids and the next free one', async (t) => {
