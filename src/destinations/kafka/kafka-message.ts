@@ -106,13 +106,31 @@ export function confluentPrefix(schemaId: number): Buffer {
   return prefix;
 }
 
+/**
+ * Scratch for datums encoded here: each is encoded behind the prefix and copied out once, as
+ * avsc's toBuffer would copy it out of its own. Grows to the largest event (bounded by the
+ * topics' maxEventBytes), never shrinks.
+ */
+let scratch = Buffer.allocUnsafe(16 * 1024);
+
 /** The prefix, then the client's own datum bytes when it sent Avro (copied, not re-encoded), else the data encoded. */
 function confluentValue(prefix: Buffer, event: GatewayEvent): Buffer {
-  const datum = event.datum ?? event.schema.type.toBuffer(event.data);
-  const value = Buffer.allocUnsafe(CONFLUENT_PREFIX_BYTES + datum.length);
-  prefix.copy(value, 0);
-  datum.copy(value, CONFLUENT_PREFIX_BYTES);
-  return value;
+  const datum = event.datum;
+  if (datum !== undefined) {
+    const value = Buffer.allocUnsafe(CONFLUENT_PREFIX_BYTES + datum.length);
+    prefix.copy(value, 0);
+    datum.copy(value, CONFLUENT_PREFIX_BYTES);
+    return value;
+  }
+  const type = event.schema.type;
+  let end = type.encode(event.data, scratch, CONFLUENT_PREFIX_BYTES);
+  if (end < 0) {
+    // encode answers how many bytes were missing, negated.
+    scratch = Buffer.allocUnsafe(Math.max(2 * scratch.length, scratch.length - end));
+    end = type.encode(event.data, scratch, CONFLUENT_PREFIX_BYTES);
+  }
+  prefix.copy(scratch, 0);
+  return Buffer.from(scratch.subarray(0, end));
 }
 
 /** An upper bound on the bytes the record takes in a batch of its own, before compression. */
