@@ -5,7 +5,8 @@ import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import t from 'tap';
 import { MAX_REGISTRY_BODY_BYTES } from '../../src/http/routes/schema-registry';
-import { removeDir, testGateway, TOPICS_DIR } from '../helpers/gateway';
+import { removeDir, tempDir, testGateway, TOPICS_DIR } from '../helpers/gateway';
+import { startServe } from '../helpers/process';
 
 const CONTENT_TYPE = 'application/vnd.schemaregistry.v1+json';
 const v1 = readFileSync(join(TOPICS_DIR, 'widget/impression/v1.avsc'), 'utf8');
@@ -213,4 +214,12 @@ t.test('with an external registry configured, the admin port does not serve one 
   const answer = await fetch(`http://127.0.0.1:${adminPort}/schema-registry/subjects`);
   t.equal(answer.status, 404);
   await answer.text();
+});
+
+t.test('with workers, the primary serves the registry API from the same topics/', async (t) => {
+  const served = await startServe({ GATEWAY_WORKERS: '2', GATEWAY_DATA_DIR: tempDir() });
+  t.teardown(() => served.stop());
+  const answer = await fetch(`${served.admin}/schema-registry/subjects/widget.impression-value/versions/latest`);
+  t.equal(answer.status, 200);
+  t.match(await answer.json(), { subject: 'widget.impression-value', version: 2, id: 2 });
 });
