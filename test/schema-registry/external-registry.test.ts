@@ -2,7 +2,10 @@
 // second gateway process's embedded API (read-only, its own topics tree with other ids), the
 // only Confluent-compatible registry that runs on this machine. Ids come from it, consumers
 // decode with it, and the gateway refuses to start, naming the subject, when it lacks a version.
+import { once } from 'node:events';
 import { appendFileSync, cpSync, readFileSync, writeFileSync } from 'node:fs';
+import { createServer } from 'node:http';
+import type { AddressInfo } from 'node:net';
 import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { AvroDeserializer, SchemaRegistryClient, SerdeType } from '@confluentinc/schemaregistry';
@@ -104,4 +107,62 @@ t.test('external registry', async (t) => {
     const { start } = await started(t, topicsCopy(t), { url: 'http://127.0.0.1:1/registry', requestTimeoutMs: 500 });
     await t.rejects(start(), /schema registry http:\/\/127\.0\.0\.1:1\/registry: cannot reach it for subject .*schemaRegistry\.url/);
   });
+});
+
+// A registry double stands beside the real registry above, for what a read-only one cannot
+// show: registration of missing versions, oldest first, with basic auth; and a 409.
+t.test('register mode against a registry double: lookups, then registrations in version order, with basic auth; 409 stops the start', async (t) => {
+  const calls: { method: string; url: string; authorization?: string; schema: string }[] = [];
+  let conflict = false;
+  const double = createServer((request, response) => {
+    let body = '';
+    request.on('data', (chunk) => (body += chunk));
+    request.on('end', () => {
+      calls.push({ method: request.method!, url: request.url!, authorization: request.headers.authorization, schema: JSON.parse(body).schema });
+      response.setHeader('content-type', 'application/vnd.schemaregistry.v1+json');
+      if (!request.url!.endsWith('/versions')) {
+        response.statusCode = 404;
+        response.end(JSON.stringify({ error_code: 40401, message: 'Subject not found.' }));
+      } else if (conflict) {
+        response.statusCode = 409;
+        response.end(JSON.stringify({ error_code: 409, message: 'Schema being registered is incompatible with an earlier schema' }));
+      } else {
+        response.end(JSON.stringify({ id: 500 + calls.filter((c) => c.url.endsWith('/versions')).length }));
+      }
+    });
+  });
+  double.listen(0, '127.0.0.1');
+  await once(double, 'listening');
+  t.teardown(() => double.close());
+  const url = `http://127.0.0.1:${(double.address() as AddressInfo).port}/sr`;
+  const ours = topicsCopy(t);
+  appendFileSync(join(ours, 'shop/order-placed/topic.yaml'), '\ndestinationOptions:\n  kafka: { valueFormat: avro }\n');
+  const gatewayWith = (t: Test) => {
+    const { gateway, dataDir } = testGateway({
+      topicsDir: ours,
+      destinations: { kafka: { type: 'kafka', brokers: ['127.0.0.1:1'], valueFormat: 'confluent-avro' } },
+      schemaRegistry: { url, username: 'gw', password: 's3cret' },
+    });
+    t.teardown(async () => {
+      await gateway.close();
+      removeDir(dataDir);
+    });
+    return gateway;
+  };
+  await gatewayWith(t).start();
+  const v1 = JSON.stringify(JSON.parse(readFileSync(join(TOPICS_DIR, 'widget/impression/v1.avsc'), 'utf8')));
+  const v2 = JSON.stringify(JSON.parse(readFileSync(join(TOPICS_DIR, 'widget/impression/v2.avsc'), 'utf8')));
+  t.same(
+    calls.map((c) => [c.method, c.url, c.schema]),
+    [
+      ['POST', '/sr/subjects/widget.impression-value', v1],
+      ['POST', '/sr/subjects/widget.impression-value/versions', v1],
+      ['POST', '/sr/subjects/widget.impression-value', v2],
+      ['POST', '/sr/subjects/widget.impression-value/versions', v2],
+    ],
+  );
+  t.ok(calls.every((c) => c.authorization === `Basic ${Buffer.from('gw:s3cret').toString('base64')}`), 'basic auth on every call');
+
+  conflict = true;
+  await t.rejects(gatewayWith(t).start(), /refuses widget\/impression v1 under subject widget\.impression-value \(it holds a schema this version is incompatible with; HTTP 409 409: Schema being registered is incompatible/);
 });
