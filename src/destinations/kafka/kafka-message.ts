@@ -130,7 +130,9 @@ function confluentValue(prefix: Buffer, event: GatewayEvent): Buffer {
     end = type.encode(event.data, scratch, CONFLUENT_PREFIX_BYTES);
   }
   prefix.copy(scratch, 0);
-  return Buffer.from(scratch.subarray(0, end));
+  const value = Buffer.allocUnsafe(end);
+  scratch.copy(value, 0, 0, end);
+  return value;
 }
 
 /** An upper bound on the bytes the record takes in a batch of its own, before compression. */
