@@ -3,6 +3,8 @@
  * JSON batches, the gateway beside its peers, alternated in one run:
  *
  *   - tracking-gateway with one worker, and with `workers: auto` (every CPU);
+ *   - tracking-gateway with one worker writing `valueFormat: confluent-avro` (Confluent's wire
+ *     format: 5 bytes before each datum), against the one worker writing bare datums;
  *   - bare node:http + @platformatic/kafka, the gateway's client and producer settings, no
  *     validation: the ceiling for Node on one core;
  *   - Benthos v4 (Go: http_server → kafka_franz), every core; skipped with a message when it
@@ -19,6 +21,7 @@
  *   KAFKA_BROKERS=host:port uses that broker; else one is started from the test harness.
  *   BENCH_BENTHOS=skip leaves Benthos out (its first build takes about 13 minutes).
  *   BENCH_MAX_IN_FLIGHT=4: the gateway's batch.maxInFlight (sends in flight per destination and worker).
+ *   BENCH_CONTENDERS=formats: only the two one-worker gateways, avro and confluent-avro (a short run).
  */
 import { fork, type ChildProcess } from 'node:child_process';
 import { once } from 'node:events';
@@ -48,6 +51,8 @@ interface Running {
   url: string;
   headers: Record<string, string>;
   stop(): Promise<void>;
+  /** The process's CPU seconds so far (user + system), for contenders that export them. */
+  cpuSeconds?(): Promise<number>;
 }
 
 interface Contender {
@@ -67,6 +72,8 @@ interface Run {
   delivered: number;
   non2xx: number;
   errors: number;
+  /** CPU µs the contender spent per acknowledged event in the measured window, when it reports its CPU. */
+  cpuMicrosPerEvent?: number;
 }
 
 function order(i: number) {
@@ -74,21 +81,23 @@ function order(i: number) {
 }
 const BODY = JSON.stringify(Array.from({ length: EVENTS_PER_POST }, (_, i) => order(i)));
 
-function gatewayContender(name: string, brokers: string[], prefix: string, workers: string): Contender {
+function gatewayContender(name: string, brokers: string[], prefix: string, workers: string, valueFormat = 'avro'): Contender {
   return {
     name,
     topic: `${prefix}.shop.order-placed`,
     start: async () => {
-      const configFile = join(tmpdir(), `kafka-bench-${process.pid}-${workers}.json`);
+      const configFile = join(tmpdir(), `kafka-bench-${process.pid}-${workers}-${valueFormat}.json`);
       writeFileSync(
         configFile,
         JSON.stringify({
           batch: { maxRecords: 10_000, lingerMs: 5, maxInFlight: numberFromEnv('BENCH_MAX_IN_FLIGHT', 4) },
-          destinations: { kafka: { type: 'kafka', brokers, topic: `${prefix}.{service}.{topic}`, compression: COMPRESSION } },
+          destinations: { kafka: { type: 'kafka', brokers, topic: `${prefix}.{service}.{topic}`, compression: COMPRESSION, valueFormat } },
         }),
       );
       const gateway = await startGateway({ configFile, env: { GATEWAY_WORKERS: workers } });
       return {
+        // A busy machine slows every contender's throughput; the CPU it spends per event moves less.
+        cpuSeconds: async () => Number(/^process_cpu_seconds_total(?:\{[^}]*\})? ([0-9.e+-]+)$/m.exec(await gateway.metrics())?.[1] ?? NaN),
         url: `${gateway.baseUrl}/v1/events/shop/order-placed`,
         headers: { ...LOAD_TEST_AUTH, 'content-type': 'application/json' },
         stop: async () => {
@@ -146,7 +155,9 @@ async function measure(contender: Contender, round: number, consumer: Consumer):
   try {
     const before = await endOffsets(consumer, contender.topic);
     const warmup = await load(running.url, running.headers, WARMUP_S);
+    const cpuBefore = await running.cpuSeconds?.();
     const result = await load(running.url, running.headers, SECONDS);
+    const cpuAfter = await running.cpuSeconds?.();
     // The offsets are read once the last answers are in; the broker must hold every event
     // acknowledged since `before`, the warm-up's included.
     await sleep(500);
@@ -163,6 +174,7 @@ async function measure(contender: Contender, round: number, consumer: Consumer):
       delivered,
       non2xx: warmup.non2xx + result.non2xx,
       errors: result.errors,
+      cpuMicrosPerEvent: cpuBefore === undefined || cpuAfter === undefined || result['2xx'] === 0 ? undefined : ((cpuAfter - cpuBefore) * 1e6) / (result['2xx'] * EVENTS_PER_POST),
     };
   } finally {
     await running.stop();
@@ -197,13 +209,14 @@ async function main(): Promise<number> {
   const consumer = new Consumer({ clientId: 'kafka-bench', groupId: `${prefix}-offsets`, bootstrapBrokers: brokers });
   try {
     const benthos = process.env.BENCH_BENTHOS === 'skip' ? undefined : ensureBenthos();
-    const contenders: Contender[] = [
-      gatewayContender('tracking-gateway, 1 worker', brokers, `${prefix}-gw1`, '1'),
-      gatewayContender(`tracking-gateway, workers auto`, brokers, `${prefix}-gwn`, 'auto'),
-      bareContender(brokers, `${prefix}-bare`),
-    ];
-    if (benthos) contenders.push(benthosContender(benthos, brokers, `${prefix}-benthos`));
-    const topics = [...contenders.map((c) => c.topic), `${prefix}-gw1.widget.impression`, `${prefix}-gwn.widget.impression`];
+    const onlyFormats = process.env.BENCH_CONTENDERS === 'formats';
+    const oneWorker = gatewayContender('tracking-gateway, 1 worker', brokers, `${prefix}-gw1`, '1');
+    const confluent = gatewayContender('tracking-gateway, 1 worker, confluent-avro', brokers, `${prefix}-gwc`, '1', 'confluent-avro');
+    const contenders: Contender[] = onlyFormats
+      ? [oneWorker, confluent]
+      : [oneWorker, gatewayContender(`tracking-gateway, workers auto`, brokers, `${prefix}-gwn`, 'auto'), bareContender(brokers, `${prefix}-bare`), confluent];
+    if (benthos && !onlyFormats) contenders.push(benthosContender(benthos, brokers, `${prefix}-benthos`));
+    const topics = [...contenders.map((c) => c.topic), ...['gw1', 'gwn', 'gwc'].map((gateway) => `${prefix}-${gateway}.widget.impression`)];
     await admin.createTopics({ topics, partitions: PARTITIONS, replicas: 1 });
     await sleep(2000); // leaders elected
 
@@ -216,7 +229,8 @@ async function main(): Promise<number> {
       for (const contender of order) {
         const run = await measure(contender, round, consumer);
         runs.push(run);
-        console.log(`  round ${round}  ${contender.name.padEnd(34)} ${whole(run.eventsPerSecond).padStart(8)} events/s  p99 ${run.p99Ms} ms  (acked with warm-up ${run.acknowledged}, at the broker ${run.delivered}, non-2xx ${run.non2xx}, errors ${run.errors})`);
+        const cpu = run.cpuMicrosPerEvent === undefined ? '' : `  ${run.cpuMicrosPerEvent.toFixed(1)} CPU-µs/event`;
+        console.log(`  round ${round}  ${contender.name.padEnd(34)} ${whole(run.eventsPerSecond).padStart(8)} events/s  p99 ${run.p99Ms} ms${cpu}  (acked with warm-up ${run.acknowledged}, at the broker ${run.delivered}, non-2xx ${run.non2xx}, errors ${run.errors})`);
       }
     }
 
@@ -227,25 +241,38 @@ async function main(): Promise<number> {
     console.log(`\n${formatTable(['contender', 'events/s (median)', 'range', 'p99 ms (median)', 'range'], summary.map((s) => [s.contender, whole(s.eventsPerSecond), s.eventsRange, String(s.p99Ms), s.p99Range]))}`);
 
     const ratios: Record<string, unknown> = {};
+    const named = new Set(contenders.map((c) => c.name));
     const report = (label: string, a: string, b: string, target: number) => {
-      const r = ratio(runs, a, b);
+      const r = named.has(a) && named.has(b) ? ratio(runs, a, b) : undefined;
       if (!r) return;
       ratios[label] = { ...r, target };
       console.log(`${label}: ${r.median.toFixed(2)}× (rounds ${r.range}); target ≥ ${target}× — ${r.median >= target ? 'met' : 'MISSED'}`);
     };
     console.log('');
-    report('gateway (workers auto) ÷ Benthos', contenders[1].name, contenders[3]?.name ?? '', 1.0);
-    report('gateway (1 worker) ÷ node:http + @platformatic/kafka', contenders[0].name, contenders[2].name, 0.9);
-    report('gateway (workers auto) ÷ node:http + @platformatic/kafka', contenders[1].name, contenders[2].name, 1.0);
-    if (!benthos) console.log(`Benthos: skipped (${process.env.BENCH_BENTHOS === 'skip' ? 'BENCH_BENTHOS=skip' : 'it could not be built here'})`);
+    report('gateway (workers auto) ÷ Benthos', 'tracking-gateway, workers auto', 'Benthos v4.24.0 (Go)', 1.0);
+    report('gateway (1 worker) ÷ node:http + @platformatic/kafka', oneWorker.name, 'node:http + @platformatic/kafka', 0.9);
+    report('gateway (workers auto) ÷ node:http + @platformatic/kafka', 'tracking-gateway, workers auto', 'node:http + @platformatic/kafka', 1.0);
+    // The wire format may cost at most 3 %.
+    report('confluent-avro ÷ avro (1 worker)', confluent.name, oneWorker.name, 0.97);
+    // The same pair by CPU spent per event (lower is better), which the machine's other load disturbs less.
+    const cpuRatios: number[] = [];
+    for (let round = 1; round <= ROUNDS; round++) {
+      const [c, a] = [confluent.name, oneWorker.name].map((name) => runs.find((r) => r.round === round && r.contender === name)?.cpuMicrosPerEvent);
+      if (c !== undefined && a !== undefined && a > 0) cpuRatios.push(c / a);
+    }
+    if (cpuRatios.length > 0) {
+      ratios['confluent-avro ÷ avro (1 worker), CPU per event'] = { median: median(cpuRatios), range: span(cpuRatios, 2), target: 1.03 };
+      console.log(`confluent-avro ÷ avro (1 worker), CPU-µs per event: ${median(cpuRatios).toFixed(2)}× (rounds ${span(cpuRatios, 2)}); target ≤ 1.03× — ${median(cpuRatios) <= 1.03 ? 'met' : 'MISSED'}`);
+    }
+    if (!benthos && !onlyFormats) console.log(`Benthos: skipped (${process.env.BENCH_BENTHOS === 'skip' ? 'BENCH_BENTHOS=skip' : 'it could not be built here'})`);
 
     mkdirSync(RESULTS_DIR, { recursive: true });
     writeFileSync(
-      join(RESULTS_DIR, 'kafka-bench.json'),
+      join(RESULTS_DIR, onlyFormats ? 'kafka-bench-formats.json' : 'kafka-bench.json'),
       JSON.stringify({ date: new Date().toISOString(), machine: { cpus: cpus().length, node: process.version, loadAverageBefore: loadBefore, loadAverageAfter: loadavg() }, settings: { seconds: SECONDS, rounds: ROUNDS, warmupSeconds: WARMUP_S, connections: CONNECTIONS, compression: COMPRESSION, eventsPerPost: EVENTS_PER_POST, partitions: PARTITIONS }, runs, summary, ratios }, null, 2) + '\n',
     );
     console.log(`load average (1, 5, 15 min) before ${loadBefore.map((l) => l.toFixed(2)).join(' ')}, after ${loadavg().map((l) => l.toFixed(2)).join(' ')}`);
-    console.log(`wrote ${join('load-tests', 'results', 'kafka-bench.json')}`);
+    console.log(`wrote ${join('load-tests', 'results', onlyFormats ? 'kafka-bench-formats.json' : 'kafka-bench.json')}`);
 
     const problems = runs.flatMap((r) => [
       ...(r.non2xx > 0 ? [`${r.contender}, round ${r.round}: ${r.non2xx} non-2xx answers`] : []),

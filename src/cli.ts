@@ -15,6 +15,7 @@ import { ConfigError } from './errors';
 import { Gateway } from './gateway';
 import { runGateway } from './lifecycle';
 import { loadTopicsTree } from './topics/registry';
+import { highestSchemaId } from './topics/schema-ids';
 import { typescriptDeclarations } from './topics/typescript-declarations';
 
 /** What a topic file may set under destinationOptions: what the destination types declare. */
@@ -75,14 +76,18 @@ async function main(argv: string[]): Promise<number> {
 }
 
 function checkTopics(dir: string): number {
-  const { topics, problems } = loadTopicsTree(dir, TOPIC_DESTINATION_OPTIONS);
+  const { topics, problems, retiredSchemaIds } = loadTopicsTree(dir, TOPIC_DESTINATION_OPTIONS);
   if (problems.length > 0) {
     for (const problem of problems) console.error(`✗ ${problem}`);
     console.error(`topics check: ${problems.length} problem${problems.length === 1 ? '' : 's'} in ${dir}`);
     return 1;
   }
-  for (const t of topics) console.log(`✓ ${t.service}/${t.name}: v1..v${t.latestVersion}, default v${t.config.defaultVersion}, ${t.config.access}`);
-  console.log(`topics check: ${topics.length} topics OK in ${dir}`);
+  for (const t of topics) {
+    const ids = [...t.versions.values()].map((v) => v.schemaId);
+    const idText = ids.every((id) => id === undefined) ? 'no schema ids' : `schema ids ${ids.join(', ')}`;
+    console.log(`✓ ${t.service}/${t.name}: v1..v${t.latestVersion}, default v${t.config.defaultVersion}, ${t.config.access}, ${idText}`);
+  }
+  console.log(`topics check: ${topics.length} topics OK in ${dir}; the next free schema id is ${highestSchemaId(topics, retiredSchemaIds) + 1}`);
   return 0;
 }
 

@@ -42,9 +42,23 @@ export const ERRORS = {
   INSPECTOR_FULL: { status: 503, reason: 'inspector_full' },
   DELIVERY_FAILED: { status: 503, reason: 'delivery_failed' },
   INTERNAL: { status: 500, reason: 'internal' },
-} as const satisfies Record<string, { status: number; reason: string }>;
+  // The Schema Registry API's own (src/http/routes/schema-registry.ts): Confluent's error codes,
+  // which its clients read from `error_code`; the other codes answer there with their status.
+  SCHEMA_SUBJECT_NOT_FOUND: { status: 404, reason: 'not_found', registryCode: 40401 },
+  SCHEMA_VERSION_NOT_FOUND: { status: 404, reason: 'not_found', registryCode: 40402 },
+  SCHEMA_NOT_FOUND: { status: 404, reason: 'not_found', registryCode: 40403 },
+  SCHEMA_INVALID: { status: 422, reason: 'invalid_schema', registryCode: 42201 },
+  SCHEMA_VERSION_INVALID: { status: 422, reason: 'invalid_version', registryCode: 42202 },
+  SCHEMA_REGISTRY_READ_ONLY: { status: 422, reason: 'read_only', registryCode: 42205 },
+} as const satisfies Record<string, { status: number; reason: string; registryCode?: number }>;
 
 export type ErrorCode = keyof typeof ERRORS;
+
+/** The `error_code` a Schema Registry client reads: Confluent's own code, else the HTTP status (as Confluent answers). */
+export function registryErrorCode(code: ErrorCode): number {
+  const entry: { status: number; registryCode?: number } = ERRORS[code];
+  return entry.registryCode ?? entry.status;
+}
 
 /** A problem with one event of a request: its index in the request and the field path. */
 export interface EventError {

@@ -21,6 +21,9 @@ import { DeliveryWindow, inspectorState, type InspectorState } from './inspect/i
 import { GatewayMetrics } from './metrics/metrics';
 import { Router } from './route/router';
 import { SpoolReplay } from './route/spool-replay';
+import { schemaIdSourceFor, type SchemaIdSource } from './schema-registry/schema-id-source';
+import { embeddedSchemaSubjects } from './schema-registry/schema-subjects';
+import { servedTopics } from './segment/segment-topics';
 import { loadTopicRegistry, type Topic, type TopicRegistry } from './topics/registry';
 
 export interface GatewayOptions {
@@ -62,6 +65,8 @@ export class Gateway {
   private readonly deliveryWindow = new DeliveryWindow();
   private deliverySampler: NodeJS.Timeout | undefined;
   private redriving = false;
+  /** Ids of confluent-avro values: topics/'s, or an external registry's (resolved at start). */
+  private readonly schemaIds: SchemaIdSource;
   private state: 'created' | 'starting' | 'ready' | 'closing' | 'closed' = 'created';
   /** Open connections of the public port, so that shutdown can close the ones left idle. */
   private readonly connections = new Set<Socket>();
@@ -74,7 +79,7 @@ export class Gateway {
   ) {
     this.log = pino({ level: config.logLevel, base: { name: 'tracking-gateway', worker: options.worker } });
     const types = options.destinationTypes ?? destinationRegistry;
-    this.registry = loadTopicRegistry(config.topicsDir, destinationOptionsSchema(types));
+    this.registry = servedTopics(loadTopicRegistry(config.topicsDir, destinationOptionsSchema(types)), config.segment);
     this.destinations = destinations ?? Object.entries(config.destinations).map(([name, entry]) => createDestination(name, entry, config, this.metrics, this.log, types));
     this.deadLetter = new DeadLetter(deadLetterDir(config), config.deadLetter, this.metrics, this.log);
     const budget = new MemoryBudget(config.buffer.maxBytes, this.metrics);
@@ -101,7 +106,8 @@ export class Gateway {
     const inspector = config.inspector.enabled
       ? { stream: this.eventStream, state: () => this.inspectorState(), deadLetters: (f: DeadLetterFilter) => this.deadLetters(f), redrive: (f: DeadLetterFilter, dry: boolean) => this.redrive(f, dry) }
       : undefined;
-    this.adminServer = buildAdminServer(config, this.metrics, this.log, () => this.readiness(), undefined, inspector);
+        this.schemaIds = schemaIdSourceFor(config);
+    this.adminServer = buildAdminServer(config, this.metrics, this.log, () => this.readiness(), undefined, inspector, embeddedSchemaSubjects(this.registry, config));
     this.metrics.ready.sample = () => (this.readiness().ready ? 1 : 0);
   }
 
@@ -117,7 +123,7 @@ export class Gateway {
     await this.deadLetterStore.compact();
     await this.deadLetter.start();
     await this.spool?.start();
-    await Promise.all(this.destinations.map((d) => d.start({ topics: this.topicsRoutedTo(d), log })));
+    await Promise.all(this.destinations.map((d) => d.start({ topics: this.topicsRoutedTo(d), log, schemaIds: this.schemaIds })));
     this.replay?.start();
     if (this.config.inspector.enabled) {
       // The first sample is the window's start: what each hop delivered since is its share.

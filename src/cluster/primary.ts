@@ -3,7 +3,11 @@ import type { AddressInfo } from 'node:net';
 import pino from 'pino';
 import { AggregatorRegistry, Counter, Gauge, type MetricObjectWithValues, type MetricValue } from 'prom-client';
 import type { GatewayConfig } from '../config/config';
+import { destinationOptionsSchema, destinationRegistry } from '../destinations/registry';
 import { buildAdminServer, type Readiness } from '../http/admin-server';
+import { embeddedSchemaSubjects } from '../schema-registry/schema-subjects';
+import { servedTopics } from '../segment/segment-topics';
+import { loadTopicRegistry } from '../topics/registry';
 import { GatewayMetrics, METRIC_PREFIX } from '../metrics/metrics';
 import { deadLetterDir } from '../destinations/create-destination';
 import { DeadLetterStore } from '../destinations/dead-letter/dead-letter-store';
@@ -97,7 +101,9 @@ export async function runPrimary(config: Readonly<GatewayConfig>, count: number)
     deadLetters: (filter) => deadLetters.list(filter),
     redrive: async (filter, dryRun) => mergeRedriveAnswers((await askWorkers('dead-letter-redrive', config.server.ackTimeoutMs + REDRIVE_MARGIN_MS, { filter, dryRun })) as RedriveAnswer[]),
   };
-  const admin = buildAdminServer(config, metrics, log, readiness, render, config.inspector.enabled ? inspector : undefined);
+  // The workers write ids from the same topics/, so the primary serves the registry API for them.
+  const subjects = embeddedSchemaSubjects(servedTopics(loadTopicRegistry(config.topicsDir, destinationOptionsSchema(destinationRegistry)), config.segment), config);
+  const admin = buildAdminServer(config, metrics, log, readiness, render, config.inspector.enabled ? inspector : undefined, subjects);
   await admin.listen({ host: config.server.adminHost, port: config.server.adminPort });
   const adminPort = (admin.server.address() as AddressInfo).port;
 

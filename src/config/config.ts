@@ -53,6 +53,18 @@ export interface GatewayConfig {
   };
   topicsDir: string;
   dataDir: string;
+  /**
+   * An external Schema Registry (Confluent's API) for the ids of confluent-avro values; without
+   * `url`, ids come from topics/ and the admin port serves them (docs/schema-registry.md).
+   */
+  schemaRegistry: {
+    url?: string;
+    username?: string;
+    password?: string;
+    /** `register`: register missing versions at start; `check`: only look them up, refuse to start without them. */
+    mode: 'register' | 'check';
+    requestTimeoutMs: number;
+  };
   envelope: {
     clientIp: 'none' | 'anonymized' | 'full';
     userAgent: boolean;
@@ -176,6 +188,19 @@ export const configSchema = (registry: DestinationRegistry = destinationRegistry
       },
     },
     topicsDir: { type: 'string', minLength: 1, default: './topics' },
+    schemaRegistry: {
+      type: 'object',
+      additionalProperties: false,
+      default: {},
+      dependencies: { username: ['password'], password: ['username'] },
+      properties: {
+        url: { type: 'string', pattern: '^https?://[^\\s/?#]+(/[^\\s?#]*)?$', maxLength: 2048 },
+        username: { type: 'string', minLength: 1 },
+        password: { type: 'string', minLength: 1 },
+        mode: { enum: ['register', 'check'], default: 'register' },
+        requestTimeoutMs: { type: 'integer', minimum: 100, maximum: 120000, default: 10000 },
+      },
+    },
     dataDir: { type: 'string', minLength: 1, default: './data' },
     envelope: {
       type: 'object',
@@ -310,6 +335,10 @@ export const ENV_OVERRIDES: Record<string, string> = {
   GATEWAY_REQUEST_TIMEOUT_MS: 'server.requestTimeoutMs',
   GATEWAY_MAX_CONNECTIONS: 'server.maxConnections',
   GATEWAY_TOPICS_DIR: 'topicsDir',
+  GATEWAY_SCHEMA_REGISTRY_URL: 'schemaRegistry.url',
+  GATEWAY_SCHEMA_REGISTRY_USERNAME: 'schemaRegistry.username',
+  GATEWAY_SCHEMA_REGISTRY_PASSWORD: 'schemaRegistry.password',
+  GATEWAY_SCHEMA_REGISTRY_MODE: 'schemaRegistry.mode',
   GATEWAY_DATA_DIR: 'dataDir',
   GATEWAY_CLIENT_IP: 'envelope.clientIp',
   GATEWAY_USER_AGENT: 'envelope.userAgent',

@@ -1,4 +1,5 @@
 import type { GatewayEvent } from '../envelope/envelope';
+import type { SchemaIdSource } from '../schema-registry/schema-id-source';
 import type { Topic } from '../topics/registry';
 
 // The one contract every destination keeps: every type and the spool are peers behind it,
@@ -73,6 +74,8 @@ export interface DestinationContext {
   /** The topics whose route names this destination, e.g. to check that their streams exist. */
   topics: readonly Topic[];
   log: DestinationLog;
+  /** Schema Registry ids, for destinations that write them (Kafka's confluent-avro); default: topics/'s own. */
+  schemaIds?: SchemaIdSource;
 }
 
 export interface Destination {

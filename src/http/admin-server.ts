@@ -4,7 +4,9 @@ import type { GatewayMetrics } from '../metrics/metrics';
 import { installErrorHandling } from './error-handler';
 import { installInspectorRoutes, type InspectorBackend } from './inspector-routes';
 import { clientErrorHandler, createLimitedServer } from './http-server';
+import type { SchemaSubjects } from '../schema-registry/schema-subjects';
 import { installRequestMetrics } from './request-metrics';
+import { SCHEMA_REGISTRY_PREFIX, schemaRegistryRoutes } from './routes/schema-registry';
 
 export interface Readiness {
   ready: boolean;
@@ -14,10 +16,10 @@ export interface Readiness {
 }
 
 /**
- * The admin port, never public: Prometheus metrics, the Kubernetes probes and, when
- * `inspector` is given (inspector.enabled), the inspector at /inspect. `render` is the
- * exposition /metrics answers: this process's metrics, or (the cluster's primary) every
- * worker's aggregated.
+ * The admin port, never public: Prometheus metrics, the Kubernetes probes, when `inspector`
+ * is given (inspector.enabled) the inspector at /inspect, and given `schemaSubjects` the
+ * read-only Schema Registry API. `render` is the exposition /metrics answers: this process's
+ * metrics, or (the cluster's primary) every worker's aggregated.
  */
 export function buildAdminServer(
   config: Readonly<GatewayConfig>,
@@ -26,6 +28,7 @@ export function buildAdminServer(
   readiness: () => Readiness | Promise<Readiness>,
   render: () => Promise<string> = () => metrics.render(),
   inspector?: InspectorBackend,
+  schemaSubjects?: SchemaSubjects,
 ): FastifyInstance {
   const app = Fastify({
     serverFactory: (handler) => createLimitedServer(config.server, handler),
@@ -47,5 +50,6 @@ export function buildAdminServer(
     return reply.code(ready ? 200 : 503).send({ status: ready ? 'ready' : 'not ready', reason, misconfigured });
   });
   if (inspector) installInspectorRoutes(app, inspector);
+  if (schemaSubjects) void app.register(schemaRegistryRoutes(schemaSubjects), { prefix: SCHEMA_REGISTRY_PREFIX });
   return app;
 }

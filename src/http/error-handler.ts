@@ -10,7 +10,7 @@ import type { TopicParams } from './topic-lookup';
 // counted. Both ports use it, so a 404 or 405 looks the same on each.
 
 /** Fastify's own errors that a client causes, mapped to our codes. */
-function fromFastifyError(err: FastifyError): GatewayError {
+export function fromFastifyError(err: FastifyError): GatewayError {
   switch (err.code) {
     case 'FST_ERR_CTP_BODY_TOO_LARGE':
       return new GatewayError('BODY_TOO_LARGE', `body is larger than the gateway takes (${err.message})`);
@@ -110,7 +110,7 @@ export function frameworkErrorHandler(metrics: GatewayMetrics) {
 }
 
 /** Route patterns and their methods, to tell a wrong method (405) from a wrong path (404). */
-class RouteTable {
+export class RouteTable {
   private readonly patterns: { match: RegExp; methods: Set<string> }[] = [];
 
   add(url: string, method: string | string[]): void {

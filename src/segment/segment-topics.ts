@@ -1,5 +1,5 @@
-import type { Topic } from '../topics/registry';
-import { CATCH_ALL_TRACK, NAMED_CALL_TYPES, type SegmentCallType } from './segment-config';
+import { TopicRegistry, type Topic } from '../topics/registry';
+import { CATCH_ALL_TRACK, NAMED_CALL_TYPES, type SegmentCallType, type SegmentConfig } from './segment-config';
 
 // Which topic takes which Segment call, from the topics' `segment:` keys: a track by its
 // event name (else the catch-all, `track: "*"`), the other call types by their type. Each
@@ -62,4 +62,20 @@ export function segmentMappingProblems(topics: readonly Topic[]): string[] {
     for (const type of NAMED_CALL_TYPES) if (mapping[type]) claim(type, topic);
   }
   return problems;
+}
+
+/**
+ * Whether the gateway serves a topic: not one that takes only Segment call types the config
+ * leaves off (the shipped segment/identify while `segment.calls` lacks identify), so that no
+ * route, destination or Kafka topic has to exist for a call type nobody turned on.
+ */
+export function isServed(topic: Topic, segment: SegmentConfig): boolean {
+  const mapping = topic.config.segment;
+  if (!mapping || mapping.track !== undefined) return true;
+  return segment.enabled && NAMED_CALL_TYPES.some((type) => mapping[type] === true && segment.calls.includes(type));
+}
+
+/** The topics the gateway serves (isServed) out of those loaded from the tree. */
+export function servedTopics(registry: TopicRegistry, segment: SegmentConfig): TopicRegistry {
+  return new TopicRegistry(registry.list().filter((topic) => isServed(topic, segment)));
 }

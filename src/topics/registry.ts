@@ -7,6 +7,8 @@ import { ConfigError } from '../errors';
 import { segmentMappingProblems } from '../segment/segment-topics';
 import { compileNormalizer, type Normalizer } from './avro-normalizer';
 import { compileFieldCoercers, type Coercer } from './query-coercion';
+import { cannotRead } from './schema-compatibility';
+import { duplicateSchemaIds, readRetiredSchemaIds, readSchemaIds } from './schema-ids';
 import { checkTopicConfig, TOPIC_CONFIG_FILES, type TopicConfig } from './topic-config';
 
 // The topics tree as code: topics/<service>/<topic>/{v1.avsc, v2.avsc, …, topic.yaml}.
@@ -32,6 +34,8 @@ export interface TopicVersion {
   cloudEventType: string;
   /** Set when the schema holds bytes or fixed values, which JSON carries as base64. */
   jsonReplacer?: (key: string, value: unknown) => unknown;
+  /** Its Schema Registry id from the topic's schema-ids.yaml (schema-ids.ts), when it has one. */
+  schemaId?: number;
 }
 
 export interface Topic {
@@ -73,6 +77,8 @@ export interface TopicsLoadResult {
   topics: Topic[];
   /** Each names the file and what is wrong with it. */
   problems: string[];
+  /** Ids no version may take again (schema-ids.ts). */
+  retiredSchemaIds: Map<number, string>;
 }
 
 /** Reads and checks the whole tree, collecting every problem rather than stopping at the first. */
@@ -83,7 +89,7 @@ export function loadTopicsTree(root: string, destinationOptions?: TObject): Topi
   try {
     services = readdirSync(root).filter((name) => isDirectory(join(root, name))).sort();
   } catch (err) {
-    return { topics, problems: [`${root}: cannot read the topics directory (${(err as Error).message})`] };
+    return { topics, problems: [`${root}: cannot read the topics directory (${(err as Error).message})`], retiredSchemaIds: new Map() };
   }
   if (services.length === 0) problems.push(`${root}: no topics (expected ${root}/<service>/<topic>/v1.avsc)`);
   for (const service of services) {
@@ -103,7 +109,9 @@ export function loadTopicsTree(root: string, destinationOptions?: TObject): Topi
     }
   }
   problems.push(...segmentMappingProblems(topics));
-  return { topics, problems };
+  const retiredSchemaIds = readRetiredSchemaIds(root, problems);
+  problems.push(...duplicateSchemaIds(topics, retiredSchemaIds));
+  return { topics, problems, retiredSchemaIds };
 }
 
 /**
@@ -143,16 +151,17 @@ function loadTopic(dir: string, service: string, name: string, problems: string[
       continue;
     }
     if (previous && previous.version === version - 1) {
-      try {
-        // Backward compatibility: readers of the new version must read data written with the old.
-        loaded.type.createResolver(previous.type);
-      } catch (err) {
-        problems.push(`${file}: cannot read data written with v${previous.version} (${(err as Error).message})`);
-      }
+      // Backward compatibility: readers of the new version must read data written with the old.
+      const problem = cannotRead(loaded.type, previous.type);
+      if (problem !== undefined) problems.push(`${file}: cannot read data written with v${previous.version} (${problem})`);
     }
     versions.set(version, loaded);
     previous = loaded;
   }
+
+  // Ids are checked against schemas that loaded; a broken vN.avsc is reported on its own.
+  const schemaIds = problems.length > before ? undefined : readSchemaIds(dir, files, new Map([...versions].map(([v, loaded]) => [v, loaded.type])), problems);
+  for (const [version, id] of schemaIds ?? []) (versions.get(version) as TopicVersion).schemaId = id;
 
   if (config) {
     if (versionNumbers.length > 0 && !versionNumbers.includes(config.defaultVersion)) {

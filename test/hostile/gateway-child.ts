@@ -34,6 +34,8 @@ export const HOSTILE_LIMITS = {
   },
   deadLetter: { maxPayloadBytes: 4096, maxBytes: 1 * MiB },
   auth: { keys: [{ key: 'hostile-test-key', scopes: ['*'] }] },
+  // Every Segment call type on, so the attacks reach every topic they can be mapped to.
+  segment: { calls: ['track', 'identify', 'page', 'screen', 'group', 'alias'] },
 } as const;
 
 /** The header that carries HOSTILE_LIMITS' service key. */

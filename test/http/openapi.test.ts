@@ -110,11 +110,7 @@ t.test('every route of the public port is described, templated and per topic', a
       'POST /v1/events/{service}/{topic}',
       'POST /v1/in/widget/impression',
       'POST /v1/in/{service}/{topic}',
-      // The Segment calls' public topics, like widget/impression.
-      ...['alias', 'group', 'identify', 'page', 'screen'].flatMap((topic) =>
-        ['GET', 'OPTIONS', 'POST'].flatMap((method) => [`${method} /v1/beacon/segment/${topic}`, `${method} /v1/in/segment/${topic}`]).concat(`POST /v1/events/segment/${topic}`),
-      ),
-    ].sort(),
+    ],
     'a public topic gets beacon paths under both names; a service-only one only its events path',
   );
   t.notOk(operations.includes('GET /v1/beacon/shop/order-placed'));
@@ -181,8 +177,7 @@ t.test('server.paths: the document lives under the prefix and names the configur
       '/assets/t/p/widget/impression',
       '/assets/t/p/{service}/{topic}',
       '/assets/t/t.js',
-      ...['alias', 'group', 'identify', 'page', 'screen'].flatMap((topic) => ['b', 'e', 'p'].map((name) => `/assets/t/${name}/segment/${topic}`)),
-    ].sort(),
+    ],
   );
   t.equal((await app.inject({ url: '/v1/openapi.json' })).statusCode, 404, 'not under the default prefix');
   t.match(pathProblems({ ...buildConfig({}, {}).server.paths, tracker: 'openapi.json' }), [/server\.paths\.tracker is "openapi\.json", the OpenAPI document's name/]);

@@ -178,8 +178,16 @@ t.test('limits: 32 KB per call, 500 KB per batch, and the inflated size of a gzi
   t.ok(metricValue(await metrics(), 'tracking_gateway_events_rejected_total', { reason: 'call_too_large' }) >= 1);
 });
 
+t.test('segment/* topics whose call type is off are not served: no route, no beacon path, their key writes nothing', async (t) => {
+  const { post, port } = await started(t);
+  t.equal((await fetch(`http://127.0.0.1:${port}/v1/beacon/segment/page?name=x`)).status, 404);
+  const res: any = await (await post('/v1/t', { type: 'track', event: 'Widget Impression', writeKey: 'example-write-key', properties: validImpression() }, { 'content-type': 'text/plain', origin: 'http://localhost:3000' })).json();
+  t.match(res, { error: { code: 'UNAUTHORIZED' } }, 'not a publishable key of a served topic');
+});
+
 t.test('browser SDKs: a publishable key, origin-checked, CORS answered, and the settings document', async (t) => {
-  const { post, port, dataDir, close } = await started(t);
+  // example-write-key is segment/page's (and its peers'): served once page calls are on.
+  const { post, port, dataDir, close } = await started(t, { segment: { calls: ['track', 'page'] } });
   const origin = 'http://localhost:3000';
   const headers = { 'content-type': 'text/plain', origin };
   const res = await post('/v1/t', { type: 'track', event: 'Widget Impression', messageId: 'w1', writeKey: 'example-write-key', properties: validImpression() }, headers);

@@ -7,6 +7,15 @@ export type KafkaCompression = (typeof KAFKA_COMPRESSIONS)[number];
 export const KAFKA_SASL_MECHANISMS = ['plain', 'scram-sha-256', 'scram-sha-512'] as const;
 export type KafkaSaslMechanism = (typeof KAFKA_SASL_MECHANISMS)[number];
 
+/**
+ * A record's value: `avro`, the bare Avro binary datum (its version in `ce_dataschema`), or
+ * `confluent-avro`, Confluent's wire format — magic byte 0, the 4-byte big-endian Schema
+ * Registry id, then the same datum — which stock deserializers read (docs/schema-registry.md).
+ */
+export const KAFKA_VALUE_FORMATS = ['avro', 'confluent-avro'] as const;
+export type KafkaValueFormat = (typeof KAFKA_VALUE_FORMATS)[number];
+export const DEFAULT_VALUE_FORMAT: KafkaValueFormat = 'avro';
+
 /** The type name config entries give, and the key of a topic's options for Kafka. */
 export const KAFKA = 'kafka';
 
@@ -28,6 +37,8 @@ export const kafkaSchema = Type.Object(
      */
     topic: Type.Optional(Type.String({ pattern: '^([A-Za-z0-9._-]|\\{service\\}|\\{topic\\})+$', maxLength: TOPIC_NAME_MAX_LENGTH, default: DEFAULT_TOPIC_TEMPLATE })),
     compression: Type.Optional(Type.Unsafe<KafkaCompression>({ enum: KAFKA_COMPRESSIONS, default: 'gzip' })),
+    /** The value format of topics that set no `destinationOptions.kafka.valueFormat`. */
+    valueFormat: Type.Optional(Type.Unsafe<KafkaValueFormat>({ enum: KAFKA_VALUE_FORMATS, default: DEFAULT_VALUE_FORMAT })),
     /** Always all in-sync replicas: a 2xx promises the event is replicated, so nothing else is offered. */
     acks: Type.Optional(Type.Unsafe<'all'>({ const: 'all', default: 'all' })),
     requestTimeoutMs: Type.Optional(Type.Integer({ minimum: 1 })),
@@ -68,7 +79,9 @@ export type KafkaConfig = Static<typeof kafkaSchema>;
 export const kafkaTopicOptions = Type.Object(
   {
     /** The Kafka topic, instead of the destination's `topic` template. */
-    topic: Type.String({ pattern: '^[A-Za-z0-9._-]{1,249}$' }),
+    topic: Type.Optional(Type.String({ pattern: '^[A-Za-z0-9._-]{1,249}$' })),
+    /** This topic's value format, over the destination's `valueFormat`. */
+    valueFormat: Type.Optional(Type.Unsafe<KafkaValueFormat>({ enum: KAFKA_VALUE_FORMATS })),
   },
   { additionalProperties: false },
 );

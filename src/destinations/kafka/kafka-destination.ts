@@ -7,7 +7,8 @@ import type { GatewayMetrics } from '../../metrics/metrics';
 import { DestinationError, encodeEach, perRecord, RETRYABLE, type Destination, type DestinationContext, type DestinationLog, type Misconfiguration, type RecordFailure } from '../destination';
 import { DEFAULT_CLIENT_ID, DEFAULT_TOPIC_TEMPLATE, KAFKA, type KafkaConfig } from './config';
 import { classifyKafkaError, kafkaErrorMessage, kafkaMisconfiguration, MissingKafkaTopicsError } from './kafka-errors';
-import { kafkaTopicName, kafkaTopicOf, recordBytes, toKafkaMessage, type KafkaMessage } from './kafka-message';
+import { topicsSchemaIds } from '../../schema-registry/schema-id-source';
+import { confluentPrefix, kafkaTopicName, kafkaTopicOf, recordBytes, toKafkaMessage, valueFormatOf, valueSubject, type KafkaMessage } from './kafka-message';
 import type { KafkaMetrics } from './kafka-metrics';
 import { BROKER_MESSAGE_MAX_BYTES_DEFAULT, MAX_IN_FLIGHT_REQUESTS_DEFAULT, REQUEST_TIMEOUT_MS_DEFAULT } from './limits';
 
@@ -38,6 +39,13 @@ const RECONNECT_TASK: BackgroundTask = `${KAFKA}_reconnect`;
 
 const SASL_MECHANISMS = { plain: 'PLAIN', 'scram-sha-256': 'SCRAM-SHA-256', 'scram-sha-512': 'SCRAM-SHA-512' } as const;
 
+/** Where one gateway topic's events go on this cluster, and how their values are framed. */
+interface KafkaTopicPlan {
+  kafkaTopic: string;
+  /** confluent-avro: version → the 5 bytes before each datum; absent: bare datums. */
+  wirePrefixes?: Map<number, Buffer>;
+}
+
 interface OutgoingRecord {
   index: number;
   message: KafkaMessage;
@@ -58,8 +66,8 @@ export class KafkaDestination implements Destination {
   /** Records arrive as bytes (kafka-message.ts), so the client's default, no serialiser, is used. */
   private readonly producer: Producer;
   private readonly topicTemplate: string;
-  /** `<service>/<topic>` → Kafka topic, for the topics routed here. */
-  private readonly kafkaTopics = new Map<string, string>();
+  /** `<service>/<topic>` → its Kafka topic and value framing, for the topics routed here. */
+  private readonly plans = new Map<string, KafkaTopicPlan>();
   private connected = false;
   private problem: string | undefined;
   private misconfigured: Misconfiguration | undefined;
@@ -107,9 +115,18 @@ export class KafkaDestination implements Destination {
   }
 
   /** Connects and checks the routed topics; when the cluster is away, keeps trying in the background. */
-  async start({ topics, log }: DestinationContext): Promise<void> {
+  async start({ topics, log, schemaIds = topicsSchemaIds }: DestinationContext): Promise<void> {
     this.log = log;
-    for (const topic of topics) this.kafkaTopics.set(`${topic.service}/${topic.name}`, kafkaTopicOf(topic, this.topicTemplate));
+    for (const topic of topics) {
+      const kafkaTopic = kafkaTopicOf(topic, this.topicTemplate);
+      const plan: KafkaTopicPlan = { kafkaTopic };
+      if (valueFormatOf(topic, this.config.valueFormat) === 'confluent-avro') {
+        // Rejects (the gateway does not start) when a version has no id or the registry refuses it.
+        const ids = await schemaIds.idsFor(valueSubject(kafkaTopic), topic);
+        plan.wirePrefixes = new Map([...ids].map(([version, id]) => [version, confluentPrefix(id)]));
+      }
+      this.plans.set(`${topic.service}/${topic.name}`, plan);
+    }
     if (!(await this.connect())) this.reconnectInBackground();
   }
 
@@ -117,7 +134,7 @@ export class KafkaDestination implements Destination {
     if (!this.connected) throw new DestinationError('unavailable', `Kafka ${this.name}: ${this.problem ?? 'not connected'}`);
     const failures: RecordFailure[] = [];
     const records: OutgoingRecord[] = [];
-    const encode = (event: GatewayEvent) => toKafkaMessage(event, this.kafkaTopicFor(event));
+    const encode = (event: GatewayEvent) => this.messageOf(event);
     for (const { index, value: message } of encodeEach(events, encode, failures)) {
       const bytes = recordBytes(message);
       if (bytes > this.maxRecordBytes) {
@@ -150,9 +167,22 @@ export class KafkaDestination implements Destination {
     return this.config.requestTimeoutMs ?? REQUEST_TIMEOUT_MS_DEFAULT;
   }
 
-  private kafkaTopicFor(event: GatewayEvent): string {
-    const { service, topic } = event.schema;
-    return this.kafkaTopics.get(`${service}/${topic}`) ?? kafkaTopicName(service, topic, this.topicTemplate);
+  private kafkaTopicNames(): string[] {
+    return [...new Set([...this.plans.values()].map((plan) => plan.kafkaTopic))];
+  }
+
+  private messageOf(event: GatewayEvent): KafkaMessage {
+    const { service, topic, version } = event.schema;
+    const plan = this.plans.get(`${service}/${topic}`);
+    if (plan === undefined) {
+      // A topic not routed here at start: its values cannot carry an id nobody resolved.
+      if (this.config.valueFormat === 'confluent-avro') throw new Error(`${service}/${topic} was not routed to ${this.name} at start, so it has no schema id here`);
+      return toKafkaMessage(event, kafkaTopicName(service, topic, this.topicTemplate));
+    }
+    if (plan.wirePrefixes === undefined) return toKafkaMessage(event, plan.kafkaTopic);
+    const prefix = plan.wirePrefixes.get(version);
+    if (prefix === undefined) throw new Error(`${service}/${topic} v${version} has no schema id on ${this.name}`);
+    return toKafkaMessage(event, plan.kafkaTopic, prefix);
   }
 
   /**
@@ -200,7 +230,7 @@ export class KafkaDestination implements Destination {
     try {
       await this.ensureTopics();
       // The producer's own view of the cluster, fresh: its sends go where this says.
-      await this.producer.metadata({ topics: [...new Set(this.kafkaTopics.values())], forceUpdate: true });
+      await this.producer.metadata({ topics: this.kafkaTopicNames(), forceUpdate: true });
       this.misconfigured = undefined;
       this.setConnected(true);
       return true;
@@ -229,7 +259,7 @@ export class KafkaDestination implements Destination {
   }
 
   private async ensureTopics(): Promise<void> {
-    const wanted = [...new Set(this.kafkaTopics.values())];
+    const wanted = this.kafkaTopicNames();
     if (wanted.length === 0) return;
     const admin = new Admin(this.clientOptions);
     try {

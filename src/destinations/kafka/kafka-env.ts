@@ -14,6 +14,7 @@ export const KAFKA_ENV_OVERRIDES: Readonly<Record<string, string>> = {
   KAFKA_SASL_USERNAME: 'sasl.username',
   KAFKA_SASL_PASSWORD: 'sasl.password',
   KAFKA_CREATE_TOPICS: 'createTopics.enabled',
+  KAFKA_VALUE_FORMAT: 'valueFormat',
 };
 
 const isRecord = (value: unknown): value is Record<string, unknown> => typeof value === 'object' && value !== null && !Array.isArray(value);

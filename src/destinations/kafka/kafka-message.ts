@@ -2,7 +2,7 @@ import type { MessageToProduce } from '@platformatic/kafka';
 import type { GatewayEvent } from '../../envelope/envelope';
 import type { Topic } from '../../topics/registry';
 import { topicOptions } from '../destination-type';
-import { KAFKA, kafkaTopicOptions } from './config';
+import { DEFAULT_VALUE_FORMAT, KAFKA, kafkaTopicOptions, type KafkaValueFormat } from './config';
 import { RECORD_BATCH_OVERHEAD_BYTES, RECORD_OVERHEAD_BYTES } from './limits';
 
 // One event as one Kafka record, in the CloudEvents Kafka protocol binding's binary mode:
@@ -67,7 +67,7 @@ const timeBytes = (() => {
  * sent when it came as Avro in this very version (the same bytes, not decoded and encoded
  * again), else the validated data encoded. The topic is set by the destination.
  */
-export function toKafkaMessage(event: GatewayEvent, topic = ''): KafkaMessage {
+export function toKafkaMessage(event: GatewayEvent, topic = '', wirePrefix?: Buffer): KafkaMessage {
   const schema = event.schema;
   const received = timeBytes(event.receivedAt);
   const headers = new Map<Buffer, Buffer>([
@@ -85,10 +85,54 @@ export function toKafkaMessage(event: GatewayEvent, topic = ''): KafkaMessage {
   return {
     topic,
     key: event.key === undefined ? text(event.id) : text(event.key),
-    value: event.datum ?? schema.type.toBuffer(event.data),
+    value: wirePrefix === undefined ? (event.datum ?? schema.type.toBuffer(event.data)) : confluentValue(wirePrefix, event),
     headers,
     timestamp: BigInt(event.receivedAt),
   };
+}
+
+/**
+ * Confluent's wire format: magic byte 0, the schema's registry id as 4 bytes big-endian, the datum.
+ * https://docs.confluent.io/platform/current/schema-registry/fundamentals/serdes-develop/index.html#wire-format
+ */
+export const CONFLUENT_MAGIC_BYTE = 0;
+export const CONFLUENT_PREFIX_BYTES = 5;
+
+/** The 5 bytes that start every value of one schema id. */
+export function confluentPrefix(schemaId: number): Buffer {
+  const prefix = Buffer.alloc(CONFLUENT_PREFIX_BYTES);
+  prefix.writeUInt8(CONFLUENT_MAGIC_BYTE, 0);
+  prefix.writeUInt32BE(schemaId, 1);
+  return prefix;
+}
+
+/**
+ * Scratch for datums encoded here: each is encoded behind the prefix and copied out once, as
+ * avsc's toBuffer would copy it out of its own. Grows to the largest event (bounded by the
+ * topics' maxEventBytes), never shrinks.
+ */
+let scratch = Buffer.allocUnsafe(16 * 1024);
+
+/** The prefix, then the client's own datum bytes when it sent Avro (copied, not re-encoded), else the data encoded. */
+function confluentValue(prefix: Buffer, event: GatewayEvent): Buffer {
+  const datum = event.datum;
+  if (datum !== undefined) {
+    const value = Buffer.allocUnsafe(CONFLUENT_PREFIX_BYTES + datum.length);
+    prefix.copy(value, 0);
+    datum.copy(value, CONFLUENT_PREFIX_BYTES);
+    return value;
+  }
+  const type = event.schema.type;
+  let end = type.encode(event.data, scratch, CONFLUENT_PREFIX_BYTES);
+  if (end < 0) {
+    // encode answers how many bytes were missing, negated.
+    scratch = Buffer.allocUnsafe(Math.max(2 * scratch.length, scratch.length - end));
+    end = type.encode(event.data, scratch, CONFLUENT_PREFIX_BYTES);
+  }
+  prefix.copy(scratch, 0);
+  const value = Buffer.allocUnsafe(end);
+  scratch.copy(value, 0, 0, end);
+  return value;
 }
 
 /** An upper bound on the bytes the record takes in a batch of its own, before compression. */
@@ -109,4 +153,14 @@ const KAFKA_OPTIONS = { type: KAFKA, topicOptions: kafkaTopicOptions };
 
 export function kafkaTopicOf(topic: Topic, template: string): string {
   return kafkaTopicName(topic.service, topic.name, template, topicOptions(topic, KAFKA_OPTIONS)?.topic);
+}
+
+/** A topic's value format on a destination: its own `destinationOptions.kafka.valueFormat`, else the destination's. */
+export function valueFormatOf(topic: Topic, destinationDefault: KafkaValueFormat | undefined): KafkaValueFormat {
+  return topicOptions(topic, KAFKA_OPTIONS)?.valueFormat ?? destinationDefault ?? DEFAULT_VALUE_FORMAT;
+}
+
+/** Schema Registry subject of a Kafka topic's values (TopicNameStrategy). */
+export function valueSubject(kafkaTopic: string): string {
+  return `${kafkaTopic}-value`;
 }
