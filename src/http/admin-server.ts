@@ -23,7 +23,7 @@ export function buildAdminServer(
   render: () => Promise<string> = () => metrics.render(),
 ): FastifyInstance {
   const app = Fastify({
-    serverFactory: (handler) => createLimitedServer(config.server, handler),
+    serverFactory: (handler) => createLimitedServer(config.server, metrics, handler),
     clientErrorHandler: clientErrorHandler(metrics),
     logger: false,
     // Scrapers and probes keep connections alive; shutdown must not wait for them.

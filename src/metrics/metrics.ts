@@ -127,6 +127,20 @@ export class GatewayMetrics {
     help: 'The configured bound on buffer_bytes (buffer.maxBytes).',
     registers: [this.registry],
   });
+  readonly decodeBudgetBytes = this.sampledGauge({
+    name: `${METRIC_PREFIX}decode_budget_bytes`,
+    help: 'Bytes reserved by requests whose bodies are being read and decoded (server.decodeBudgetBytes bounds it).',
+  });
+  readonly decodeBudgetLimitBytes = new Gauge({
+    name: `${METRIC_PREFIX}decode_budget_limit_bytes`,
+    help: 'The configured bound on decode_budget_bytes (server.decodeBudgetBytes), per process.',
+    registers: [this.registry],
+  });
+  readonly decodeBudgetRefusals = new Counter({
+    name: `${METRIC_PREFIX}decode_budget_refusals_total`,
+    help: 'Requests answered 503 OVERLOADED because the decode budget had no room for them within server.decodeWaitMs.',
+    registers: [this.registry],
+  });
   readonly spoolBytes = this.sampledGauge({
     name: `${METRIC_PREFIX}spool_bytes`,
     help: 'Bytes of events in the disk spool, waiting to be replayed.',
