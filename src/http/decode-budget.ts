@@ -49,7 +49,16 @@ export class DecodeBudget {
   /** Requests refused because they did not get room in time. */
   refusals = 0;
 
-  constructor(private readonly limits: DecodeBudgetLimits) {}
+  constructor(
+    private readonly limits: DecodeBudgetLimits,
+    /** Called with each reservation's bytes when it is released, and when nothing is in flight any more. */
+    private readonly events: { released?: (bytes: number) => void; idle?: () => void } = {},
+  ) {}
+
+  /** Whether any request holds a reservation now. */
+  get busy(): boolean {
+    return this.inFlight > 0;
+  }
 
   /** Bytes reserved now, for the gauge. */
   get reserved(): number {
@@ -104,6 +113,8 @@ export class DecodeBudget {
     this.reservedBytes += bytes;
     this.inFlight++;
     let held = bytes;
+    /** The most this request held: what it cost while it decoded. */
+    const peak = bytes;
     let released = false;
     return {
       get bytes() {
@@ -120,7 +131,9 @@ export class DecodeBudget {
         released = true;
         this.reservedBytes -= held;
         this.inFlight--;
+        this.events.released?.(peak);
         this.admitWaiting();
+        if (this.inFlight === 0) this.events.idle?.();
       },
     };
   }

@@ -7,6 +7,7 @@ import type { KeyRing } from '../auth/service-keys';
 import type { TopicRegistry } from '../topics/registry';
 import { decodeContentEncoding } from './content-encoding';
 import { DecodeBudget, type Reservation } from './decode-budget';
+import { IdleCollection } from './idle-collection';
 import { frameworkErrorHandler, installErrorHandling } from './error-handler';
 import { clientErrorHandler, createLimitedServer, sendContinue } from './http-server';
 import { publicPaths } from './paths';
@@ -35,11 +36,16 @@ export function buildPublicServer(parts: PublicServerParts): FastifyInstance {
   const rateLimits = new RateLimits(config.rateLimit, metrics);
   const pixel = new PixelFastPath(config, registry, ingest, metrics, rateLimits, parts.log, paths);
   const limits = { maxEvents: config.server.maxEventsPerRequest, maxDecodedBytes: config.server.maxDecodedBytes };
-  const decodeBudget = new DecodeBudget({ ...config.server, budgetBytes: config.server.decodeBudgetBytes, waitMs: config.server.decodeWaitMs });
+  const collection = new IdleCollection(() => decodeBudget.busy);
+  const decodeBudget = new DecodeBudget(
+    { ...config.server, budgetBytes: config.server.decodeBudgetBytes, waitMs: config.server.decodeWaitMs },
+    { released: (bytes) => collection.decoded(bytes), idle: () => collection.idle() },
+  );
   /** Each admitted request's share of the decode budget, until its answer is sent. */
   const reservations = new WeakMap<IncomingMessage, Reservation>();
   metrics.decodeBudgetBytes.sample = () => decodeBudget.reserved;
   metrics.decodeBudgetLimitBytes.set(config.server.decodeBudgetBytes);
+  metrics.idleCollections.sample = () => collection.runs;
   const app = Fastify({
     // Plain pixel GETs are answered before Fastify routes them (pixel-fast-path.ts says why).
     serverFactory: (handler) => createLimitedServer(config.server, metrics, (request, response) => pixel.answer(request, response) || handler(request, response)),
@@ -75,6 +81,7 @@ export function buildPublicServer(parts: PublicServerParts): FastifyInstance {
   app.addHook('preClose', (done) => {
     closing = true;
     pixel.close();
+    collection.close();
     done();
   });
   installRequestMetrics(app, metrics);

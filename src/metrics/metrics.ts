@@ -141,6 +141,10 @@ export class GatewayMetrics {
     help: 'Requests answered 503 OVERLOADED because the decode budget had no room for them within server.decodeWaitMs.',
     registers: [this.registry],
   });
+  readonly idleCollections = this.sampledGauge({
+    name: `${METRIC_PREFIX}idle_collections`,
+    help: 'Full garbage collections run because the process went idle after decoding large bodies (src/http/idle-collection.ts); grows by one per burst.',
+  });
   readonly spoolBytes = this.sampledGauge({
     name: `${METRIC_PREFIX}spool_bytes`,
     help: 'Bytes of events in the disk spool, waiting to be replayed.',
