@@ -30,6 +30,15 @@ const NDJSON_TYPES = new Set(['application/x-ndjson', 'application/ndjson', 'app
 const FORM_TYPE = 'application/x-www-form-urlencoded';
 const AVRO_TYPES = new Set(['avro/binary', 'application/avro', 'application/vnd.apache.avro+binary']);
 
+/**
+ * Whether a body of this Content-Type may be an Avro container, whose blocks inflate again
+ * after any Content-Encoding (up to maxDecodedBytes each, one at a time). Never throws: the
+ * decode budget asks before the content type is checked.
+ */
+export function mayHoldAvroBlocks(contentType: string | undefined): boolean {
+  return contentType !== undefined && AVRO_TYPES.has(contentType.split(';')[0].trim().toLowerCase());
+}
+
 export const BEACON_CONTENT_TYPES = ['text/plain', 'application/json', FORM_TYPE];
 export const EVENTS_CONTENT_TYPES = ['application/json', 'application/x-ndjson', 'avro/binary (datums or an Object Container File)'];
 

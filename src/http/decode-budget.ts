@@ -1,5 +1,6 @@
 import type { IncomingHttpHeaders } from 'node:http';
 import { GatewayError } from '../errors';
+import { mayHoldAvroBlocks } from './body-decoding';
 
 // How many bytes the requests of one process may be decoding at once. Each request's body
 // limits bound one request; this bounds their sum, which is what a pod's memory must hold:
@@ -9,7 +10,8 @@ import { GatewayError } from '../errors';
 // A request reserves its weight before a byte of its body is read (a preParsing hook, after
 // the key and rate limits have let it through): the body as it will arrive (Content-Length,
 // or server.bodyLimitBytes when chunked) and what it may decode to (server.maxDecodedBytes
-// when it has a Content-Encoding, else the body again, for its text). Once the body is in and
+// when it has a Content-Encoding, else the body again, for its text; and maxDecodedBytes more
+// for an Avro body, whose container blocks inflate one at a time in the route). Once the body is in and
 // inflated, the reservation shrinks to what it actually holds; it is released when the answer
 // is sent or the client goes. A request that does not fit waits, in arrival order, up to
 // server.decodeWaitMs — it holds only its socket meanwhile, since its body is not read yet
@@ -79,7 +81,12 @@ export class DecodeBudget {
     if (body === 0) return 0;
     const coding = headers['content-encoding']?.trim().toLowerCase();
     const encoded = coding !== undefined && coding !== '' && coding !== 'identity';
-    return body + (encoded ? maxDecodedBytes : body);
+    return body + (encoded ? maxDecodedBytes : body) + this.blockBytes(headers);
+  }
+
+  /** What an Avro container's block holds once inflated, beyond the body: held until the answer. */
+  blockBytes(headers: IncomingHttpHeaders): number {
+    return mayHoldAvroBlocks(headers['content-type']) ? this.limits.maxDecodedBytes : 0;
   }
 
   /** Resolves once `bytes` fit (or nothing else is decoding); rejects with OVERLOADED after waitMs. */

@@ -73,7 +73,7 @@ export function buildPublicServer(parts: PublicServerParts): FastifyInstance {
   // then the request's share of the decode budget shrinks to what it holds.
   app.addContentTypeParser('*', { parseAs: 'buffer' }, async (request: FastifyRequest, body: Buffer) => {
     const decoded = await decodeContentEncoding(request.headers['content-encoding'], body, limits.maxDecodedBytes);
-    reservations.get(request.raw)?.shrinkTo(body.length + decoded.length);
+    reservations.get(request.raw)?.shrinkTo(body.length + decoded.length + decodeBudget.blockBytes(request.headers));
     return decoded;
   });
 
