@@ -53,14 +53,10 @@ export class DecodeBudget {
 
   constructor(
     private readonly limits: DecodeBudgetLimits,
-    /** Called with each reservation's bytes when it is released, and when nothing is in flight any more. */
-    private readonly events: { released?: (bytes: number) => void; idle?: () => void } = {},
+    /** Called with each reservation's bytes when it is released, when nothing is in flight any more, and when something is again. */
+    private readonly events: { released?: (bytes: number) => void; idle?: () => void; active?: () => void } = {},
   ) {}
 
-  /** Whether any request holds a reservation now. */
-  get busy(): boolean {
-    return this.inFlight > 0;
-  }
 
   /** Bytes reserved now, for the gauge. */
   get reserved(): number {
@@ -118,7 +114,7 @@ export class DecodeBudget {
 
   private take(bytes: number): Reservation {
     this.reservedBytes += bytes;
-    this.inFlight++;
+    if (this.inFlight++ === 0) this.events.active?.();
     let held = bytes;
     /** The most this request held: what it cost while it decoded. */
     const peak = bytes;

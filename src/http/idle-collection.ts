@@ -2,7 +2,7 @@
 // are Buffers outside V8's heap, freed only when a garbage collection finds them dead; a
 // process that goes quiet after the burst allocates nothing more, so no collection runs and
 // it keeps hundreds of MiB of dead Buffers indefinitely (measured: docs/memory.md). Once the
-// decode budget has been idle for `delayMs` after at least `thresholdBytes` were decoded,
+// decode budget has stayed idle for `delayMs` on end after at least `thresholdBytes` were decoded,
 // one full collection runs — a few ms on an idle process — and the C allocator can hand
 // the pages back. Under steady load it never runs: allocation triggers collections anyway.
 // It needs node's --expose-gc (GATEWAY_NODE_FLAGS); without it, it does nothing.
@@ -16,8 +16,6 @@ export class IdleCollection {
   runs = 0;
 
   constructor(
-    /** Whether requests are decoding now: a collection waits for the next idle moment. */
-    private readonly busy: () => boolean,
     private readonly collect: (() => void) | undefined = (globalThis as { gc?: () => void }).gc,
     private readonly delayMs = 1000,
     private readonly thresholdBytes = 64 * MiB,
@@ -33,12 +31,20 @@ export class IdleCollection {
     if (this.collect === undefined || this.timer !== undefined || this.decodedBytes < this.thresholdBytes) return;
     this.timer = setTimeout(() => {
       this.timer = undefined;
-      if (this.busy()) return; // the next idle moment arms it again
       this.decodedBytes = 0;
       this.runs++;
       this.collect!();
     }, this.delayMs);
     this.timer.unref();
+  }
+
+  /**
+   * A request started decoding: the quiet moment is over. Under steady load the budget is
+   * never idle for `delayMs` on end, so no collection interrupts a busy process.
+   */
+  active(): void {
+    clearTimeout(this.timer);
+    this.timer = undefined;
   }
 
   close(): void {

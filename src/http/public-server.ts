@@ -36,10 +36,10 @@ export function buildPublicServer(parts: PublicServerParts): FastifyInstance {
   const rateLimits = new RateLimits(config.rateLimit, metrics);
   const pixel = new PixelFastPath(config, registry, ingest, metrics, rateLimits, parts.log, paths);
   const limits = { maxEvents: config.server.maxEventsPerRequest, maxDecodedBytes: config.server.maxDecodedBytes };
-  const collection = new IdleCollection(() => decodeBudget.busy);
+  const collection = new IdleCollection();
   const decodeBudget = new DecodeBudget(
     { ...config.server, budgetBytes: config.server.decodeBudgetBytes, waitMs: config.server.decodeWaitMs },
-    { released: (bytes) => collection.decoded(bytes), idle: () => collection.idle() },
+    { released: (bytes) => collection.decoded(bytes), idle: () => collection.idle(), active: () => collection.active() },
   );
   /** Each admitted request's share of the decode budget, until its answer is sent. */
   const reservations = new WeakMap<IncomingMessage, Reservation>();

@@ -1,5 +1,6 @@
 import t from 'tap';
 import { DecodeBudget } from '../../src/http/decode-budget';
+import { IdleCollection } from '../../src/http/idle-collection';
 import { GatewayError } from '../../src/errors';
 
 // The decode budget's arithmetic and order (the attack over sockets is test/hostile/decode-budget.test.ts).
@@ -37,13 +38,13 @@ t.test('room is given in arrival order; shrinking and releasing admit the waiter
   s.release();
   th.release();
   t.equal(budget.reserved, 0, 'released once each, whatever the calls');
-  t.notOk(budget.busy);
 });
 
 t.test('no room within waitMs: 503 OVERLOADED with Retry-After, and the queue moves on', async (t) => {
   let idles = 0;
   const released: number[] = [];
-  const budget = new DecodeBudget(limits, { idle: () => idles++, released: (bytes) => released.push(bytes) });
+  let actives = 0;
+  const budget = new DecodeBudget(limits, { idle: () => idles++, active: () => actives++, released: (bytes) => released.push(bytes) });
   const holder = await budget.reserve(90 * KiB);
   const started = Date.now();
   const refused = await budget.reserve(20 * KiB).catch((err: GatewayError) => err);
@@ -55,5 +56,28 @@ t.test('no room within waitMs: 503 OVERLOADED with Retry-After, and the queue mo
   holder.release();
   small.release();
   t.equal(idles, 1, 'idle once nothing is in flight');
+  t.equal(actives, 1, 'active once, as the first request came in');
   t.same(released, [90 * KiB, 5 * KiB], 'each reservation reported with what it held');
+});
+
+t.test('the idle collection runs once after a burst, only when the budget stays idle for its delay', async (t) => {
+  let runs = 0;
+  const collection = new IdleCollection(() => runs++, 50, 1000);
+  t.teardown(() => collection.close());
+  collection.decoded(500);
+  collection.idle();
+  await new Promise((r) => setTimeout(r, 80));
+  t.equal(runs, 0, 'not below the threshold');
+  collection.decoded(600);
+  collection.idle();
+  await new Promise((r) => setTimeout(r, 20));
+  collection.active();
+  await new Promise((r) => setTimeout(r, 80));
+  t.equal(runs, 0, 'a request that starts within the delay cancels it');
+  collection.idle();
+  await new Promise((r) => setTimeout(r, 80));
+  t.equal(runs, 1, 'idle for the whole delay: one collection');
+  collection.idle();
+  await new Promise((r) => setTimeout(r, 80));
+  t.equal(runs, 1, 'and none more until as much was decoded again');
 });
