@@ -8,15 +8,18 @@ import { exchange, jsonOf, requestBytes } from './raw-http';
 // the default decode budget (2 × (bodyLimitBytes + maxDecodedBytes) = 40 MiB). Without the
 // budget the same load took the process from ~120 MiB to 1.4 GB, kept 1.2 GB after it and
 // held /healthz for 2–3 s (docs/memory.md). With it: RSS stays under PEAK_BOUND, comes back
-// to within SETTLED_GROWTH_BOUND of where it started after the load, /healthz answers within HEALTHZ_BOUND_MS meanwhile,
+// to within SETTLED_GROWTH_BOUND of where it started after the load, /healthz answers
+// meanwhile (median and max bounds),
 // and every refusal is a 503 OVERLOADED with Retry-After — never a 5xx of another kind, a
 // dropped connection or a timeout. Bounds leave room for a machine shared with other work.
 
 const MiB = 1024 * 1024;
 const PEAK_BOUND = 480 * MiB;
 /** Over the RSS before the load: what the C allocator and V8 keep once the dead Buffers are collected. */
-const SETTLED_GROWTH_BOUND = 200 * MiB;
-const HEALTHZ_BOUND_MS = 1500;
+const SETTLED_GROWTH_BOUND = 250 * MiB;
+/** /healthz shares the loop with the JSON.parse of 14 MB bodies: the median says it answers, the max that nothing queued long. */
+const HEALTHZ_MEDIAN_BOUND_MS = 150;
+const HEALTHZ_MAX_BOUND_MS = 2000;
 
 t.test('parallel gzip bombs and large invalid batches: RSS bounded and back down, /healthz answering', async (t) => {
   // MALLOC_ARENA_MAX as the image, the chart and the cluster's workers set it.
@@ -31,7 +34,10 @@ t.test('parallel gzip bombs and large invalid batches: RSS bounded and back down
   t.ok(result.peakRssBytes < PEAK_BOUND, `peak RSS ${mib(result.peakRssBytes)} MiB < ${mib(PEAK_BOUND)} MiB`);
   const growth = result.settledRssBytes - result.rssBeforeBytes;
   t.ok(growth < SETTLED_GROWTH_BOUND, `RSS after the load ${mib(result.settledRssBytes)} MiB, ${mib(growth)} MiB over where it started (< ${mib(SETTLED_GROWTH_BOUND)})`);
-  t.ok(Math.max(...result.healthzMs) < HEALTHZ_BOUND_MS, `/healthz within ${HEALTHZ_BOUND_MS} ms throughout (max ${Math.round(Math.max(...result.healthzMs))} ms)`);
+  const sorted = [...result.healthzMs].sort((a, b) => a - b);
+  const healthzMedian = sorted[Math.floor(sorted.length / 2)];
+  t.ok(healthzMedian < HEALTHZ_MEDIAN_BOUND_MS, `/healthz median ${Math.round(healthzMedian)} ms < ${HEALTHZ_MEDIAN_BOUND_MS} ms`);
+  t.ok(sorted[sorted.length - 1] < HEALTHZ_MAX_BOUND_MS, `/healthz within ${HEALTHZ_MAX_BOUND_MS} ms throughout (max ${Math.round(sorted[sorted.length - 1])} ms)`);
   const metrics = (await httpGet(gateway.adminPort, '/metrics')).body;
   t.equal(sumMetric(metrics, 'tracking_gateway_decode_budget_refusals_total'), result.answers['503'] ?? 0, 'each 503 counted in decode_budget_refusals_total');
   t.equal(sumMetric(metrics, 'tracking_gateway_decode_budget_bytes'), 0, 'nothing reserved once the load is over');
