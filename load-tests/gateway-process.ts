@@ -15,8 +15,10 @@ const CLI = join(__dirname, '..', 'src', 'cli.js');
  * 16: events wait in batches for milliseconds, long enough to outlive a small young
  * generation and be copied into the old one; with it, service batches of 100 over 32
  * connections went from 557–627 to 696–769 requests/s, and p99 from 83–102 to 66–74 ms.
+ * --expose-gc: one full collection once the process goes idle after decoding large bodies,
+ * so that their memory comes back (src/http/idle-collection.ts, docs/memory.md).
  */
-export const GATEWAY_NODE_FLAGS = ['--max-semi-space-size=32'];
+export const GATEWAY_NODE_FLAGS = ['--max-semi-space-size=32', '--expose-gc'];
 const READY_TIMEOUT_MS = 15_000;
 
 export interface GatewayOptions {

@@ -4,6 +4,7 @@ import { writeFileSync } from 'node:fs';
 import { parseArgs } from 'node:util';
 import pino from 'pino';
 import { availableCpus } from './cluster/available-cpus';
+import { repairOrphanMinuteFiles } from './cluster/orphan-minute-files';
 import { adoptOrphanSpools } from './cluster/orphan-spools';
 import { runPrimary } from './cluster/primary';
 import { serveWorker } from './cluster/worker';
@@ -117,7 +118,10 @@ async function serve(configPath: string | undefined): Promise<number> {
     const workers = config.workers === 'auto' ? availableCpus() : config.workers;
     const adopted = await adoptOrphanSpools(spoolDir(config), workers);
     if (adopted > 0) pino({ base: { name: 'tracking-gateway' } }).warn({ segments: adopted, workers }, "spool segments of a run with other workers moved to this run's workers, to be replayed");
-    if (workers > 1) await runPrimary(config, workers);
+    if (workers > 1) {
+      await repairOrphanMinuteFiles(config.dataDir, workers, pino({ base: { name: 'tracking-gateway' } }));
+      await runPrimary(config, workers);
+    }
     else await runGateway(new Gateway(config), config);
   }
   return -1; // keep running until a signal

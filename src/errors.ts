@@ -25,6 +25,7 @@ export const ERRORS = {
   EVENT_TOO_LARGE: { status: 413, reason: 'event_too_large' },
   TOO_COMPLEX: { status: 413, reason: 'too_complex' },
   URI_TOO_LONG: { status: 414, reason: 'uri_too_long' },
+  EXPECTATION_FAILED: { status: 417, reason: 'expectation_failed' },
   UNSUPPORTED_CONTENT_TYPE: { status: 415, reason: 'content_type' },
   UNSUPPORTED_CHARSET: { status: 415, reason: 'charset' },
   UNSUPPORTED_ENCODING: { status: 415, reason: 'content_encoding' },

@@ -50,7 +50,10 @@ export async function runPrimary(config: Readonly<GatewayConfig>, count: number)
   let stopping = false;
 
   const fork = (id: number) => {
-    const worker = cluster.fork({ [WORKER_ID_ENV]: String(id), GATEWAY_WORKERS: String(count) });
+    // glibc gives each thread that allocates (zlib inflates on libuv's pool) an arena of its
+    // own, up to 8 per core, and keeps their freed pages; two arenas hand more back after a
+    // burst of large bodies (docs/memory.md). Read once at process start, so set for workers.
+    const worker = cluster.fork({ [WORKER_ID_ENV]: String(id), GATEWAY_WORKERS: String(count), MALLOC_ARENA_MAX: process.env.MALLOC_ARENA_MAX ?? '2' });
     ids.set(worker, { id, startedAt: Date.now() });
     running.set(ids.size);
     relayWorkerEvents(worker, (batch) => stream.publish(batch), () => stream.size > 0);

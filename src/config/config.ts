@@ -37,6 +37,13 @@ export interface GatewayConfig {
     ackTimeoutMs: number;
     /** Largest body after Content-Encoding (and an Avro container's block codec) is undone. */
     maxDecodedBytes: number;
+    /**
+     * Bytes the requests of one process may be decoding at once: each reserves its body and
+     * what it may inflate to before its body is read (src/http/decode-budget.ts).
+     */
+    decodeBudgetBytes: number;
+    /** How long a request waits for room in decodeBudgetBytes before 503 OVERLOADED. */
+    decodeWaitMs: number;
     maxEventsPerRequest: number;
     /** Per-event problems listed in a 422; the answer says how many more there were. */
     maxErrorsReturned: number;
@@ -176,6 +183,8 @@ export const configSchema = (registry: DestinationRegistry = destinationRegistry
         retryAfterSeconds: { type: 'integer', minimum: 1, maximum: 3600, default: 1 },
         ackTimeoutMs: { type: 'integer', minimum: 100, maximum: 600000, default: 10000 },
         maxDecodedBytes: { type: 'integer', minimum: 1024, maximum: 256 * 1024 * 1024 },
+        decodeBudgetBytes: { type: 'integer', minimum: 1024, maximum: 16 * 1024 * 1024 * 1024 },
+        decodeWaitMs: { type: 'integer', minimum: 0, maximum: 60000, default: 1000 },
         maxEventsPerRequest: { type: 'integer', minimum: 1, maximum: 1000000, default: 10000 },
         maxErrorsReturned: { type: 'integer', minimum: 1, maximum: 100000, default: 100 },
         maxUrlBytes: { type: 'integer', minimum: 256, maximum: 65536, default: 8192 },
@@ -331,6 +340,7 @@ export const ENV_OVERRIDES: Record<string, string> = {
   GATEWAY_TRUST_PROXY: 'server.trustProxy',
   GATEWAY_BODY_LIMIT_BYTES: 'server.bodyLimitBytes',
   GATEWAY_MAX_DECODED_BYTES: 'server.maxDecodedBytes',
+  GATEWAY_DECODE_BUDGET_BYTES: 'server.decodeBudgetBytes',
   GATEWAY_MAX_EVENTS_PER_REQUEST: 'server.maxEventsPerRequest',
   GATEWAY_REQUEST_TIMEOUT_MS: 'server.requestTimeoutMs',
   GATEWAY_MAX_CONNECTIONS: 'server.maxConnections',
@@ -509,6 +519,9 @@ function checkServerLimits(server: GatewayConfig['server']): void {
   // Compressed tracking batches inflate 5–20×; four times the body limit keeps the worst
   // case of one request a small multiple of what an uncompressed body may take anyway.
   server.maxDecodedBytes ??= Math.min(4 * server.bodyLimitBytes, 256 * 1024 * 1024);
+  // Two requests at their limits at once (40 MiB with the defaults), or many smaller ones:
+  // what docs/memory.md measured a worker to need stays within the chart's memory request.
+  server.decodeBudgetBytes ??= 2 * (server.bodyLimitBytes + server.maxDecodedBytes);
   const problems: string[] = [];
   if (server.maxDecodedBytes < server.bodyLimitBytes) problems.push('server.maxDecodedBytes must be at least server.bodyLimitBytes');
   if (server.maxUrlBytes > server.maxHeaderBytes) problems.push('server.maxUrlBytes must be at most server.maxHeaderBytes (the URL counts as header bytes)');

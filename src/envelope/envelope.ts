@@ -44,7 +44,13 @@ const MAX_ID_LENGTH = 128;
  * https://www.rfc-editor.org/rfc/rfc3339#section-5.6
  */
 export const MAX_EVENT_TIME_MS = Date.UTC(9999, 11, 31, 23, 59, 59, 999);
-const RFC_3339 = /^\d{4}-\d{2}-\d{2}[Tt ]\d{2}:\d{2}:\d{2}(?:\.\d{1,9})?(?:[Zz]|[+-]\d{2}:\d{2})$/;
+const RFC_3339 = /^(\d{4})-(\d{2})-(\d{2})[Tt ](\d{2}):(\d{2}):(\d{2})(?:\.\d{1,9})?(?:[Zz]|[+-](\d{2}):(\d{2}))$/;
+/**
+ * Characters an id must not hold: C0 and C1 controls, DEL, and the line and paragraph
+ * separators, which end a line in JavaScript and in some log viewers. An id is written into
+ * NDJSON lines, Kafka headers and logs, where any of them would split or disguise a record.
+ */
+const ID_FORBIDDEN = /[\u0000-\u001f\u007f-\u009f\u2028\u2029]/;
 const EPOCH_MS_TEXT = /^\d{1,16}$/;
 
 /** Reads `$id`; returns an error message when present but unusable. */
@@ -53,6 +59,7 @@ export function clientEventId(raw: unknown): string | undefined | Error {
   if (typeof raw !== 'string' || raw.length === 0 || raw.length > MAX_ID_LENGTH || !raw.isWellFormed()) {
     return new Error(`$id must be a non-empty string of Unicode text of at most ${MAX_ID_LENGTH} characters`);
   }
+  if (ID_FORBIDDEN.test(raw)) return new Error('$id must not hold control characters (U+0000–U+001F, U+007F–U+009F) or line separators (U+2028, U+2029)');
   return raw;
 }
 
@@ -65,11 +72,27 @@ export function clientEventTime(raw: unknown): number | undefined | Error {
   if (raw === undefined) return undefined;
   let ms = NaN;
   if (typeof raw === 'number') ms = raw;
-  else if (typeof raw === 'string') ms = EPOCH_MS_TEXT.test(raw) ? Number(raw) : RFC_3339.test(raw) ? Date.parse(raw) : NaN;
+  else if (typeof raw === 'string') ms = EPOCH_MS_TEXT.test(raw) ? Number(raw) : rfc3339Ms(raw);
   if (!Number.isInteger(ms) || ms < 0 || ms > MAX_EVENT_TIME_MS) {
     return new Error('$time must be integer ms since the epoch or an RFC 3339 timestamp, from 1970-01-01T00:00:00Z to 9999-12-31T23:59:59.999Z');
   }
   return ms;
+}
+
+/**
+ * The ms of an RFC 3339 timestamp whose every field is in range, else NaN. `Date.parse`
+ * alone rolls an impossible date over (2026-02-30 becomes 2026-03-02) rather than refusing it.
+ * A leap second (:60) is refused too: `Date` cannot represent it.
+ */
+function rfc3339Ms(text: string): number {
+  const m = RFC_3339.exec(text);
+  if (!m) return NaN;
+  const [year, month, day, hour, minute, second] = m.slice(1, 7).map(Number);
+  const leap = year % 4 === 0 && (year % 100 !== 0 || year % 400 === 0);
+  const daysInMonth = month === 2 ? (leap ? 29 : 28) : [4, 6, 9, 11].includes(month) ? 30 : 31;
+  const offsetOk = m[7] === undefined || (Number(m[7]) <= 23 && Number(m[8]) <= 59);
+  if (month < 1 || month > 12 || day < 1 || day > daysInMonth || hour > 23 || minute > 59 || second > 59 || !offsetOk) return NaN;
+  return Date.parse(text);
 }
 
 export function newEventId(): string {

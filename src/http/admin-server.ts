@@ -31,7 +31,7 @@ export function buildAdminServer(
   schemaSubjects?: SchemaSubjects,
 ): FastifyInstance {
   const app = Fastify({
-    serverFactory: (handler) => createLimitedServer(config.server, handler),
+    serverFactory: (handler) => createLimitedServer(config.server, metrics, handler),
     clientErrorHandler: clientErrorHandler(metrics),
     logger: false,
     // Scrapers and probes keep connections alive; shutdown must not wait for them.

@@ -30,18 +30,32 @@ const NDJSON_TYPES = new Set(['application/x-ndjson', 'application/ndjson', 'app
 const FORM_TYPE = 'application/x-www-form-urlencoded';
 const AVRO_TYPES = new Set(['avro/binary', 'application/avro', 'application/vnd.apache.avro+binary']);
 
+/**
+ * Whether a body of this Content-Type may be an Avro container, whose blocks inflate again
+ * after any Content-Encoding (up to maxDecodedBytes each, one at a time). Never throws: the
+ * decode budget asks before the content type is checked.
+ */
+export function mayHoldAvroBlocks(contentType: string | undefined): boolean {
+  return contentType !== undefined && AVRO_TYPES.has(contentType.split(';')[0].trim().toLowerCase());
+}
+
 export const BEACON_CONTENT_TYPES = ['text/plain', 'application/json', FORM_TYPE];
 export const EVENTS_CONTENT_TYPES = ['application/json', 'application/x-ndjson', 'avro/binary (datums or an Object Container File)'];
 
 /** Keys that would reach an object's prototype if copied naively. */
 export const FORBIDDEN_KEYS = new Set(['__proto__', 'constructor', 'prototype']);
 
+const CHARSET_PARAM = /(?:^|;)\s*charset\s*=\s*"?([^";\s]*)/gi;
+
 /** The media type of a Content-Type header, lower-cased; a charset other than UTF-8 is refused. */
 export function mediaTypeOf(contentType: string | undefined): string {
   if (!contentType) return '';
   const semi = contentType.indexOf(';');
   if (semi === -1) return contentType.trim().toLowerCase();
-  const charset = /(?:^|;)\s*charset\s*=\s*"?([^";\s]*)/i.exec(contentType.slice(semi))?.[1].toLowerCase();
+  const charsets = [...contentType.slice(semi).matchAll(CHARSET_PARAM)];
+  // Two charsets are two answers to one question; reading either would be a guess.
+  if (charsets.length > 1) throw new GatewayError('UNSUPPORTED_CHARSET', `Content-Type names a charset ${charsets.length} times; send at most one, UTF-8`);
+  const charset = charsets[0]?.[1].toLowerCase();
   if (charset !== undefined && charset !== 'utf-8' && charset !== 'utf8') {
     throw new GatewayError('UNSUPPORTED_CHARSET', `charset "${charset.slice(0, 40)}" is not accepted; send UTF-8 (or no charset)`);
   }

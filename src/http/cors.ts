@@ -12,9 +12,15 @@ export const SCHEMA_VERSION_HEADER = 'x-schema-version';
 /** Where a beacon may carry its topic's publishable key, besides `?k=`. */
 export const PUBLISHABLE_KEY_HEADER = 'x-publishable-key';
 
+/**
+ * The origin a browser request came from: `Origin`, else the Referer's. `Origin: null` is an
+ * origin too (a sandboxed iframe, a `data:` or `file:` page, a redirect across sites): it is
+ * returned as `null`, which a topic allows only by listing "null" — `*` does not cover it, or
+ * any site could write through a sandboxed frame of its own.
+ */
 export function requestOrigin(headers: IncomingHttpHeaders): string | undefined {
   const origin = headers.origin;
-  if (origin && origin !== 'null') return origin;
+  if (origin) return origin;
   const referer = headers.referer;
   if (!referer) return undefined;
   try {
@@ -26,7 +32,18 @@ export function requestOrigin(headers: IncomingHttpHeaders): string | undefined 
 
 export function isOriginAllowed(topic: Topic, origin: string): boolean {
   const allowed = topic.config.allowedOrigins;
-  return allowed.includes('*') || allowed.includes(origin);
+  if (origin === 'null') return allowed.includes('null');
+  return allowed.includes('*') || allowed.includes(origin) || allowed.includes(anyPortOf(origin));
+}
+
+/**
+ * `http://localhost:5173` → `http://localhost:*`: how a topic allows a loopback host on any
+ * port (a development server picks its own). Only loopback hosts may be written so
+ * (topic-config.ts): no other site can serve a page from the visitor's own machine.
+ */
+function anyPortOf(origin: string): string {
+  const colon = origin.lastIndexOf(':');
+  return colon > origin.indexOf('//') ? `${origin.slice(0, colon)}:*` : `${origin}:*`;
 }
 
 /**

@@ -1,8 +1,10 @@
-import { createServer, type RequestListener, type Server, type ServerResponse } from 'node:http';
+import { createServer, type IncomingMessage, type RequestListener, type Server, type ServerResponse } from 'node:http';
 import type { Socket } from 'node:net';
 import type { GatewayConfig } from '../config/config';
 import { GatewayError, type ErrorCode } from '../errors';
 import type { GatewayMetrics } from '../metrics/metrics';
+import { errorAnswer } from './error-handler';
+import { clip } from './query';
 
 // The node:http server under each Fastify instance, made here so that every connection
 // limit is set in one place: header size, whole-request and header timeouts, keep-alive idle
@@ -21,7 +23,18 @@ export type ServerLimits = Pick<
   'maxHeaderBytes' | 'requestTimeoutMs' | 'headersTimeoutMs' | 'keepAliveTimeoutMs' | 'maxConnections'
 >;
 
-export function createLimitedServer(limits: ServerLimits, listener: RequestListener): Server {
+export function createLimitedServer(limits: ServerLimits, metrics: GatewayMetrics, listener: RequestListener): Server {
+  const refuse = (response: ServerResponse, error: GatewayError) => answerBeforeRouting(response, error, metrics);
+  // Node's parser takes any `HTTP/d.d` request line; only HTTP/1.0 and 1.1 are what this
+  // server speaks. HTTP/2 comes as its own preface (refused by the parser), never as a
+  // `HTTP/2.0` text line, and HTTP/0.9 has no headers to frame a body with.
+  const framed: RequestListener = (request, response) => {
+    if (request.httpVersionMajor !== 1) {
+      refuse(response, new GatewayError('BAD_REQUEST', `HTTP/${clip(request.httpVersion, 8)} is not spoken here; send HTTP/1.1 (or HTTP/1.0)`));
+      return;
+    }
+    listener(request, response);
+  };
   const server = createServer(
     {
       maxHeaderSize: limits.maxHeaderBytes,
@@ -33,8 +46,19 @@ export function createLimitedServer(limits: ServerLimits, listener: RequestListe
       // it instead, in the documented shape and counted (error-handler.ts).
       requireHostHeader: false,
     },
-    listener,
+    framed,
   );
+  // `Expect: 100-continue`: the interim answer waits until the request has passed every
+  // check that needs no body (the route's onRequest hooks: key, scope, rate limits), so an
+  // unknown caller is refused before it sends a byte of its body (sendContinue, below).
+  server.on('checkContinue', (request: IncomingMessage, response: ServerResponse) => {
+    (request as ContinueAwaited)[AWAITS_CONTINUE] = true;
+    framed(request, response);
+  });
+  // Any other expectation cannot be met; Node would answer 417 with an empty body.
+  server.on('checkExpectation', (request: IncomingMessage, response: ServerResponse) => {
+    refuse(response, new GatewayError('EXPECTATION_FAILED', `Expect: "${clip(String(request.headers.expect), 40)}" cannot be met; the only expectation taken is 100-continue`));
+  });
   // Past it, Node closes new connections at once: a flood of sockets costs no memory.
   server.maxConnections = limits.maxConnections;
   // A client that half-closes after a complete request (`shutdown(SHUT_WR)`, some beacon
@@ -43,6 +67,28 @@ export function createLimitedServer(limits: ServerLimits, listener: RequestListe
   // Slow-loris without a request at all: an idle socket that never completes its headers is
   // cut by headersTimeout; one between keep-alive requests by keepAliveTimeout.
   return server;
+}
+
+const AWAITS_CONTINUE = Symbol('awaitsContinue');
+type ContinueAwaited = IncomingMessage & { [AWAITS_CONTINUE]?: boolean };
+
+/**
+ * Sends `100 Continue` to a client that waits for it, once, as the body is about to be read
+ * (a preParsing hook: after every onRequest hook has let the request through).
+ */
+export function sendContinue(request: IncomingMessage, response: ServerResponse): void {
+  const awaited = request as ContinueAwaited;
+  if (!awaited[AWAITS_CONTINUE]) return;
+  awaited[AWAITS_CONTINUE] = false;
+  if (!response.headersSent) response.writeContinue();
+}
+
+/** A refusal before Fastify routes the request: the documented shape, counted, connection closed. */
+function answerBeforeRouting(response: ServerResponse, error: GatewayError, metrics: GatewayMetrics): void {
+  metrics.httpRequests.labels(CLIENT_ERROR_ROUTE, 'unknown', String(error.status)).inc();
+  const answer = errorAnswer(error);
+  response.shouldKeepAlive = false;
+  response.writeHead(answer.status, { ...answer.headers, 'content-length': Buffer.byteLength(answer.body), connection: 'close' }).end(answer.body);
 }
 
 function parserErrorCode(err: NodeJS.ErrnoException): ErrorCode {

@@ -31,14 +31,22 @@ export function versionOf(topic: Topic, queryValue: string | undefined, headers:
   const raw = queryValue ?? (Array.isArray(header) ? header.join(',') : header);
   let number = topic.config.defaultVersion;
   if (raw !== undefined) {
-    if (!/^[1-9][0-9]{0,5}$/.test(raw)) throw new GatewayError('BAD_VERSION', `schema version "${truncate(raw)}" is not a positive integer`);
-    number = Number(raw);
+    number = versionNumber(raw);
   }
   const version = topic.versions.get(number);
   if (!version) {
     throw new GatewayError('UNKNOWN_VERSION', `topic ${topic.service}/${topic.name} has no schema version ${number} (versions 1 to ${topic.latestVersion})`);
   }
   return version;
+}
+
+/**
+ * A version as the client wrote it: canonical decimal only. `Number()` would also read
+ * `0x1`, `01`, `1e0` and ` 1` as 1, so one version would answer to many spellings.
+ */
+export function versionNumber(raw: string): number {
+  if (!/^[1-9][0-9]{0,5}$/.test(raw)) throw new GatewayError('BAD_VERSION', `schema version "${truncate(raw)}" is not a positive integer in decimal (1, 2, …)`);
+  return Number(raw);
 }
 
 function truncate(text: string): string {

@@ -140,6 +140,24 @@ export class GatewayMetrics {
     help: 'The configured bound on buffer_bytes (buffer.maxBytes).',
     registers: [this.registry],
   });
+  readonly decodeBudgetBytes = this.sampledGauge({
+    name: `${METRIC_PREFIX}decode_budget_bytes`,
+    help: 'Bytes reserved by requests whose bodies are being read and decoded (server.decodeBudgetBytes bounds it).',
+  });
+  readonly decodeBudgetLimitBytes = new Gauge({
+    name: `${METRIC_PREFIX}decode_budget_limit_bytes`,
+    help: 'The configured bound on decode_budget_bytes (server.decodeBudgetBytes), per process.',
+    registers: [this.registry],
+  });
+  readonly decodeBudgetRefusals = new Counter({
+    name: `${METRIC_PREFIX}decode_budget_refusals_total`,
+    help: 'Requests answered 503 OVERLOADED because the decode budget had no room for them within server.decodeWaitMs.',
+    registers: [this.registry],
+  });
+  readonly idleCollections = this.sampledGauge({
+    name: `${METRIC_PREFIX}idle_collections`,
+    help: 'Full garbage collections run because the process went idle after decoding large bodies (src/http/idle-collection.ts); grows by one per burst.',
+  });
   readonly spoolBytes = this.sampledGauge({
     name: `${METRIC_PREFIX}spool_bytes`,
     help: 'Bytes of events in the disk spool, waiting to be replayed.',

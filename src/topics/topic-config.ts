@@ -58,7 +58,9 @@ export const topicConfigSchema = (destinationOptions: object = { type: 'object',
     access: { enum: ['public', 'service'] },
     allowedOrigins: {
       type: 'array',
-      items: { type: 'string', pattern: '^(\\*|https?://[^/\\s]+)$' },
+      // An origin; `*` (any site, not `null`); `null` by name (sandboxed frames, data: pages);
+      // or a loopback host on any port, for development (`http://localhost:*`).
+      items: { type: 'string', pattern: '^(\\*|null|https?://(localhost|127\\.0\\.0\\.1|\\[::1\\]):\\*|https?://[^/\\s*]+)$' },
       default: [],
     },
     defaultVersion: { type: 'integer', minimum: 1 },

@@ -28,6 +28,16 @@ t.test('environment overrides the file, coerced to the key type', async (t) => {
   t.equal(config.server.trustProxy, true);
 });
 
+t.test('the decode budget: derived from the body limits unless set; its env override; its bounds', async (t) => {
+  const MiB = 1024 * 1024;
+  t.equal(buildConfig(undefined, {}).server.decodeBudgetBytes, 40 * MiB, '2 × (4 MiB + 16 MiB) by default');
+  t.equal(buildConfig(undefined, {}).server.decodeWaitMs, 1000);
+  t.equal(buildConfig({ server: { bodyLimitBytes: MiB } }, {}).server.decodeBudgetBytes, 10 * MiB, 'follows bodyLimitBytes and the maxDecodedBytes derived from it');
+  t.equal(buildConfig({ server: { decodeBudgetBytes: 5 * MiB } }, { GATEWAY_DECODE_BUDGET_BYTES: String(8 * MiB) }).server.decodeBudgetBytes, 8 * MiB, 'GATEWAY_DECODE_BUDGET_BYTES over the file');
+  t.throws(() => buildConfig({ server: { decodeBudgetBytes: 10 } }, {}), /server\.decodeBudgetBytes must be >= 1024/);
+  t.throws(() => buildConfig({ server: { decodeWaitMs: -1 } }, {}), /server\.decodeWaitMs must be >= 0/);
+});
+
 t.test('errors name the bad key', async (t) => {
   t.throws(() => buildConfig({ server: { port: 'eighty' } }, {}), /server\.port must be integer/);
   t.throws(() => buildConfig({ server: { prot: 1 } }, {}), /server: unknown key "prot"/);

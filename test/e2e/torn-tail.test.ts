@@ -96,3 +96,32 @@ t.test('torn tails of minute files and spool segments are cut at start, counted 
   t.same(gzipTestFailures(listFiles(dataDir)), [], 'gzip -t passes on every .gz');
   t.same(readGzipLines(join(dataDir, 'shop')).map((l) => l.id).sort(), expected, 'every acknowledged event readable, the torn one nowhere');
 });
+
+t.test('torn tails left by a run with other workers are cut before this run starts its own', async (t) => {
+  // A single-process run writes straight under the data directory and a run of three workers
+  // under worker-1..3; a run of two workers repairs only worker-1 and worker-2. The primary cuts
+  // the rest: without it, these files failed gzip -t for ever.
+  const dir = tempDir();
+  t.teardown(() => removeDir(dir));
+  const dataDir = join(dir, 'data');
+  const whole = await gzipMember(Buffer.from(`${JSON.stringify({ id: 'acknowledged' })}\n`));
+  const torn = (await gzipMember(Buffer.from(`${JSON.stringify({ id: 'never-acknowledged' })}\n`))).subarray(0, 30);
+  const files = [
+    join(dataDir, 'shop', 'order-placed', '2020-01-01', '00-00.ndjson.gz'),
+    join(dataDir, '_dead-letter', 'widget', 'impression', '2020-01-01', '00-00.ndjson.gz'),
+    join(dataDir, 'worker-3', 'shop', 'order-placed', '2020-01-01', '00-01.ndjson.gz'),
+    join(dataDir, 'worker-3', '_dead-letter', 'shop', 'order-placed', '2020-01-01', '00-01.ndjson.gz'),
+  ];
+  for (const file of files) {
+    mkdirSync(join(file, '..'), { recursive: true });
+    writeFileSync(file, Buffer.concat([whole, torn]));
+  }
+  t.equal(gzipTestFailures(files).length, files.length, 'gzip -t refuses each before');
+  const gateway = await startServe({ GATEWAY_DATA_DIR: dataDir, GATEWAY_WORKERS: '2' });
+  t.teardown(() => gateway.child.kill('SIGKILL'));
+  const cuts = logLines(gateway.output()).filter((l) => /cut a torn tail/.test(l.msg));
+  for (const file of files) t.equal(cuts.find((l) => l.file === file)?.bytesCut, torn.length, `${file.slice(dataDir.length)}: cut and logged`);
+  t.equal(await gateway.stop(), 0);
+  t.same(gzipTestFailures(files), [], 'gzip -t passes on each after');
+  t.same(readGzipLines(join(dataDir, 'shop')).map((l) => l.id), ['acknowledged'], 'the acknowledged line is kept');
+});

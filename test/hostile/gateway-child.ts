@@ -64,6 +64,8 @@ export interface StartOptions {
   /** Config over the defaults set here (ports, dirs, log level). */
   config?: Record<string, any>;
   readyTimeoutMs?: number;
+  /** Environment over the test run's, e.g. MALLOC_ARENA_MAX. */
+  env?: Record<string, string>;
 }
 
 export { freePort };
@@ -89,7 +91,7 @@ export async function startHostileGateway(options: StartOptions = {}): Promise<H
     for (const key of droppedKeys) deletePath(config, key);
     const configFile = join(dataDir, 'gateway.json');
     writeFileSync(configFile, JSON.stringify(config, null, 2));
-    const gateway = spawnGateway(checkout, configFile, { port, adminPort, dataDir, config, droppedKeys });
+    const gateway = spawnGateway(checkout, configFile, { port, adminPort, dataDir, config, droppedKeys }, options.env);
     const ready = await waitReady(gateway, options.readyTimeoutMs ?? 20_000);
     if (ready === true) return gateway;
     await gateway.stop(0);
@@ -107,12 +109,13 @@ function spawnGateway(
   checkout: string,
   configFile: string,
   parts: { port: number; adminPort: number; dataDir: string; config: Record<string, any>; droppedKeys: string[] },
+  env: Record<string, string> = {},
 ): HostileGateway {
   let output = '';
   const child = spawn(process.execPath, [...GATEWAY_NODE_FLAGS, join(checkout, 'dist', 'src', 'cli.js'), 'serve', '--config', configFile], {
     cwd: checkout,
     // None of the test run's GATEWAY_*, KAFKA_*, FIREHOSE_*, AWS_* or NODE_OPTIONS (tap's loaders).
-    env: Object.fromEntries(Object.entries(process.env).filter(([name]) => !/^(GATEWAY_|KAFKA_|FIREHOSE_|AWS_|NODE_OPTIONS$)/.test(name))),
+    env: { ...Object.fromEntries(Object.entries(process.env).filter(([name]) => !/^(GATEWAY_|KAFKA_|FIREHOSE_|AWS_|NODE_OPTIONS$)/.test(name))), ...env },
     stdio: ['ignore', 'pipe', 'pipe'],
   });
   const keep = (chunk: Buffer) => {

@@ -59,6 +59,10 @@ spec:
           value: {{ .Values.ports.admin | quote }}
         - name: GATEWAY_LOG_LEVEL
           value: {{ .Values.gateway.logLevel | quote }}
+        # Two glibc malloc arenas: memory freed after a burst of large bodies goes back to the
+        # system (docs/memory.md); the image sets it too, for images built otherwise.
+        - name: MALLOC_ARENA_MAX
+          value: "2"
         - name: GATEWAY_TRUST_PROXY
           value: {{ .Values.gateway.trustProxy | quote }}
         - name: GATEWAY_WORKERS

@@ -100,6 +100,18 @@ export function originParameter(topic: Topic | undefined): Record<string, unknow
     name: 'Origin',
     in: 'header',
     description: "The page's origin; must be in the topic's allowedOrigins (else 403 ORIGIN_NOT_ALLOWED). Without it, the Referer's origin is checked",
-    schema: allowed && allowed.length > 0 ? { type: 'string', enum: [...allowed] } : { type: 'string' },
+    schema: allowed && allowed.length > 0 ? originSchema(allowed) : { type: 'string' },
   };
+}
+
+/** The origins a list allows: each as itself, and `http://localhost:*` as that host on any port (cors.ts). */
+function originSchema(allowed: readonly string[]): Record<string, unknown> {
+  const exact = allowed.filter((origin) => !origin.endsWith(':*'));
+  const anyPort = allowed.filter((origin) => origin.endsWith(':*')).map((origin) => ({ type: 'string', pattern: `^${escapeRegExp(origin.slice(0, -2))}(:[0-9]{1,5})?$` }));
+  if (anyPort.length === 0) return { type: 'string', enum: exact };
+  return { anyOf: [...(exact.length > 0 ? [{ type: 'string', enum: exact }] : []), ...anyPort] };
+}
+
+function escapeRegExp(text: string): string {
+  return text.replace(/[.*+?^${}()|[\]\\]/g, '\\$&');
 }

@@ -5,7 +5,7 @@ import { GatewayError } from '../../errors';
 import type { TopicRegistry } from '../../topics/registry';
 import { decodeEventsBody, mediaTypeOf, type DecodeLimits } from '../body-decoding';
 import type { PublicPaths } from '../paths';
-import { readQuery } from '../query';
+import { clip, readQuery } from '../query';
 import type { RateLimits } from '../rate-limits';
 import { tallyOf } from '../request-context';
 import { lookupTopic, lookupVersion, type TopicParams } from '../topic-lookup';
@@ -32,6 +32,12 @@ export function eventsRoutes(app: FastifyInstance, parts: EventsRouteParts): voi
   // The key is checked before the body is read: an unknown caller costs no decoding.
   const authenticate = (request: FastifyRequest<{ Params: TopicParams }>, _reply: FastifyReply, done: (err?: Error) => void) => {
     try {
+      // Node keeps the first of two Authorization headers; a proxy in front may keep the
+      // other. Which key the request carries must not depend on who reads it.
+      // (`inject` makes requests without headersDistinct: they cannot repeat a header.)
+      const distinct: NodeJS.Dict<string[]> | undefined = request.raw.headersDistinct;
+      const presented = distinct?.authorization?.length ?? 0;
+      if (presented > 1) throw new GatewayError('BAD_REQUEST', `the request carries ${presented} Authorization headers; send one`);
       const key = keys.authenticate(request.headers.authorization);
       keys.authorize(key, request.params.service, request.params.topic);
       rateLimits.checkKey(key);
@@ -67,7 +73,7 @@ export function eventsRoutes(app: FastifyInstance, parts: EventsRouteParts): voi
       datums: decoded.datums,
       bodyBytes: body.length,
       mode: 'service',
-      partial: query.partial === 'true' || query.partial === '1',
+      partial: partialFlag(query.partial),
       source: paths.eventsPath(topic),
       clientIp: request.ip,
       userAgent: request.headers['user-agent'],
@@ -81,6 +87,16 @@ export function eventsRoutes(app: FastifyInstance, parts: EventsRouteParts): voi
     }
     return reply.code(200).send({ accepted: result.accepted, rejected: result.rejected, errors: result.errors, moreErrors: result.moreErrors || undefined });
   });
+}
+
+/**
+ * `?partial=`: `true` or `1`, `false` or `0`, as written. Anything else (`TRUE`, `yes`, an
+ * empty value) is refused rather than read as false: the client asked for something.
+ */
+function partialFlag(value: string | undefined): boolean {
+  if (value === undefined || value === 'false' || value === '0') return false;
+  if (value === 'true' || value === '1') return true;
+  throw new GatewayError('BAD_PARAMETER', `parameter "partial" is "${clip(value, 16)}"; send partial=true or partial=false (or 1 / 0)`);
 }
 
 /** True when `promise` resolved true within `ms`. */

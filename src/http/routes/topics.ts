@@ -2,7 +2,7 @@ import type { FastifyInstance } from 'fastify';
 import { GatewayError } from '../../errors';
 import type { Topic, TopicRegistry } from '../../topics/registry';
 import type { PublicPaths } from '../paths';
-import { lookupTopic, type TopicParams } from '../topic-lookup';
+import { lookupTopic, versionNumber, type TopicParams } from '../topic-lookup';
 
 // Discovery: clients list topics and fetch the exact schema of each version.
 
@@ -38,7 +38,7 @@ export function topicsRoutes(app: FastifyInstance, registry: TopicRegistry, path
 
   app.get<{ Params: TopicParams & { version: string } }>(`${paths.topicsRoute}/:service/:topic/versions/:version`, async (request, reply) => {
     const topic = lookupTopic(registry, request.params);
-    const version = topic.versions.get(Number(request.params.version));
+    const version = topic.versions.get(versionNumber(request.params.version));
     if (!version) {
       throw new GatewayError('UNKNOWN_VERSION', `topic ${topic.service}/${topic.name} has no schema version "${request.params.version.slice(0, 16)}" (versions 1 to ${topic.latestVersion})`);
     }
