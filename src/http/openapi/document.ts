@@ -68,13 +68,14 @@ export function buildOpenApiDocument(parts: OpenApiParts): Record<string, unknow
       title: 'tracking-gateway public API',
       version: parts.version,
       description:
-        'Beacons from browsers, service events, topic discovery and the browser tracker. Generated at start from the topics tree: ' +
+        'Beacons from browsers, service events, Segment SDK calls, topic discovery and the browser tracker. Generated at start from the topics tree: ' +
         "each topic version's events are described by a JSON Schema derived from its Avro schema. Every refusal is " +
         '{"error":{"code","message","events"?,"moreErrors"?}}; a method a path does not take is answered 405 with Allow.',
     },
     tags: [
       { name: 'beacons', description: 'Browsers: answered at once, keyless, origin-checked' },
       { name: 'events', description: 'Services: a 200 means durable; needs a service key' },
+      { name: 'segment', description: 'The Segment HTTP Tracking API (when segment.enabled): each call typed by the topic it maps to' },
       { name: 'discovery', description: 'Topics, versions and schemas' },
       { name: 'tracker', description: 'The browser tracker script' },
     ],

@@ -34,6 +34,10 @@ export function errorSchemas(): Record<string, Record<string, unknown>> {
         index: { type: 'integer', minimum: 0 },
         path: { type: 'string', description: 'e.g. items[0].quantity; empty for the whole event' },
         message: { type: 'string' },
+        // A refused Segment call (routes/segment.ts) also says what it was and why.
+        type: { type: 'string', description: 'Segment calls: the call type, when it is one' },
+        event: { type: 'string', description: "Segment calls: a track's event name (its first 100 characters)" },
+        code: { type: 'string', enum: Object.keys(ERRORS), description: 'Segment calls: why this call was refused' },
       },
     },
     [ERROR_SCHEMA_NAME]: {

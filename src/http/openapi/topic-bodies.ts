@@ -105,7 +105,7 @@ export function originParameter(topic: Topic | undefined): Record<string, unknow
 }
 
 /** The origins a list allows: each as itself, and `http://localhost:*` as that host on any port (cors.ts). */
-function originSchema(allowed: readonly string[]): Record<string, unknown> {
+export function originSchema(allowed: readonly string[]): Record<string, unknown> {
   const exact = allowed.filter((origin) => !origin.endsWith(':*'));
   const anyPort = allowed.filter((origin) => origin.endsWith(':*')).map((origin) => ({ type: 'string', pattern: `^${escapeRegExp(origin.slice(0, -2))}(:[0-9]{1,5})?$` }));
   if (anyPort.length === 0) return { type: 'string', enum: exact };
