@@ -68,12 +68,12 @@ export const topicsOperations: ApiFamily = (context) => {
       },
     },
     [`${list}/{service}/{topic}/versions/{version}`]: {
-      parameters: [...TOPIC_PATH_PARAMETERS, { name: 'version', in: 'path', required: true, description: 'A version number (no such version: 404 UNKNOWN_VERSION)', schema: { type: 'integer', minimum: 1 } }],
+      parameters: [...TOPIC_PATH_PARAMETERS, { name: 'version', in: 'path', required: true, description: 'A version number in canonical decimal, 1 to 999999 (else 400 BAD_VERSION; no such version: 404 UNKNOWN_VERSION)', schema: { type: 'integer', minimum: 1, maximum: 999999 } }],
       get: {
         tags: ['discovery'],
         operationId: 'topicVersionSchema',
         summary: 'The Avro schema of one version, as its .avsc holds it',
-        responses: { '200': JSON_OK('The schema', AVRO_SCHEMA), ...errorResponses(['UNKNOWN_SERVICE', 'UNKNOWN_TOPIC', 'UNKNOWN_VERSION']) },
+        responses: { '200': JSON_OK('The schema', AVRO_SCHEMA), ...errorResponses(['BAD_VERSION', 'UNKNOWN_SERVICE', 'UNKNOWN_TOPIC', 'UNKNOWN_VERSION']) },
       },
     },
   };
