@@ -7,6 +7,7 @@ import { Gateway } from '../../src/gateway';
 import { launchChromium } from '../harness/chromium';
 import { cacheRoot } from '../harness/cache-dir';
 import { metricValue, readGzipLines, removeDir, SERVICE_AUTH, TEST_SERVICE_KEY, tempDir, TOPICS_DIR, validImpression, validOrder } from '../helpers/gateway';
+import { addTopicVersion } from '../helpers/topics-tree';
 
 // The inspector in a real browser: Chromium opens /inspect on the admin port, sees a pixel
 // and a batch arrive within a second, sees a refusal's field paths, and re-drives a dead
@@ -149,7 +150,7 @@ t.test('a dead letter re-driven from the page after its schema is fixed is deliv
   const dir = join(topicsDir, 'widget', 'impression');
   const v2 = JSON.parse(readFileSync(join(dir, 'v2.avsc'), 'utf8'));
   v2.fields.find((f: { name: string }) => f.name === 'placement').type.symbols.push('OVERLAY');
-  writeFileSync(join(dir, 'v3.avsc'), JSON.stringify(v2, null, 2));
+  addTopicVersion(dir, 3, v2);
   writeFileSync(join(dir, 'topic.yaml'), `access: public\nallowedOrigins: ["${ORIGIN}"]\ndefaultVersion: 3\npartitionKey: widgetId\nmaxEventBytes: 8192\n`);
 
   const second = await startGateway(t, topicsDir, dataDir);

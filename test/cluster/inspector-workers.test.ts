@@ -6,6 +6,7 @@ import { promisify } from 'node:util';
 import t from 'tap';
 import { metricValue, readGzipLines, removeDir, tempDir, TOPICS_DIR, validImpression } from '../helpers/gateway';
 import { CLI, startServe } from '../helpers/process';
+import { addTopicVersion } from '../helpers/topics-tree';
 
 // The inspector of a cluster: the primary's page stream carries every worker's events, its
 // dead letter lists every worker's entries, and `tracking-gateway dead-letter` lists, dry-runs
@@ -93,7 +94,7 @@ t.test('two workers: one stream, one dead letter, re-driven through each worker'
   const dir = join(topicsDir, 'widget', 'impression');
   const v2 = JSON.parse(readFileSync(join(dir, 'v2.avsc'), 'utf8'));
   v2.fields.find((f: { name: string }) => f.name === 'placement').type.symbols.push('OVERLAY');
-  writeFileSync(join(dir, 'v3.avsc'), JSON.stringify(v2));
+  addTopicVersion(dir, 3, v2);
   writeFileSync(join(dir, 'topic.yaml'), `access: public\nallowedOrigins: ["${ORIGIN}"]\ndefaultVersion: 3\npartitionKey: widgetId\nmaxEventBytes: 8192\n`);
   t.match((await cli('replay', '--dry-run', '--reason', 'invalid')).stdout, /8 of 8 would pass/, 'after the fix, the dry run says all would pass');
 

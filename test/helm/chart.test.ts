@@ -175,7 +175,7 @@ for (const { name, valuesFiles } of renderings) {
       const items = volume?.configMap?.items ?? [];
       t.ok(items.length > 0, 'topics ConfigMap volume maps its keys to paths');
       for (const item of items) {
-        t.match(item.path, /^[^/]+\/[^/]+\/(v\d+\.avsc|topic\.(yaml|json))$/, `${item.path} is <service>/<topic>/<file>`);
+        t.match(item.path, /^(?:[^/]+\/[^/]+\/(?:v\d+\.avsc|topic\.(?:yaml|json)|schema-ids\.yaml)|retired-schema-ids\.yaml)$/, `${item.path} is <service>/<topic>/<file> (or the tree's retired-schema-ids.yaml)`);
         t.equal(item.key, item.path.replaceAll('/', '__'));
       }
       const paths = items.map((item) => item.path);
