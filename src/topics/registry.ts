@@ -6,6 +6,7 @@ import YAML from 'yaml';
 import { ConfigError } from '../errors';
 import { segmentMappingProblems } from '../segment/segment-topics';
 import { compileNormalizer, type Normalizer } from './avro-normalizer';
+import { bytesAsBase64, compileJsonSerializer, type JsonSerializer } from './json-serializer';
 import { compileFieldCoercers, type Coercer } from './query-coercion';
 import { checkTopicConfig, TOPIC_CONFIG_FILES, type TopicConfig } from './topic-config';
 
@@ -32,6 +33,8 @@ export interface TopicVersion {
   cloudEventType: string;
   /** Set when the schema holds bytes or fixed values, which JSON carries as base64. */
   jsonReplacer?: (key: string, value: unknown) => unknown;
+  /** JSON text of a normalised value of this version: what JSON.stringify(value, jsonReplacer) gives. */
+  toJson: JsonSerializer;
 }
 
 export interface Topic {
@@ -226,16 +229,8 @@ function readVersion(file: string, service: string, topic: string, version: numb
     dataschema: `/v1/topics/${service}/${topic}/versions/${version}`,
     cloudEventType: `${service}.${topic}`,
     jsonReplacer: /"(bytes|fixed)"/.test(JSON.stringify(schema)) ? bytesAsBase64 : undefined,
+    toJson: compileJsonSerializer(type),
   };
-}
-
-/** JSON.stringify replacer for schemas with bytes or fixed fields: bytes travel as base64. */
-export function bytesAsBase64(_key: string, value: unknown): unknown {
-  // Buffer.toJSON runs before a replacer sees the value, so bytes arrive as {type:'Buffer',data}.
-  if (value && typeof value === 'object' && (value as any).type === 'Buffer' && Array.isArray((value as any).data)) {
-    return Buffer.from((value as any).data).toString('base64');
-  }
-  return value;
 }
 
 function isDirectory(path: string): boolean {
