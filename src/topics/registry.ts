@@ -6,7 +6,7 @@ import YAML from 'yaml';
 import { ConfigError } from '../errors';
 import { segmentMappingProblems } from '../segment/segment-topics';
 import { compileNormalizer, type Normalizer } from './avro-normalizer';
-import { bytesAsBase64, compileJsonSerializer, type JsonSerializer } from './json-serializer';
+import { bytesAsBase64, jsonSerializerFor, type JsonSerializer } from './json-serializer';
 import { compileFieldCoercers, type Coercer } from './query-coercion';
 import { checkTopicConfig, TOPIC_CONFIG_FILES, type TopicConfig } from './topic-config';
 
@@ -218,6 +218,7 @@ function readVersion(file: string, service: string, topic: string, version: numb
     problems.push(`${file}: the top-level type must be a record (it is ${type.typeName})`);
     return undefined;
   }
+  const hasBytes = /"(bytes|fixed)"/.test(JSON.stringify(schema));
   return {
     service,
     topic,
@@ -228,8 +229,8 @@ function readVersion(file: string, service: string, topic: string, version: numb
     coercers: compileFieldCoercers(type),
     dataschema: `/v1/topics/${service}/${topic}/versions/${version}`,
     cloudEventType: `${service}.${topic}`,
-    jsonReplacer: /"(bytes|fixed)"/.test(JSON.stringify(schema)) ? bytesAsBase64 : undefined,
-    toJson: compileJsonSerializer(type),
+    jsonReplacer: hasBytes ? bytesAsBase64 : undefined,
+    toJson: jsonSerializerFor(type, hasBytes),
   };
 }
 
