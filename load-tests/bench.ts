@@ -323,7 +323,7 @@ async function main(): Promise<number> {
   console.log(`bench${QUICK ? ' (quick)' : ''}: ${ROUNDS} rounds, ${SECONDS} s per contender after a ${WARMUP_S} s warm-up; ${SHARING_NOTE}`);
   console.log(`load average (1, 5, 15 min) at start: ${loadBefore.map((l) => l.toFixed(2)).join(' ')}`);
   const nginx = ensureNginx();
-  const benthos = ensureBenthos();
+  const benthos = process.env.BENCH_BENTHOS === 'skip' ? undefined : ensureBenthos();
 
   const nodeHttp = bareNodeHttp();
   const gateway1 = gatewayContender('1');
@@ -334,7 +334,7 @@ async function main(): Promise<number> {
   const pixelRuns = await rounds(pixelContenders, pixelRun, 'req/s');
 
   const benthosContender = benthos ? benthosFiles(benthos) : undefined;
-  if (!benthosContender) console.log('Benthos could not be had: its batch row is missing');
+  if (!benthosContender) console.log('Benthos left out (BENCH_BENTHOS=skip) or could not be had: its batch row is missing');
   const batchContenders = [...(benthosContender ? [benthosContender] : []), gatewayAuto, gateway1];
   const body = ordersBody(100);
   console.log(`\n100-event JSON batches into gzip NDJSON files, ${BATCH_CONNECTIONS} connections, ${body.length} bytes per request`);
