@@ -5,13 +5,15 @@ import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { freePort } from './gateway-process';
 
-// Benthos v4 (Go; MIT) as the gateway's peer on the Kafka path: http_server input →
-// kafka_franz output, the same job as POST /v1/events into Kafka, using every core. Built
-// once by scripts/ensure-benthos.sh into the cache (notes: /work/shared/notes/benthos.md).
+// Benthos v4 (Go; MIT) as the gateway's peer: http_server input → kafka_franz output, the
+// same job as POST /v1/events into Kafka, and http_server → file output of gzip NDJSON, the
+// same job into files; each using every core. Built once by scripts/ensure-benthos.sh into
+// the cache.
 
 const ENSURE_SCRIPT = join(__dirname, '..', '..', 'scripts', 'ensure-benthos.sh');
 
 export interface BenthosProcess {
+  pid: number;
   baseUrl: string;
   /** The path it takes POSTs on. */
   path: string;
@@ -61,11 +63,53 @@ logger: { level: WARN }
 `;
 }
 
-export async function startBenthos(binary: string, brokers: string[], topic: string, compression: string): Promise<BenthosProcess> {
+/**
+ * The file job: a POSTed JSON array becomes one CloudEvents JSON line per element (id, time,
+ * type, source, data), the request's lines one gzip member (level 1, as the gateway writes)
+ * appended to a minute file under `outDir`. The answer waits for the write, not for an fsync
+ * (Benthos's file output has none; the gateway's answer waits for fdatasync).
+ */
+function filesConfig(port: number, adminPort: number, outDir: string): string {
+  return `http: { address: "127.0.0.1:${adminPort}", enabled: true }
+input:
+  http_server: { address: "127.0.0.1:${port}", path: /post, allowed_verbs: [POST] }
+pipeline:
+  threads: -1
+  processors:
+    - unarchive: { format: json_array }
+    - mapping: |
+        root.specversion = "1.0"
+        root.id = uuid_v4()
+        root.source = "/post"
+        root.type = "shop.order-placed"
+        root.time = now()
+        root.datacontenttype = "application/json"
+        root.data = this
+    - archive: { format: lines }
+    - mapping: 'root = content().string() + "\\n"'
+    - compress: { algorithm: gzip, level: 1 }
+output:
+  file:
+    path: '${outDir}/\${! now().ts_format("2006-01-02T15-04") }.ndjson.gz'
+    codec: append
+logger: { level: WARN }
+`;
+}
+
+export function startBenthos(binary: string, brokers: string[], topic: string, compression: string): Promise<BenthosProcess> {
+  return startWith(binary, (port, adminPort) => config(port, adminPort, brokers, topic, compression));
+}
+
+/** Benthos writing gzip NDJSON files into `outDir`. */
+export function startBenthosFiles(binary: string, outDir: string): Promise<BenthosProcess> {
+  return startWith(binary, (port, adminPort) => filesConfig(port, adminPort, outDir));
+}
+
+async function startWith(binary: string, configFor: (port: number, adminPort: number) => string): Promise<BenthosProcess> {
   const dir = mkdtempSync(join(tmpdir(), 'tracking-gateway-bench-benthos-'));
   const [port, adminPort] = [await freePort(), await freePort()];
   const file = join(dir, 'benthos.yaml');
-  writeFileSync(file, config(port, adminPort, brokers, topic, compression));
+  writeFileSync(file, configFor(port, adminPort));
   const child = spawn(binary, ['-c', file], { stdio: ['ignore', 'inherit', 'inherit'] });
   const exited = new Promise<void>((resolve) => child.once('exit', () => resolve()));
   for (let i = 0; ; i++) {
@@ -79,6 +123,7 @@ export async function startBenthos(binary: string, brokers: string[], topic: str
     await sleep(100);
   }
   return {
+    pid: child.pid!,
     baseUrl: `http://127.0.0.1:${port}`,
     path: '/post',
     stop: async () => {

@@ -31,6 +31,8 @@ export interface GatewayOptions {
 }
 
 export interface GatewayProcess {
+  /** The process started (the cluster's primary when there are workers). */
+  pid: number;
   baseUrl: string;
   adminUrl: string;
   dataDir: string;
@@ -81,6 +83,7 @@ export async function startGateway(options: GatewayOptions = {}): Promise<Gatewa
   const adminUrl = `http://127.0.0.1:${adminPort}`;
   await waitUntilReady(adminUrl, child);
   return {
+    pid: child.pid!,
     baseUrl: `http://127.0.0.1:${port}`,
     adminUrl,
     dataDir,

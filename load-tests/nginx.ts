@@ -12,6 +12,8 @@ const NGINX_PATHS = ['/usr/sbin/nginx', '/usr/bin/nginx'];
 const ENSURE_SCRIPT = join(__dirname, '..', '..', 'scripts', 'ensure-nginx.sh');
 
 export interface NginxProcess {
+  /** The master process (its worker is its child). */
+  pid: number;
   baseUrl: string;
   version: string;
   /** Stops gracefully; resolves with the access log's lines, one per request: the events of old beacon pipelines. */
@@ -87,6 +89,7 @@ export async function startNginx(binary: string, locations = EMPTY_GIF_LOCATION)
     }
   }
   return {
+    pid: child.pid!,
     baseUrl,
     version,
     stop: async () => {

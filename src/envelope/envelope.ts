@@ -150,6 +150,6 @@ export function toCloudEventJson(event: GatewayEvent): string {
   return (
     `{"specversion":"1.0","id":${JSON.stringify(event.id)},"source":"${event.source}",` +
     `"type":"${schema.cloudEventType}","time":"${time}"${extensions},` +
-    `"datacontenttype":"application/json","dataschema":"${schema.dataschema}","data":${JSON.stringify(event.data, schema.jsonReplacer)}}`
+    `"datacontenttype":"application/json","dataschema":"${schema.dataschema}","data":${schema.toJson(event.data)}}`
   );
 }

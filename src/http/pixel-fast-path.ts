@@ -27,6 +27,12 @@ import { versionOf } from './topic-lookup';
 
 const GIF_HEADERS = { 'content-type': 'image/gif', 'cache-control': PIXEL_CACHE_CONTROL, 'content-length': String(TRANSPARENT_GIF.length) };
 const NO_CONTENT_HEADERS = { 'cache-control': PIXEL_CACHE_CONTROL };
+/**
+ * The GIF as latin1 text (one char per byte, the same bytes on the wire): node:http joins a
+ * first string chunk to the header and writes both in one go, where a Buffer body takes a
+ * second chunk, a writev and its chunk list on every pixel.
+ */
+const TRANSPARENT_GIF_TEXT = TRANSPARENT_GIF.toString('latin1');
 
 /** One path the fast path answers: what its URLs start with, and its route's request metrics. */
 interface BeaconPath {
@@ -118,7 +124,7 @@ export class PixelFastPath {
       for (const [name, value] of Object.entries(allowOriginHeaders(pixel.origin))) response.setHeader(name, value);
     }
     if (status === 204) response.writeHead(204, NO_CONTENT_HEADERS).end();
-    else response.writeHead(200, GIF_HEADERS).end(TRANSPARENT_GIF);
+    else response.writeHead(200, GIF_HEADERS).end(TRANSPARENT_GIF_TEXT, 'latin1');
     this.count(beaconPath, status, started);
     return true;
   }

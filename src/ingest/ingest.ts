@@ -156,7 +156,7 @@ export class Ingest {
       let size = state.averageSize;
       let isTooLarge = false;
       if (problems.list.length === 0 && state.measureEach) {
-        const bytes = Buffer.byteLength(JSON.stringify(data, version.jsonReplacer));
+        const bytes = Buffer.byteLength(version.toJson(data));
         if (bytes > maxEventBytes) {
           isTooLarge = true;
           state.tooLarge++;

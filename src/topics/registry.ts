@@ -6,6 +6,7 @@ import YAML from 'yaml';
 import { ConfigError } from '../errors';
 import { segmentMappingProblems } from '../segment/segment-topics';
 import { compileNormalizer, type Normalizer } from './avro-normalizer';
+import { bytesAsBase64, jsonSerializerFor, type JsonSerializer } from './json-serializer';
 import { compileFieldCoercers, type Coercer } from './query-coercion';
 import { cannotRead } from './schema-compatibility';
 import { duplicateSchemaIds, readRetiredSchemaIds, readSchemaIds } from './schema-ids';
@@ -36,6 +37,8 @@ export interface TopicVersion {
   jsonReplacer?: (key: string, value: unknown) => unknown;
   /** Its Schema Registry id from the topic's schema-ids.yaml (schema-ids.ts), when it has one. */
   schemaId?: number;
+  /** JSON text of a normalised value of this version: what JSON.stringify(value, jsonReplacer) gives. */
+  toJson: JsonSerializer;
 }
 
 export interface Topic {
@@ -224,6 +227,7 @@ function readVersion(file: string, service: string, topic: string, version: numb
     problems.push(`${file}: the top-level type must be a record (it is ${type.typeName})`);
     return undefined;
   }
+  const hasBytes = /"(bytes|fixed)"/.test(JSON.stringify(schema));
   return {
     service,
     topic,
@@ -234,17 +238,9 @@ function readVersion(file: string, service: string, topic: string, version: numb
     coercers: compileFieldCoercers(type),
     dataschema: `/v1/topics/${service}/${topic}/versions/${version}`,
     cloudEventType: `${service}.${topic}`,
-    jsonReplacer: /"(bytes|fixed)"/.test(JSON.stringify(schema)) ? bytesAsBase64 : undefined,
+    jsonReplacer: hasBytes ? bytesAsBase64 : undefined,
+    toJson: jsonSerializerFor(type, hasBytes),
   };
-}
-
-/** JSON.stringify replacer for schemas with bytes or fixed fields: bytes travel as base64. */
-export function bytesAsBase64(_key: string, value: unknown): unknown {
-  // Buffer.toJSON runs before a replacer sees the value, so bytes arrive as {type:'Buffer',data}.
-  if (value && typeof value === 'object' && (value as any).type === 'Buffer' && Array.isArray((value as any).data)) {
-    return Buffer.from((value as any).data).toString('base64');
-  }
-  return value;
 }
 
 function isDirectory(path: string): boolean {

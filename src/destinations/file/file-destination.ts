@@ -1,5 +1,6 @@
 import { toCloudEventJson, type GatewayEvent } from '../../envelope/envelope';
 import { LogLimiter } from '../../log/log-limiter';
+import type { TopicVersion } from '../../topics/registry';
 import type { GatewayMetrics } from '../../metrics/metrics';
 import { encodeEach, perRecord, type Destination, type DestinationLog, type RecordFailure } from '../destination';
 import { FILE } from './config';
@@ -7,6 +8,14 @@ import { MinuteFiles } from './minute-files';
 import { S3Shipper } from './s3-shipper';
 import type { S3Shipping } from './s3-shipping-config';
 import type { S3ShippingMetrics } from './s3-shipping-metrics';
+
+/** `<service>/<topic>` of each version, made once rather than once per event. */
+const folders = new WeakMap<TopicVersion, string>();
+function folderOf(version: TopicVersion): string {
+  let folder = folders.get(version);
+  if (folder === undefined) folders.set(version, (folder = `${version.service}/${version.topic}`));
+  return folder;
+}
 
 /** How often a failing disk's reason is logged at most. */
 const LOG_INTERVAL_MS = 10_000;
@@ -49,7 +58,7 @@ export class FileDestination implements Destination {
     const failures: RecordFailure[] = [];
     const encoded = encodeEach(events, toCloudEventJson, failures);
     if (encoded.length === 0) return failures;
-    const lines = encoded.map(({ index, value }) => ({ folder: `${events[index].schema.service}/${events[index].schema.topic}`, timeMs: events[index].receivedAt, line: value }));
+    const lines = encoded.map(({ index, value }) => ({ folder: folderOf(events[index].schema), timeMs: events[index].receivedAt, line: value }));
     const notWritten = await this.files.appendLines(lines);
     // The disk counts as failing when none of the lines could be written.
     this.lastWriteFailed = notWritten.reduce((n, f) => n + f.indexes.length, 0) === lines.length;

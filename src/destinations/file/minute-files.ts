@@ -145,8 +145,18 @@ export class MinuteFiles {
     const byFile = new Map<string, { text: string; indexes: number[] }>();
     // One clock reading per call, not per line: it only decides whether a shipped minute's file is closed.
     const now = Date.now();
+    // Lines of a batch mostly share their folder and minute: the path is looked up once per run of them.
+    let lastFolder: string | undefined;
+    let lastMinute = NaN;
+    let lastPath = '';
     lines.forEach(({ folder, timeMs, line }, index) => {
-      const path = this.pathFor(folder, timeMs, now);
+      const minute = Math.floor(timeMs / MINUTE_MS);
+      if (folder !== lastFolder || minute !== lastMinute) {
+        lastPath = this.pathFor(folder, timeMs, now);
+        lastFolder = folder;
+        lastMinute = minute;
+      }
+      const path = lastPath;
       const file = byFile.get(path);
       if (file) {
         file.text += `${line}\n`;

@@ -62,8 +62,9 @@ export function decodeSpoolEntry(payload: Buffer, registry: TopicRegistry): Gate
   }
   const schema = registry.get(entry.service, entry.topic)?.versions.get(entry.version);
   if (!schema) return new Error(`${entry.service}/${entry.topic} v${entry.version} is no longer a known topic version`);
-  // JSON carried bytes as base64; the normalizer turns them back into the schema's shape.
-  const data = schema.jsonReplacer ? schema.normalize(entry.data, new NormalizeContext()) : entry.data;
+  // JSON carried bytes as base64; the normalizer turns them back into the schema's shape, the
+  // one the version's compiled JSON serializer (json-serializer.ts) expects of every value.
+  const data = schema.normalize(entry.data, new NormalizeContext());
   return {
     id: entry.id,
     schema,
