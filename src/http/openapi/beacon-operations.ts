@@ -2,7 +2,7 @@ import type { ErrorCode } from '../../errors';
 import type { Topic, TopicVersion } from '../../topics/registry';
 import { PIXEL_CACHE_CONTROL } from '../pixel';
 import { openApiPath, operationId, topicPath, TOPIC_PATH_PARAMETERS, type ApiFamily, type OpenApiContext, type PathItem } from './document';
-import { errorResponses } from './responses';
+import { BODY_ERRORS, errorResponses } from './responses';
 import { eventsBody, formFields, jsonText, originParameter, PUBLISHABLE_KEY_PARAMETERS, RESERVED_QUERY_FIELDS, VERSION_HEADER_PARAMETER, VERSION_QUERY_PARAMETER } from './topic-bodies';
 
 // The beacon endpoints (routes/beacon.ts, pixel-fast-path.ts) under each of their names: for
@@ -16,13 +16,7 @@ const QUERY_ERRORS: ErrorCode[] = ['BAD_PARAMETER', 'PROTOTYPE_POISONING', 'BAD_
 const PIXEL_ERRORS: ErrorCode[] = [...ACCESS_ERRORS, ...QUERY_ERRORS, 'MALFORMED_BODY', 'OVERLOADED'];
 const POST_ERRORS: ErrorCode[] = [
   ...PIXEL_ERRORS,
-  'BODY_TOO_LARGE',
-  'DECODED_TOO_LARGE',
-  'TOO_MANY_EVENTS',
-  'TOO_COMPLEX',
-  'UNSUPPORTED_CONTENT_TYPE',
-  'UNSUPPORTED_CHARSET',
-  'UNSUPPORTED_ENCODING',
+  ...BODY_ERRORS,
 ];
 const PREFLIGHT_ERRORS: ErrorCode[] = ['ORIGIN_NOT_ALLOWED', 'SERVICE_ONLY_TOPIC', 'UNKNOWN_SERVICE', 'UNKNOWN_TOPIC'];
 

@@ -2,7 +2,7 @@ import type { ErrorCode } from '../../errors';
 import type { JsonSchema } from '../../topics/json-schema';
 import type { Topic } from '../../topics/registry';
 import { openApiPath, operationId, SERVICE_SECURITY, topicPath, TOPIC_PATH_PARAMETERS, type ApiFamily, type OpenApiContext, type PathItem } from './document';
-import { EVENT_ERROR_SCHEMA_NAME, errorResponses } from './responses';
+import { BODY_ERRORS, EVENT_ERROR_SCHEMA_NAME, errorResponses } from './responses';
 import { eventsBody, jsonText, VERSION_HEADER_PARAMETER, VERSION_QUERY_PARAMETER } from './topic-bodies';
 
 // POST /v1/events (routes/events.ts): every topic's own path, whose JSON bodies are its default
@@ -20,14 +20,8 @@ const ERRORS: ErrorCode[] = [
   'UNKNOWN_SERVICE',
   'UNKNOWN_TOPIC',
   'UNKNOWN_VERSION',
-  'BODY_TOO_LARGE',
-  'DECODED_TOO_LARGE',
-  'TOO_MANY_EVENTS',
-  'TOO_COMPLEX',
+  ...BODY_ERRORS,
   'EVENT_TOO_LARGE',
-  'UNSUPPORTED_CONTENT_TYPE',
-  'UNSUPPORTED_CHARSET',
-  'UNSUPPORTED_ENCODING',
   'INVALID_EVENTS',
   'OVERLOADED',
   'DELIVERY_FAILED',

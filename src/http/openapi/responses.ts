@@ -19,6 +19,17 @@ export const EVERY_REQUEST_ERRORS: readonly ErrorCode[] = [
   'INTERNAL',
 ];
 
+/** What reading a request body can be refused for (body-decoding.ts, content-encoding.ts): its size, its count of events and their nesting, its type, charset and coding. */
+export const BODY_ERRORS: readonly ErrorCode[] = [
+  'BODY_TOO_LARGE',
+  'DECODED_TOO_LARGE',
+  'TOO_MANY_EVENTS',
+  'TOO_COMPLEX',
+  'UNSUPPORTED_CONTENT_TYPE',
+  'UNSUPPORTED_CHARSET',
+  'UNSUPPORTED_ENCODING',
+];
+
 export const ERROR_SCHEMA_NAME = 'Error';
 export const EVENT_ERROR_SCHEMA_NAME = 'EventError';
 

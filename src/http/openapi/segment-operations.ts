@@ -4,7 +4,7 @@ import { RESERVED_PROPERTIES, type JsonSchema } from '../../topics/json-schema';
 import { CONTENT_ENCODINGS } from '../content-encoding';
 import { CORS_HEADERS } from './beacon-operations';
 import { operationId, SERVICE_SECURITY, type ApiFamily, type OpenApiContext, type PathItem } from './document';
-import { EVENT_ERROR_SCHEMA_NAME, errorResponses } from './responses';
+import { BODY_ERRORS, EVENT_ERROR_SCHEMA_NAME, errorResponses } from './responses';
 import { jsonText, originSchema } from './topic-bodies';
 
 // The Segment HTTP Tracking API (routes/segment.ts, docs/segment.md) as it is served: POST
@@ -18,13 +18,7 @@ const POST_ERRORS: ErrorCode[] = [
   'MALFORMED_BODY',
   'PROTOTYPE_POISONING',
   'UNAUTHORIZED',
-  'BODY_TOO_LARGE',
-  'DECODED_TOO_LARGE',
-  'TOO_MANY_EVENTS',
-  'TOO_COMPLEX',
-  'UNSUPPORTED_CONTENT_TYPE',
-  'UNSUPPORTED_CHARSET',
-  'UNSUPPORTED_ENCODING',
+  ...BODY_ERRORS,
   'INVALID_EVENTS',
   'OVERLOADED',
   'DELIVERY_FAILED',
