@@ -6,7 +6,7 @@ import type { GatewayEvent } from '../../envelope/envelope';
 import type { GatewayMetrics } from '../../metrics/metrics';
 import { DestinationError, encodeEach, perRecord, RETRYABLE, type Destination, type DestinationContext, type DestinationLog, type Misconfiguration, type RecordFailure } from '../destination';
 import { DEFAULT_CLIENT_ID, DEFAULT_TOPIC_TEMPLATE, KAFKA, type KafkaConfig } from './config';
-import { classifyKafkaError, kafkaErrorMessage, kafkaMisconfiguration, MissingKafkaTopicsError } from './kafka-errors';
+import { classifyKafkaError, kafkaErrorMessage, kafkaMisconfiguration, MissingKafkaTopicsError, onlyTopicsAlreadyExist } from './kafka-errors';
 import { topicsSchemaIds } from '../../schema-registry/schema-id-source';
 import { confluentPrefix, kafkaTopicName, kafkaTopicOf, recordBytes, toKafkaMessage, valueFormatOf, valueSubject, type KafkaMessage } from './kafka-message';
 import type { KafkaMetrics } from './kafka-metrics';
@@ -268,7 +268,10 @@ export class KafkaDestination implements Destination {
       if (missing.length === 0) return;
       const create = this.config.createTopics;
       if (!create?.enabled) throw new MissingKafkaTopicsError(missing);
-      await admin.createTopics({ topics: missing, partitions: create.numPartitions ?? -1, replicas: create.replicationFactor ?? -1 });
+      // Workers and pods start together: the one that loses the race to create a topic finds it made.
+      await admin.createTopics({ topics: missing, partitions: create.numPartitions ?? -1, replicas: create.replicationFactor ?? -1 }).catch((err: unknown) => {
+        if (!onlyTopicsAlreadyExist(err)) throw err;
+      });
       await this.waitForLeaders(admin, missing);
       this.log?.info({ destination: this.name, topics: missing }, 'created Kafka topics');
     } finally {

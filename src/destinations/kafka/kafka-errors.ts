@@ -73,3 +73,12 @@ export function kafkaMisconfiguration(err: unknown): MisconfigurationReason | un
   }
   return undefined;
 }
+
+/**
+ * Whether createTopics failed only because the topics exist: another worker or pod, starting
+ * at the same moment, created them between our listTopics and createTopics.
+ */
+export function onlyTopicsAlreadyExist(err: unknown): boolean {
+  const codes = [...errorTree(err)].map((node) => node.apiId).filter((id): id is string => typeof id === 'string');
+  return codes.length > 0 && codes.every((id) => id === 'TOPIC_ALREADY_EXISTS');
+}
