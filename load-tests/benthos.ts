@@ -30,12 +30,8 @@ export function ensureBenthos(): string | undefined {
   return build.stdout.trim().split('\n').pop();
 }
 
-/**
- * A config that mirrors the gateway's Kafka path: a POSTed JSON array becomes one record per
- * element, CloudEvents headers, key orderId, acks=all (kafka_franz always waits for all
- * in-sync replicas), the same codec, batches of up to 2,000 or 5 ms.
- */
-function config(port: number, adminPort: number, brokers: string[], topic: string, compression: string): string {
+/** What both jobs start with: an HTTP POST of a JSON array, one message per element, on every core. */
+function arrayInput(port: number, adminPort: number): string {
   return `http: { address: "127.0.0.1:${adminPort}", enabled: true }
 input:
   http_server: { address: "127.0.0.1:${port}", path: /post, allowed_verbs: [POST] }
@@ -43,7 +39,16 @@ pipeline:
   threads: -1
   processors:
     - unarchive: { format: json_array }
-    - mutation: |
+`;
+}
+
+/**
+ * A config that mirrors the gateway's Kafka path: a POSTed JSON array becomes one record per
+ * element, CloudEvents headers, key orderId, acks=all (kafka_franz always waits for all
+ * in-sync replicas), the same codec, batches of up to 2,000 or 5 ms.
+ */
+function config(port: number, adminPort: number, brokers: string[], topic: string, compression: string): string {
+  return `${arrayInput(port, adminPort)}    - mutation: |
         meta = deleted()
         meta ce_specversion = "1.0"
         meta ce_id = uuid_v4()
@@ -70,14 +75,7 @@ logger: { level: WARN }
  * (Benthos's file output has none; the gateway's answer waits for fdatasync).
  */
 function filesConfig(port: number, adminPort: number, outDir: string): string {
-  return `http: { address: "127.0.0.1:${adminPort}", enabled: true }
-input:
-  http_server: { address: "127.0.0.1:${port}", path: /post, allowed_verbs: [POST] }
-pipeline:
-  threads: -1
-  processors:
-    - unarchive: { format: json_array }
-    - mapping: |
+  return `${arrayInput(port, adminPort)}    - mapping: |
         root.specversion = "1.0"
         root.id = uuid_v4()
         root.source = "/post"

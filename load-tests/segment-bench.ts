@@ -2,6 +2,7 @@ import { gzipSync } from 'node:zlib';
 import { join } from 'node:path';
 import autocannon from 'autocannon';
 import { numberFromEnv } from './env';
+import { orderPlaced, Random } from './payloads';
 import { startGateway, LOAD_TEST_AUTH } from './gateway-process';
 import { formatTable, whole } from './table';
 import { eventOfCall } from '../src/segment/call-mapping';
@@ -17,21 +18,11 @@ const ROUNDS = numberFromEnv('SEGMENT_BENCH_ROUNDS', 3);
 const CONNECTIONS = numberFromEnv('SEGMENT_BENCH_CONNECTIONS', 16);
 const EVENTS_PER_REQUEST = 100;
 
-const order = (i: number) => ({
-  orderId: `o-${i}`,
-  customerId: `c-${i % 97}`,
-  placedAt: 1764000000000 + i,
-  totalCents: 4599,
-  currency: 'EUR',
-  couponCode: null,
-  items: [
-    { sku: 'SKU-1', quantity: 2, unitPriceCents: 1500 },
-    { sku: 'SKU-2', quantity: 1, unitPriceCents: 1599 },
-  ],
-});
-const call = (i: number) => ({ type: 'track', event: 'Order Placed', messageId: `m-${i}`, timestamp: '2026-12-01T10:00:00.000Z', userId: `u-${i % 97}`, properties: order(i) });
-const orders = Array.from({ length: EVENTS_PER_REQUEST }, (_, i) => ({ ...order(i), $id: `m-${i}`, $time: '2026-12-01T10:00:00.000Z' }));
-const calls = Array.from({ length: EVENTS_PER_REQUEST }, (_, i) => call(i));
+// One set of orders, the load tests' own (payloads.ts), sent as Segment calls and as events.
+const random = new Random(19);
+const placed = Array.from({ length: EVENTS_PER_REQUEST }, () => orderPlaced(random));
+const calls = placed.map((order, i) => ({ type: 'track', event: 'Order Placed', messageId: `m-${i}`, timestamp: '2026-12-01T10:00:00.000Z', userId: order.customerId, properties: order }));
+const orders = placed.map((order, i) => ({ ...order, $id: `m-${i}`, $time: '2026-12-01T10:00:00.000Z' }));
 const batchJson = Buffer.from(JSON.stringify({ batch: calls }));
 
 interface Contender {
@@ -96,8 +87,7 @@ async function main(): Promise<void> {
   const registry = loadTopicRegistry(join(__dirname, '..', '..', 'topics'));
   const version = registry.get('shop', 'order-placed')!.versions.get(1)!;
   const count = 200_000;
-  const pool = Array.from({ length: 1000 }, (_, i) => call(i));
-  const mapping = nsPerEvent(count, (i) => eventOfCall(pool[i % 1000], 'track', version));
+  const mapping = nsPerEvent(count, (i) => eventOfCall(calls[i % EVENTS_PER_REQUEST], 'track', version));
   const normalize = nsPerEvent(count, (i) => version.normalize(orders[i % EVENTS_PER_REQUEST], new NormalizeContext()));
   console.log(`mapping a call to its event: ${mapping.toFixed(0)} ns/event; schema check of the event (for scale): ${normalize.toFixed(0)} ns/event`);
 }
