@@ -3,7 +3,7 @@ import type { FastifyRequest } from 'fastify';
 import { GatewayError } from '../errors';
 import type { Topic, TopicRegistry, TopicVersion } from '../topics/registry';
 import { SCHEMA_VERSION_HEADER } from './cors';
-import type { Query } from './query';
+import { clip, type Query } from './query';
 
 export interface TopicParams {
   service: string;
@@ -15,9 +15,9 @@ export function lookupTopic(registry: TopicRegistry, params: TopicParams): Topic
   const topic = registry.get(params.service, params.topic);
   if (topic) return topic;
   if (!registry.hasService(params.service)) {
-    throw new GatewayError('UNKNOWN_SERVICE', `unknown service "${truncate(params.service)}"; GET /v1/topics lists the topics`);
+    throw new GatewayError('UNKNOWN_SERVICE', `unknown service "${clip(params.service)}"; GET /v1/topics lists the topics`);
   }
-  throw new GatewayError('UNKNOWN_TOPIC', `service ${params.service} has no topic "${truncate(params.topic)}"; GET /v1/topics lists the topics`);
+  throw new GatewayError('UNKNOWN_TOPIC', `service ${params.service} has no topic "${clip(params.topic)}"; GET /v1/topics lists the topics`);
 }
 
 /** The schema version: `?v=N`, else the `X-Schema-Version` header, else the topic's default. */
@@ -45,10 +45,7 @@ export function versionOf(topic: Topic, queryValue: string | undefined, headers:
  * `0x1`, `01`, `1e0` and ` 1` as 1, so one version would answer to many spellings.
  */
 export function versionNumber(raw: string): number {
-  if (!/^[1-9][0-9]{0,5}$/.test(raw)) throw new GatewayError('BAD_VERSION', `schema version "${truncate(raw)}" is not a positive integer in decimal (1, 2, …)`);
+  if (!/^[1-9][0-9]{0,5}$/.test(raw)) throw new GatewayError('BAD_VERSION', `schema version "${clip(raw)}" is not a positive integer in decimal (1, 2, …)`);
   return Number(raw);
 }
 
-function truncate(text: string): string {
-  return text.length > 64 ? `${text.slice(0, 64)}…` : text;
-}

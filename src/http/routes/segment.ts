@@ -13,6 +13,7 @@ import { decodeJsonObject, mediaTypeOf, type DecodeLimits } from '../body-decodi
 import type { DecodedLimit } from '../content-encoding';
 import { allowOriginHeaders, isOriginAllowed, requestOrigin } from '../cors';
 import type { PublicPaths } from '../paths';
+import { clip } from '../query';
 import type { RateLimits } from '../rate-limits';
 import { tallyOf } from '../request-context';
 import { withTimeout } from './events';
@@ -30,6 +31,9 @@ import { withTimeout } from './events';
 // bound, every call refused). Retried answers (429, 503) come before any call is accepted, or
 // after some were (overload, durability timeout): then the retry may repeat calls, each with
 // its messageId as `$id` for deduplication, rather than lose any.
+
+/** How much of a client's event name or origin an error repeats. */
+const EVENT_NAME_SHOWN = 100;
 
 export interface SegmentRouteParts {
   config: Readonly<GatewayConfig>;
@@ -119,7 +123,7 @@ export function segmentRoutes(app: FastifyInstance, parts: SegmentRouteParts): v
     const receivedAt = Date.now();
     const source = request.url.split('?')[0];
     const refuse = (index: number, call: unknown, type: string | undefined, code: ErrorCode, path: string, message: string, topic?: Topic) => {
-      const event = isObject(call) && typeof call.event === 'string' ? clip(call.event) : undefined;
+      const event = isObject(call) && typeof call.event === 'string' ? clip(call.event, EVENT_NAME_SHOWN) : undefined;
       refused.push({ index, type, event, code, path, message });
       const service = topic?.service ?? '_segment';
       const name = topic?.name ?? (type !== undefined && CALL_TYPES.has(type) ? type : '_unknown');
@@ -153,7 +157,7 @@ export function segmentRoutes(app: FastifyInstance, parts: SegmentRouteParts): v
       const topic = topics.topicFor(callType, call.event as string | undefined);
       if (!topic) {
         return callType === 'track'
-          ? refuse(index, call, callType, 'UNMAPPED_CALL', 'event', `no topic takes track "${clip(call.event as string)}"; map it with segment.track in a topic's config`)
+          ? refuse(index, call, callType, 'UNMAPPED_CALL', 'event', `no topic takes track "${clip(call.event as string, EVENT_NAME_SHOWN)}"; map it with segment.track in a topic's config`)
           : refuse(index, call, callType, 'UNMAPPED_CALL', 'type', `no topic takes ${callType} calls; map them with segment.${callType}: true in a topic's config`);
       }
       const denied = accessRefusal(credential, topic, origin);
@@ -193,7 +197,7 @@ export function segmentRoutes(app: FastifyInstance, parts: SegmentRouteParts): v
         const index = group.indices[error.index];
         const type = group.types[error.index];
         const call = list[index] as Record<string, unknown>;
-        refused.push({ index, type, event: typeof call.event === 'string' ? clip(call.event) : undefined, code: 'INVALID_EVENTS', path: callPath(error.path, type, version), message: error.message });
+        refused.push({ index, type, event: typeof call.event === 'string' ? clip(call.event, EVENT_NAME_SHOWN) : undefined, code: 'INVALID_EVENTS', path: callPath(error.path, type, version), message: error.message });
       }
     }
     refused.sort((a, b) => a.index - b.index);
@@ -261,7 +265,7 @@ export function segmentRoutes(app: FastifyInstance, parts: SegmentRouteParts): v
   function preflight(request: FastifyRequest, reply: FastifyReply) {
     const origin = request.headers.origin;
     if (origin === undefined || !originAllowedForKey(undefined, origin)) {
-      throw new GatewayError('ORIGIN_NOT_ALLOWED', `origin ${clip(origin ?? '(none)')} is not in the allowedOrigins of any public topic that takes Segment calls`);
+      throw new GatewayError('ORIGIN_NOT_ALLOWED', `origin ${clip(origin ?? '(none)', EVENT_NAME_SHOWN)} is not in the allowedOrigins of any public topic that takes Segment calls`);
     }
     return reply
       .headers(allowOriginHeaders(origin))
@@ -300,6 +304,3 @@ export function segmentRoutes(app: FastifyInstance, parts: SegmentRouteParts): v
   }
 }
 
-function clip(text: string): string {
-  return text.length > 100 ? `${text.slice(0, 100)}…` : text;
-}
