@@ -4,7 +4,7 @@ import { DeadLetterStore, type DeadLetterEntry, type DeadLetterFilter } from './
 import { destinationOptionsSchema, destinationRegistry } from './destinations/registry';
 import { timeBound } from './http/inspector-routes';
 import { redrive, type RedriveResult } from './ingest/dead-letter-redrive';
-import { loadTopicRegistry } from './topics/registry';
+import { loadServedTopics } from './segment/segment-topics';
 
 // `tracking-gateway dead-letter list|show|replay`: the dead letter read from disk (every
 // worker's), checked against the topics on disk for a dry run; a real re-drive asks the
@@ -67,7 +67,7 @@ export async function deadLetterCommand(sub: string, args: string[], options: De
     let results: RedriveResult[];
     const dryRun = options['dry-run'] === true;
     if (dryRun) {
-      const registry = loadTopicRegistry(config.topicsDir, destinationOptionsSchema(destinationRegistry));
+      const registry = loadServedTopics(config, destinationOptionsSchema(destinationRegistry));
       const { entries } = await store.list({ ...filter, ids });
       results = await redrive(entries, { registry });
     } else {

@@ -23,8 +23,8 @@ import { Router } from './route/router';
 import { SpoolReplay } from './route/spool-replay';
 import { schemaIdSourceFor, type SchemaIdSource } from './schema-registry/schema-id-source';
 import { embeddedSchemaSubjects } from './schema-registry/schema-subjects';
-import { servedTopics } from './segment/segment-topics';
-import { loadTopicRegistry, type Topic, type TopicRegistry } from './topics/registry';
+import { loadServedTopics } from './segment/segment-topics';
+import type { Topic, TopicRegistry } from './topics/registry';
 
 export interface GatewayOptions {
   /** This process is worker N of a cluster (logged with every line). */
@@ -79,7 +79,7 @@ export class Gateway {
   ) {
     this.log = pino({ level: config.logLevel, base: { name: 'tracking-gateway', worker: options.worker } });
     const types = options.destinationTypes ?? destinationRegistry;
-    this.registry = servedTopics(loadTopicRegistry(config.topicsDir, destinationOptionsSchema(types)), config.segment);
+    this.registry = loadServedTopics(config, destinationOptionsSchema(types));
     this.destinations = destinations ?? Object.entries(config.destinations).map(([name, entry]) => createDestination(name, entry, config, this.metrics, this.log, types));
     this.deadLetter = new DeadLetter(deadLetterDir(config), config.deadLetter, this.metrics, this.log);
     const budget = new MemoryBudget(config.buffer.maxBytes, this.metrics);

@@ -6,8 +6,7 @@ import type { GatewayConfig } from '../config/config';
 import { destinationOptionsSchema, destinationRegistry } from '../destinations/registry';
 import { buildAdminServer, type Readiness } from '../http/admin-server';
 import { embeddedSchemaSubjects } from '../schema-registry/schema-subjects';
-import { servedTopics } from '../segment/segment-topics';
-import { loadTopicRegistry } from '../topics/registry';
+import { loadServedTopics } from '../segment/segment-topics';
 import { GatewayMetrics, METRIC_PREFIX } from '../metrics/metrics';
 import { deadLetterDir } from '../destinations/create-destination';
 import { DeadLetterStore } from '../destinations/dead-letter/dead-letter-store';
@@ -105,7 +104,7 @@ export async function runPrimary(config: Readonly<GatewayConfig>, count: number)
     redrive: async (filter, dryRun) => mergeRedriveAnswers((await askWorkers('dead-letter-redrive', config.server.ackTimeoutMs + REDRIVE_MARGIN_MS, { filter, dryRun })) as RedriveAnswer[]),
   };
   // The workers write ids from the same topics/, so the primary serves the registry API for them.
-  const subjects = embeddedSchemaSubjects(servedTopics(loadTopicRegistry(config.topicsDir, destinationOptionsSchema(destinationRegistry)), config.segment), config);
+  const subjects = embeddedSchemaSubjects(loadServedTopics(config, destinationOptionsSchema(destinationRegistry)), config);
   const admin = buildAdminServer(config, metrics, log, readiness, render, config.inspector.enabled ? inspector : undefined, subjects);
   await admin.listen({ host: config.server.adminHost, port: config.server.adminPort });
   const adminPort = (admin.server.address() as AddressInfo).port;

@@ -1,4 +1,6 @@
-import { TopicRegistry, type Topic } from '../topics/registry';
+import type { TObject } from '@sinclair/typebox';
+import type { GatewayConfig } from '../config/config';
+import { loadTopicRegistry, TopicRegistry, type Topic } from '../topics/registry';
 import { CATCH_ALL_TRACK, NAMED_CALL_TYPES, type SegmentCallType, type SegmentConfig } from './segment-config';
 
 // Which topic takes which Segment call, from the topics' `segment:` keys: a track by its
@@ -75,7 +77,11 @@ export function isServed(topic: Topic, segment: SegmentConfig): boolean {
   return segment.enabled && NAMED_CALL_TYPES.some((type) => mapping[type] === true && segment.calls.includes(type));
 }
 
-/** The topics the gateway serves (isServed) out of those loaded from the tree. */
-export function servedTopics(registry: TopicRegistry, segment: SegmentConfig): TopicRegistry {
-  return new TopicRegistry(registry.list().filter((topic) => isServed(topic, segment)));
+/**
+ * The topics the gateway serves: those of the tree under `config.topicsDir` that isServed
+ * keeps. The gateway, the primary's registry API and the dead-letter dry run all see these.
+ */
+export function loadServedTopics(config: Readonly<Pick<GatewayConfig, 'topicsDir' | 'segment'>>, destinationOptions: TObject): TopicRegistry {
+  const loaded = loadTopicRegistry(config.topicsDir, destinationOptions);
+  return new TopicRegistry(loaded.list().filter((topic) => isServed(topic, config.segment)));
 }
