@@ -5,6 +5,7 @@ import type { GatewayMetrics } from '../metrics/metrics';
 import type { FieldProblem } from '../topics/avro-normalizer';
 import type { TopicRegistry } from '../topics/registry';
 import { checkEventInput, type Ingest } from './ingest';
+import { durableWithin } from '../route/ack';
 
 // Re-driving dead letters: each entry becomes the event it was (what the client sent, or the
 // data of an accepted event a destination refused), with its `$id`, and goes through today's
@@ -128,9 +129,7 @@ async function sendGroup(group: { entry: DeadLetterEntry; input: Record<string, 
   // Checked above against the same version; only a size bound can refuse one here.
   const taken = group.filter((_, i) => !refused.has(i));
   const timeout = options.ackTimeoutMs ?? 10_000;
-  let timer: NodeJS.Timeout | undefined;
-  const durable = taken.length === 0 || result.durable === undefined ? true : await Promise.race([result.durable, new Promise<boolean>((resolve) => (timer = setTimeout(() => resolve(false), timeout)))]);
-  clearTimeout(timer);
+  const durable = taken.length === 0 || result.durable === undefined ? true : await durableWithin(result.durable, timeout);
   let failure = durable ? undefined : `not durable within ${timeout} ms; it stays in the dead letter`;
   if (durable && taken.length > 0) {
     try {

@@ -20,3 +20,14 @@ export class Ack {
     if (--this.remaining === 0) this.resolve(this.allDurable);
   }
 }
+
+/** Whether `durable` (an Ack's `done`, or several joined) resolved true within `ms`: what a 2xx waits for. */
+export async function durableWithin(durable: Promise<boolean>, ms: number): Promise<boolean> {
+  let timer: NodeJS.Timeout | undefined;
+  const timeout = new Promise<boolean>((resolve) => (timer = setTimeout(() => resolve(false), ms)));
+  try {
+    return await Promise.race([durable, timeout]);
+  } finally {
+    clearTimeout(timer);
+  }
+}

@@ -1,6 +1,7 @@
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import type { KeyRing } from '../../auth/service-keys';
 import type { Ingest } from '../../ingest/ingest';
+import { durableWithin } from '../../route/ack';
 import { GatewayError } from '../../errors';
 import type { TopicRegistry } from '../../topics/registry';
 import { decodeEventsBody, mediaTypeOf, type DecodeLimits } from '../body-decoding';
@@ -78,7 +79,7 @@ export function eventsRoutes(app: FastifyInstance, parts: EventsRouteParts): voi
       clientIp: request.ip,
       userAgent: request.headers['user-agent'],
     });
-    if (result.durable && !(await withTimeout(result.durable, ackTimeoutMs))) {
+    if (result.durable && !(await durableWithin(result.durable, ackTimeoutMs))) {
       throw new GatewayError(
         'DELIVERY_FAILED',
         `the events were accepted but not confirmed durable within ${ackTimeoutMs} ms; they stay queued and may still be delivered — retry with the same $id values to deduplicate`,
@@ -97,15 +98,4 @@ function partialFlag(value: string | undefined): boolean {
   if (value === undefined || value === 'false' || value === '0') return false;
   if (value === 'true' || value === '1') return true;
   throw new GatewayError('BAD_PARAMETER', `parameter "partial" is "${clip(value, 16)}"; send partial=true or partial=false (or 1 / 0)`);
-}
-
-/** True when `promise` resolved true within `ms`. */
-export async function withTimeout(promise: Promise<boolean>, ms: number): Promise<boolean> {
-  let timer: NodeJS.Timeout | undefined;
-  const timeout = new Promise<boolean>((resolve) => (timer = setTimeout(() => resolve(false), ms)));
-  try {
-    return await Promise.race([promise, timeout]);
-  } finally {
-    clearTimeout(timer);
-  }
 }

@@ -4,6 +4,7 @@ import type { GatewayConfig } from '../../config/config';
 import type { DeadLetterRecord } from '../../destinations/dead-letter/dead-letter';
 import { ERRORS, GatewayError, type ErrorCode, type EventError } from '../../errors';
 import type { Ingest, IngestResult } from '../../ingest/ingest';
+import { durableWithin } from '../../route/ack';
 import type { GatewayMetrics } from '../../metrics/metrics';
 import { callPath, eventOfCall, isObject } from '../../segment/call-mapping';
 import { SEGMENT_CALL_TYPES, type SegmentCallType } from '../../segment/segment-config';
@@ -16,7 +17,6 @@ import type { PublicPaths } from '../paths';
 import { clip } from '../query';
 import type { RateLimits } from '../rate-limits';
 import { tallyOf } from '../request-context';
-import { withTimeout } from './events';
 
 // The Segment HTTP Tracking API (docs/segment.md): POST <prefix>/batch, /track, /identify,
 // /page, /screen, /group, /alias, and the browser SDK's short names (/b, /t, /i, …). Each call
@@ -203,7 +203,7 @@ export function segmentRoutes(app: FastifyInstance, parts: SegmentRouteParts): v
     refused.sort((a, b) => a.index - b.index);
     metrics.segmentCalls.labels('accepted').inc(accepted);
     metrics.segmentCalls.labels('refused').inc(list.length - accepted);
-    if (durable.length > 0 && !(await withTimeout(Promise.all(durable).then((all) => all.every(Boolean)), config.server.ackTimeoutMs))) {
+    if (durable.length > 0 && !(await durableWithin(Promise.all(durable).then((all) => all.every(Boolean)), config.server.ackTimeoutMs))) {
       throw new GatewayError(
         'DELIVERY_FAILED',
         `the calls were accepted but not confirmed durable within ${config.server.ackTimeoutMs} ms; they stay queued and may still be delivered — a retry repeats them with the same messageId`,
