@@ -1,5 +1,5 @@
 import { promisify } from 'node:util';
-import { crc32, deflateRaw, gunzipSync, inflateRawSync } from 'node:zlib';
+import { gunzipSync, gzip, inflateRawSync } from 'node:zlib';
 
 // Minute files are a run of gzip members (RFC 1952), one per group commit; `zcat` and every
 // gzip reader take them as one stream. Each member carries its own length in an extra field
@@ -7,7 +7,7 @@ import { crc32, deflateRaw, gunzipSync, inflateRawSync } from 'node:zlib';
 // reading member headers only, not by inflating every file. Readers ignore the field.
 // https://www.rfc-editor.org/rfc/rfc1952#section-2.3
 
-const deflateRawAsync = promisify(deflateRaw);
+const gzipAsync = promisify(gzip);
 
 const ID1 = 0x1f;
 const ID2 = 0x8b;
@@ -27,10 +27,18 @@ const HEADER_BYTES = 20;
 const TRAILER_BYTES = 8;
 const FIXED_HEADER_BYTES = 10;
 
-/** One gzip member holding `data`, deflated at level 1 off the main thread. */
+/**
+ * One gzip member holding `data`, deflated at level 1 off the main thread. zlib's own gzip
+ * computes the CRC-32 and length in its thread too; only its fixed 10-byte header is swapped
+ * for one that carries the member's length.
+ */
 export async function gzipMember(data: Buffer): Promise<Buffer> {
-  const body = await deflateRawAsync(data, { level: 1 });
-  const member = Buffer.allocUnsafe(HEADER_BYTES + body.length + TRAILER_BYTES);
+  // One output chunk as large as the input can deflate to: with node's default of 16 KiB, each
+  // chunk of a batch's member went back through the main thread's event loop before zlib went
+  // on, and under load every such turn waits for the requests being parsed.
+  const gz = await gzipAsync(data, { level: 1, chunkSize: deflateBound(data.length) });
+  if (gz[3] !== 0) throw new Error(`zlib wrote a gzip header with flags ${gz[3]}; a member needs its plain 10-byte header`);
+  const member = Buffer.allocUnsafe(HEADER_BYTES + gz.length - FIXED_HEADER_BYTES);
   member[0] = ID1;
   member[1] = ID2;
   member[2] = CM_DEFLATE;
@@ -43,10 +51,18 @@ export async function gzipMember(data: Buffer): Promise<Buffer> {
   member[13] = SUBFIELD_ID[1];
   member.writeUInt16LE(SUBFIELD_DATA_BYTES, 14);
   member.writeUInt32LE(member.length, 16);
-  body.copy(member, HEADER_BYTES);
-  member.writeUInt32LE(crc32(data), HEADER_BYTES + body.length);
-  member.writeUInt32LE(data.length >>> 0, HEADER_BYTES + body.length + 4);
+  // The deflate stream and zlib's trailer (CRC-32, ISIZE) as they are.
+  gz.copy(member, HEADER_BYTES, FIXED_HEADER_BYTES);
   return member;
+}
+
+/**
+ * Room for the member zlib writes for `length` bytes: deflate's worst case on incompressible
+ * input is stored blocks, 5 bytes for every 16 KiB block, plus gzip's header and trailer. Were
+ * it ever short, zlib would take a second chunk: slower, still correct.
+ */
+function deflateBound(length: number): number {
+  return length + 5 * Math.ceil(length / 16384) + 64;
 }
 
 /** Reads `length` bytes at `offset` (fewer at the end of the file). */
