@@ -34,6 +34,37 @@ t.test('appends that arrive during a write share the next one; each resolves onc
   t.equal(appender.bytes, statSync(join(dir, 'a', 'b', 'file.log')).size);
 });
 
+t.test('the next group is encoded while the one before it is still encoding or written; groups land in order, a failed encode fails only its own', async (t) => {
+  const dir = tempDir();
+  t.teardown(() => removeDir(dir));
+  const path = join(dir, 'file.log');
+  // Each encode waits until released, so the test decides which finishes first.
+  const pending: { parts: Buffer[]; release: (fail?: boolean) => void }[] = [];
+  const appender = new Appender(path, store(), {
+    encode: (parts) =>
+      new Promise<Buffer>((resolve, reject) => pending.push({ parts, release: (fail) => (fail ? reject(new Error('encoder failed')) : resolve(Buffer.concat(parts))) })),
+  });
+  const settle = (p: Promise<void>) => p.then(() => 'written', (err: Error) => err.message);
+  const first = settle(appender.append(Buffer.from('a,')));
+  const second = settle(appender.append(Buffer.from('b,')));
+  const third = settle(appender.append(Buffer.from('c,')));
+  const fourth = settle(appender.append(Buffer.from('d,')));
+  await new Promise((resolve) => setImmediate(resolve));
+  t.equal(pending.length, 2, 'two groups are encoded at once; what came later waits to form the next');
+  t.same(pending.map((p) => Buffer.concat(p.parts).toString()), ['a,', 'b,']);
+  pending[1].release(true);
+  pending[0].release();
+  t.equal(await first, 'written');
+  t.match(await second, /encoder failed/, 'the failed encode fails its own group only');
+  await new Promise((resolve) => setImmediate(resolve));
+  t.same(pending.slice(2).map((p) => Buffer.concat(p.parts).toString()), ['c,d,'], 'the appends that waited form one group');
+  pending[2].release();
+  t.same([await third, await fourth], ['written', 'written']);
+  await appender.close();
+  t.equal(readFileSync(path, 'utf8'), 'a,c,d,', 'groups are in the file in the order they were formed');
+  t.ok(appender.idle);
+});
+
 t.test('a write cut short by a full disk is cut back to the fsynced length; appends go on after it when space returns', async (t) => {
   const disk = mountTmpfs(t, 1 * MiB);
   if (!disk) return;

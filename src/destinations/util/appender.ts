@@ -8,7 +8,8 @@ import type { DestinationLog } from '../destination';
 // The one writer of every group-committed file: minute files (file destination, dead letter)
 // and spool segments. Appends that arrive while a write is in progress are joined into the
 // next write, so one fdatasync covers many callers, and a caller is answered only once its
-// bytes are fsynced.
+// bytes are fsynced. A group is encoded (gzip, off the main thread) while the one before it
+// is still being encoded or written; groups are written in the order they were formed.
 //
 // The rule that keeps every acknowledged byte readable: after a failed or partial write, or a
 // failed fdatasync (after which Linux no longer says which pages reached the disk), the file
@@ -44,6 +45,19 @@ interface QueuedAppend {
   reject: (err: Error) => void;
 }
 
+/** Appends joined into one write, and their bytes once encoded. */
+interface Group {
+  appends: QueuedAppend[];
+  encoded: Promise<Buffer>;
+}
+
+/**
+ * Groups encoded at once. Two: one is encoded while the one before it is written, so that
+ * the write of a batch does not wait for the encoding of the next (nor its turn of the event
+ * loop); more would only make smaller groups.
+ */
+const GROUPS_ENCODED_AT_ONCE = 2;
+
 /** An append that failed: the message names the file, and the code is the system's (ENOSPC, EIO, …). */
 export class AppendError extends Error {
   constructor(
@@ -67,7 +81,11 @@ export class Appender {
   private dirty = false;
   /** This appender created the file and has not yet fsynced anything into it. */
   private createdEmpty = false;
+  /** Appends not yet in a group: they wait for a free encoding slot. */
   private queue: QueuedAppend[] = [];
+  /** Groups formed and not yet written, oldest first. */
+  private groups: Group[] = [];
+  private encoding = 0;
   private writing: Promise<void> | undefined;
   private closed = false;
   /** When the last append was asked for; idle files are closed by their owner. */
@@ -91,7 +109,7 @@ export class Appender {
 
   /** No append waits or is being written. */
   get idle(): boolean {
-    return this.writing === undefined && this.queue.length === 0;
+    return this.writing === undefined && this.queue.length === 0 && this.groups.length === 0;
   }
 
   /** Appends `data`; resolves once it is fsynced, rejects (AppendError) when it is not in the file. */
@@ -99,7 +117,7 @@ export class Appender {
     if (this.closed) return Promise.reject(new AppendError(this.path, undefined, `${this.path} is closed`));
     this.lastUsed = Date.now();
     const done = new Promise<void>((resolve, reject) => this.queue.push({ data, resolve, reject }));
-    this.writing ??= this.writeLoop();
+    this.formGroups();
     return done;
   }
 
@@ -112,18 +130,37 @@ export class Appender {
     await handle?.close();
   }
 
+  /** Makes what waits into a group while an encoding slot is free; the write loop takes the groups in order. */
+  private formGroups(): void {
+    while (this.queue.length > 0 && this.encoding < GROUPS_ENCODED_AT_ONCE) {
+      const appends = this.queue.splice(0, this.queue.length);
+      this.encoding++;
+      // The slot is freed (and what waited meanwhile grouped) before the write loop sees the result.
+      const encoded = Promise.resolve()
+        .then(() => this.options.encode(appends.map((a) => a.data)))
+        .finally(() => {
+          this.encoding--;
+          this.formGroups();
+        });
+      // Handled now, rejected or not: the write loop awaits it only once the groups before it are written.
+      encoded.catch(() => undefined);
+      this.groups.push({ appends, encoded });
+      this.writing ??= this.writeLoop();
+    }
+  }
+
   private async writeLoop(): Promise<void> {
-    while (this.queue.length > 0) {
-      const group = this.queue.splice(0, this.queue.length);
+    while (this.groups.length > 0) {
+      const { appends, encoded } = this.groups[0];
       try {
-        const data = await this.options.encode(group.map((g) => g.data));
-        await this.write(data);
-        for (const g of group) g.resolve();
+        await this.write(await encoded);
+        for (const a of appends) a.resolve();
       } catch (err) {
         const error = this.toAppendError(err, '');
-        this.report(error, group.length);
-        for (const g of group) g.reject(error);
+        this.report(error, appends.length);
+        for (const a of appends) a.reject(error);
       }
+      this.groups.shift();
     }
     this.writing = undefined;
   }
