@@ -20,8 +20,9 @@ function setup(t: Test, destinations: Destination[], batch = { maxRecords: 10, l
   t.teardown(() => removeDir(dir));
   const config = buildConfig({
     dataDir: dir,
-    batch,
-    destinations: Object.fromEntries(destinations.map((d) => [d.name, { type: 'file' }])),
+    // The doubles are entered as `file` destinations for their names only: each takes the batching
+    // given here, not the file type's own defaults.
+    destinations: Object.fromEntries(destinations.map((d) => [d.name, { type: 'file', batch: { maxBytes: 1024 * 1024, maxInFlight: 1, ...batch } }])),
     defaultRoute: destinations.map((d) => d.name),
   }, {});
   const metrics = new GatewayMetrics();
