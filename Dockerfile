@@ -64,5 +64,5 @@ EXPOSE 8080 9464
 # Exec form so signals reach tini (a shell form would put /bin/sh in between), and node
 # is started directly rather than through `npm start`, which does not forward signals. Its
 # flags are those of `npm start` (load-tests/gateway-process.ts says why).
-ENTRYPOINT ["/usr/bin/tini", "--", "node", "--max-semi-space-size=64", "--expose-gc", "dist/src/cli.js"]
+ENTRYPOINT ["/usr/bin/tini", "--", "node", "--max-semi-space-size=32", "--expose-gc", "dist/src/cli.js"]
 CMD ["serve"]

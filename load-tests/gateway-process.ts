@@ -11,17 +11,14 @@ const CLI = join(__dirname, '..', 'src', 'cli.js');
 
 /**
  * Node flags the gateway runs with wherever it is started for real (`npm start`, the image's
- * entrypoint; test/runtime-flags.test.ts keeps them equal). A 64 MiB semi-space instead of
- * V8's 16: events wait in batches for milliseconds, long enough to outlive a small young
- * generation and be copied into the old one. 32 took service batches of 100 over 32
- * connections from 557–627 to 696–769 requests/s; 64, with the file destination's batches
- * of up to 5,000, took two workers at 64 connections from 1,298–1,359 to 1,407–1,420
- * requests/s (alternated, 6 s each), for about 50 MiB more peak RSS a worker (128 gave
- * 1,476–1,494 for 150 MiB more, docs/performance.md).
+ * entrypoint; test/runtime-flags.test.ts keeps them equal). A 32 MiB semi-space instead of
+ * 16: events wait in batches for milliseconds, long enough to outlive a small young
+ * generation and be copied into the old one; with it, service batches of 100 over 32
+ * connections went from 557–627 to 696–769 requests/s, and p99 from 83–102 to 66–74 ms.
  * --expose-gc: one full collection once the process goes idle after decoding large bodies,
  * so that their memory comes back (src/http/idle-collection.ts, docs/memory.md).
  */
-export const GATEWAY_NODE_FLAGS = ['--max-semi-space-size=64', '--expose-gc'];
+export const GATEWAY_NODE_FLAGS = ['--max-semi-space-size=32', '--expose-gc'];
 const READY_TIMEOUT_MS = 15_000;
 
 export interface GatewayOptions {

@@ -21,10 +21,10 @@ const BUFFER_MAX_BYTES = numberFromEnv('OVERLOAD_BUFFER_MAX_BYTES', 8 * MiB);
 // at about 80 MiB here, the heap grows under a flood of requests, a buffered event's objects
 // take about twice its estimated size, and the spool may hold up to 16 MiB of frames queued
 // for the disk. 320 MiB was that allowance with V8's default young generation; the gateway
-// now runs with a 64 MiB semi-space (GATEWAY_NODE_FLAGS), whose young generation may take
-// 64 MiB more, hence 384. Peaks seen in 60 s runs: 245–327 MiB before the larger semi-space,
-// 347 MiB with 32 MiB. RSS does not grow with time, which is what this guards against.
-const RSS_MARGIN_BYTES = numberFromEnv('OVERLOAD_RSS_MARGIN_MB', 384) * MiB;
+// now runs with a 32 MiB semi-space (GATEWAY_NODE_FLAGS), whose young generation may take
+// 32 MiB more, hence 352. Peaks seen in 60 s runs: 245–327 MiB before the larger semi-space,
+// 347 MiB with it. RSS does not grow with time, which is what this guards against.
+const RSS_MARGIN_BYTES = numberFromEnv('OVERLOAD_RSS_MARGIN_MB', 352) * MiB;
 const SPOOL_MAX_BYTES = numberFromEnv('OVERLOAD_SPOOL_MAX_BYTES', 16 * MiB);
 const OVERLOAD_FACTOR = numberFromEnv('OVERLOAD_FACTOR', 5);
 const CONNECTIONS = numberFromEnv('OVERLOAD_CONNECTIONS', 50);
