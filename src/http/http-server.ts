@@ -74,12 +74,16 @@ type ContinueAwaited = IncomingMessage & { [AWAITS_CONTINUE]?: boolean };
 
 /**
  * Sends `100 Continue` to a client that waits for it, once, as the body is about to be read
- * (a preParsing hook: after every onRequest hook has let the request through).
+ * (a preParsing hook: after every onRequest hook has let the request through). A body whose
+ * declared length is over the route's `bodyLimit` gets no 100: the 413 that the body parser
+ * answers next is all the client hears, and it never sends the body.
  */
-export function sendContinue(request: IncomingMessage, response: ServerResponse): void {
+export function sendContinue(request: IncomingMessage, response: ServerResponse, bodyLimit: number): void {
   const awaited = request as ContinueAwaited;
   if (!awaited[AWAITS_CONTINUE]) return;
   awaited[AWAITS_CONTINUE] = false;
+  const declared = Number(request.headers['content-length']);
+  if (declared > bodyLimit) return;
   if (!response.headersSent) response.writeContinue();
 }
 

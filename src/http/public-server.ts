@@ -114,7 +114,7 @@ export function buildPublicServer(parts: PublicServerParts): FastifyInstance {
       if (gone) reservation.release();
       else reservations.set(request.raw, reservation);
     }
-    sendContinue(request.raw, reply.raw);
+    sendContinue(request.raw, reply.raw, request.routeOptions.bodyLimit);
     return payload;
   });
   installErrorHandling(app, { metrics, log: parts.log, maxUrlBytes: config.server.maxUrlBytes, registry, isClosing: () => closing, retryAfterSeconds: config.server.retryAfterSeconds });

@@ -127,7 +127,7 @@ t.test('the default gateway', async (t) => {
     }
   });
 
-  t.test('Expect: 100-continue: no 100 before the key is checked; 100 and then 200 with a key', async (t) => {
+  t.test('Expect: 100-continue: no 100 before the key is checked nor for a body over the limit; 100 and then 200 with a key', async (t) => {
     const interim = (headers: Record<string, string>) =>
       new Promise<string>((resolve, reject) => {
         const socket = connect({ port, host: '127.0.0.1' });
@@ -158,6 +158,10 @@ t.test('the default gateway', async (t) => {
     t.match(badKey, /^HTTP\/1\.1 401 /, 'with an unknown key: 401 first');
     const keyed = await interim(SERVICE_AUTH);
     t.match(keyed, /^HTTP\/1\.1 100 Continue\r\n\r\nHTTP\/1\.1 200 /, 'with a key: 100 Continue, then the body is read and taken');
+    const huge = await interim({ ...SERVICE_AUTH, 'content-length': String(1024 * 1024 * 1024) });
+    t.match(huge, /^HTTP\/1\.1 413 /, 'a declared 1 GiB body, with a key: the 413 is the first thing on the wire');
+    t.notMatch(huge, /100 Continue/, 'and no 100 Continue that would invite the body');
+    t.match(huge, /"BODY_TOO_LARGE"/);
   });
 
   t.test('two Authorization headers are refused, whichever comes first', async (t) => {
