@@ -36,7 +36,7 @@ export function formatPath(path: readonly (string | number)[]): string {
   return out;
 }
 
-function describe(value: unknown): string {
+export function describe(value: unknown): string {
   if (value === null) return 'null';
   if (Array.isArray(value)) return 'array';
   if (typeof value === 'string') return `string ${JSON.stringify(value.length > 40 ? `${value.slice(0, 40)}…` : value)}`;
@@ -44,12 +44,12 @@ function describe(value: unknown): string {
   return typeof value;
 }
 
-function isPlainObject(value: unknown): value is Record<string, unknown> {
+export function isPlainObject(value: unknown): value is Record<string, unknown> {
   return typeof value === 'object' && value !== null && !Array.isArray(value) && !Buffer.isBuffer(value);
 }
 
-const INT_MIN = -2147483648;
-const INT_MAX = 2147483647;
+export const INT_MIN = -2147483648;
+export const INT_MAX = 2147483647;
 /**
  * The longs avsc encodes faithfully from a JS number: up to two short of 2^53 (its
  * `isSafeLong`; beyond, it throws and the record would fail at the destination), and down to

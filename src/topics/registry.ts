@@ -5,7 +5,8 @@ import avro, { type Type } from 'avsc';
 import YAML from 'yaml';
 import { ConfigError } from '../errors';
 import { segmentMappingProblems } from '../segment/segment-topics';
-import { compileNormalizer, type Normalizer } from './avro-normalizer';
+import type { Normalizer } from './avro-normalizer';
+import { compileRecordNormalizer } from './compiled-normalizer';
 import { bytesAsBase64, jsonSerializerFor, type JsonSerializer } from './json-serializer';
 import { compileFieldCoercers, type Coercer } from './query-coercion';
 import { cannotRead } from './schema-compatibility';
@@ -234,7 +235,7 @@ function readVersion(file: string, service: string, topic: string, version: numb
     version,
     schema,
     type,
-    normalize: compileNormalizer(type, EVENT_RESERVED_KEYS),
+    normalize: compileRecordNormalizer(type, EVENT_RESERVED_KEYS),
     coercers: compileFieldCoercers(type),
     dataschema: `/v1/topics/${service}/${topic}/versions/${version}`,
     cloudEventType: `${service}.${topic}`,
