@@ -142,7 +142,7 @@ export class MinuteFiles {
    * every file is written (fsynced) or failed, with the lines of the files that failed.
    */
   async appendLines(lines: readonly { folder: string; timeMs: number; line: string }[]): Promise<LinesNotWritten[]> {
-    const byFile = new Map<string, { lines: string[]; indexes: number[] }>();
+    const byFile = new Map<string, { text: string; indexes: number[] }>();
     // One clock reading per call, not per line: it only decides whether a shipped minute's file is closed.
     const now = Date.now();
     // Lines of a batch mostly share their folder and minute: the path is looked up once per run of them.
@@ -159,15 +159,14 @@ export class MinuteFiles {
       const path = lastPath;
       const file = byFile.get(path);
       if (file) {
-        file.lines.push(line);
+        file.text += `${line}\n`;
         file.indexes.push(index);
       } else {
-        byFile.set(path, { lines: [line], indexes: [index] });
+        byFile.set(path, { text: `${line}\n`, indexes: [index] });
       }
     });
     const results = await Promise.all(
-      // One join makes the flat text at once; `+=` per line made a rope that the UTF-8 copy flattened again.
-      [...byFile].map(([path, { lines, indexes }]) => this.append(path, `${lines.join('\n')}\n`).then(
+      [...byFile].map(([path, { text, indexes }]) => this.append(path, text).then(
         () => undefined,
         (error: Error) => ({ indexes, error }),
       )),
