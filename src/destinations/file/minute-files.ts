@@ -4,6 +4,7 @@ import { BackgroundLoop } from '../../background/loop';
 import { AppendError, Appender, type DiskStore } from '../util/appender';
 import { reportTornTail } from '../util/torn-tail';
 import { gzipMember, wholeMembersLength } from './gzip-member';
+import { LineBytes } from './line-bytes';
 import { closesAtMs, FILE_SUFFIX, MINUTE_MS, minuteFilePath } from './minute-file-name';
 
 // Rolling, minute-partitioned gzip NDJSON files. Each group commit of a file appends one
@@ -142,31 +143,34 @@ export class MinuteFiles {
    * every file is written (fsynced) or failed, with the lines of the files that failed.
    */
   async appendLines(lines: readonly { folder: string; timeMs: number; line: string }[]): Promise<LinesNotWritten[]> {
-    const byFile = new Map<string, { text: string; indexes: number[] }>();
     // One clock reading per call, not per line: it only decides whether a shipped minute's file is closed.
     const now = Date.now();
     // Lines of a batch mostly share their folder and minute: the path is looked up once per run of them.
     let lastFolder: string | undefined;
     let lastMinute = NaN;
     let lastPath = '';
-    lines.forEach(({ folder, timeMs, line }, index) => {
+    const paths = lines.map(({ folder, timeMs }) => {
       const minute = Math.floor(timeMs / MINUTE_MS);
       if (folder !== lastFolder || minute !== lastMinute) {
         lastPath = this.pathFor(folder, timeMs, now);
         lastFolder = folder;
         lastMinute = minute;
       }
-      const path = lastPath;
-      const file = byFile.get(path);
-      if (file) {
-        file.text += `${line}\n`;
-        file.indexes.push(index);
-      } else {
-        byFile.set(path, { text: `${line}\n`, indexes: [index] });
-      }
+      return lastPath;
+    });
+    // Each file's bytes when its lines are ASCII, as they mostly are: its buffer is sized once.
+    const sizes = new Map<string, number>();
+    lines.forEach(({ line }, index) => sizes.set(paths[index], (sizes.get(paths[index]) ?? 0) + line.length + 1));
+    const byFile = new Map<string, { lines: LineBytes; indexes: number[] }>();
+    lines.forEach(({ line }, index) => {
+      const path = paths[index];
+      let file = byFile.get(path);
+      if (!file) byFile.set(path, (file = { lines: new LineBytes(sizes.get(path)!), indexes: [] }));
+      file.lines.add(line);
+      file.indexes.push(index);
     });
     const results = await Promise.all(
-      [...byFile].map(([path, { text, indexes }]) => this.append(path, text).then(
+      [...byFile].map(([path, { lines, indexes }]) => this.append(path, lines.bytes()).then(
         () => undefined,
         (error: Error) => ({ indexes, error }),
       )),
@@ -174,8 +178,8 @@ export class MinuteFiles {
     return results.filter((r): r is LinesNotWritten => r !== undefined);
   }
 
-  /** Appends newline-terminated lines; resolves once they are on disk (fsynced). */
-  append(path: string, lines: string): Promise<void> {
+  /** Appends newline-terminated lines (UTF-8); resolves once they are on disk (fsynced). */
+  append(path: string, lines: Buffer): Promise<void> {
     if (this.sealed.has(path)) return Promise.reject(new AppendError(path, undefined, `${path} was handed over to be shipped; nothing more is appended to it`));
     let file = this.files.get(path);
     if (!file) {
@@ -185,7 +189,7 @@ export class MinuteFiles {
       });
       this.files.set(path, file);
     }
-    return file.append(Buffer.from(lines));
+    return file.append(lines);
   }
 
   /** Waits for every append made so far, then closes the files. */
