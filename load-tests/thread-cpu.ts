@@ -1,6 +1,6 @@
 import { readdirSync, readFileSync } from 'node:fs';
 import { numberFromEnv } from './env';
-import { startGateway } from './gateway-process';
+import { startGateway, sumMetric } from './gateway-process';
 import { generateLoad } from './load-generator';
 import { formatTable } from './table';
 
@@ -49,12 +49,6 @@ function childrenOf(pid: number): number[] {
   }
 }
 
-function metricSum(text: string, name: string): number {
-  let sum = 0;
-  for (const line of text.split('\n')) if (line.startsWith(name)) sum += Number(line.slice(line.lastIndexOf(' ') + 1));
-  return sum;
-}
-
 async function main(): Promise<void> {
   const gateway = await startGateway({ env: { GATEWAY_WORKERS: WORKERS } });
   try {
@@ -84,8 +78,12 @@ async function main(): Promise<void> {
         if (used > 0) rows.push([p.label, String(p.pid), name, `${(100 * used).toFixed(0)} %`]);
       }
     });
-    const sends = metricSum(metricsAfter, 'tracking_gateway_destination_send_duration_seconds_count{destination="file"}') - metricSum(metricsBefore, 'tracking_gateway_destination_send_duration_seconds_count{destination="file"}');
-    const sendSeconds = metricSum(metricsAfter, 'tracking_gateway_destination_send_duration_seconds_sum{destination="file"}') - metricSum(metricsBefore, 'tracking_gateway_destination_send_duration_seconds_sum{destination="file"}');
+    const sendMetric = (suffix: string) => {
+      const name = `tracking_gateway_destination_send_duration_seconds_${suffix}`;
+      return sumMetric(metricsAfter, name, { destination: 'file' }) - sumMetric(metricsBefore, name, { destination: 'file' });
+    };
+    const sends = sendMetric('count');
+    const sendSeconds = sendMetric('sum');
     console.log(`${SCENARIO}, ${CONNECTIONS} connections, GATEWAY_WORKERS=${WORKERS}: ${Math.round(result.requestsPerSecond)} requests/s, p99 ${result.latencyP99Ms} ms, non-2xx ${result.non2xx}`);
     console.log(`CPU by thread over ${seconds.toFixed(1)} s (100 % is one core busy):\n`);
     console.log(formatTable(['process', 'pid', 'threads', 'CPU'], rows));
