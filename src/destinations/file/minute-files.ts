@@ -149,31 +149,29 @@ export class MinuteFiles {
     let lastFolder: string | undefined;
     let lastMinute = NaN;
     let lastPath = '';
-    const paths = lines.map(({ folder, timeMs }) => {
+    // Each file's lines, and their bytes when ASCII (as they mostly are): its buffer is sized once.
+    const byFile = new Map<string, { indexes: number[]; bytes: number }>();
+    lines.forEach(({ folder, timeMs, line }, index) => {
       const minute = Math.floor(timeMs / MINUTE_MS);
       if (folder !== lastFolder || minute !== lastMinute) {
         lastPath = this.pathFor(folder, timeMs, now);
         lastFolder = folder;
         lastMinute = minute;
       }
-      return lastPath;
-    });
-    // Each file's bytes when its lines are ASCII, as they mostly are: its buffer is sized once.
-    const sizes = new Map<string, number>();
-    lines.forEach(({ line }, index) => sizes.set(paths[index], (sizes.get(paths[index]) ?? 0) + line.length + 1));
-    const byFile = new Map<string, { lines: LineBytes; indexes: number[] }>();
-    lines.forEach(({ line }, index) => {
-      const path = paths[index];
-      let file = byFile.get(path);
-      if (!file) byFile.set(path, (file = { lines: new LineBytes(sizes.get(path)!), indexes: [] }));
-      file.lines.add(line);
+      let file = byFile.get(lastPath);
+      if (!file) byFile.set(lastPath, (file = { indexes: [], bytes: 0 }));
       file.indexes.push(index);
+      file.bytes += line.length + 1;
     });
     const results = await Promise.all(
-      [...byFile].map(([path, { lines, indexes }]) => this.append(path, lines.bytes()).then(
-        () => undefined,
-        (error: Error) => ({ indexes, error }),
-      )),
+      [...byFile].map(([path, { indexes, bytes }]) => {
+        const text = new LineBytes(bytes);
+        for (const i of indexes) text.add(lines[i].line);
+        return this.append(path, text.bytes()).then(
+          () => undefined,
+          (error: Error) => ({ indexes, error }),
+        );
+      }),
     );
     return results.filter((r): r is LinesNotWritten => r !== undefined);
   }
